@@ -1,0 +1,35 @@
+#include "probe.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+static const struct probe_ops *const builtin_probes[] = {
+    &probe_tcp_connect,
+};
+
+const struct probe_ops *probe_builtin_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof(builtin_probes) / sizeof(builtin_probes[0]); i++)
+        if (strcmp(builtin_probes[i]->name, name) == 0)
+            return builtin_probes[i];
+    return NULL;
+}
+
+const struct probe_form *probe_form_get(const struct probe_ops *ops, enum attach_mode mode)
+{
+    return mode == ATTACH_KPROBE ? &ops->kprobe_form : &ops->tracepoint_form;
+}
+
+const char *probe_addr_format(int family, const uint8_t addr[16], char *buf)
+{
+    static const uint8_t v4_mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (family == AF_INET6 && memcmp(addr, v4_mapped_prefix, 12) == 0)
+        return inet_ntop(AF_INET, addr + 12, buf, INET6_ADDRSTRLEN);
+    if (family != AF_INET && family != AF_INET6) {
+        strcpy(buf, "");
+        return buf;
+    }
+    return inet_ntop(family, addr, buf, INET6_ADDRSTRLEN);
+}

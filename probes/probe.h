@@ -1,0 +1,97 @@
+/* probe: what a probe is to the rest of the daemon.
+ *
+ * A probe is a template (templates/NAME.bpf.c), a header shared with the
+ * kernel (templates/NAME.h) and a decoder (probes/NAME.c). The descriptor
+ * below is all the daemon knows of it: where its code is, the two ways it
+ * can attach, and how to turn one of its records into JSON fields. Nothing
+ * outside probes/NAME.c and its template knows the record's layout.
+ */
+#ifndef PIDTREE_PROBE_H
+#define PIDTREE_PROBE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct strbuf;
+struct probe_instance;
+
+enum probe_attach_kind {
+    PROBE_TRACEPOINT, /* target "category/name" */
+    PROBE_KPROBE,     /* target: kernel function */
+    PROBE_KRETPROBE,  /* target: kernel function */
+};
+
+struct probe_attach_point {
+    enum probe_attach_kind kind;
+    const char *target;
+    const char *function; /* the program in the template */
+};
+
+struct probe_form {
+    const struct probe_attach_point *points;
+    size_t n_points;
+};
+
+/* What a running probe can ask of the daemon. */
+struct probe_services {
+    /* Emits one event for this probe: fills the common fields, runs the
+     * plugins and writes the line. `event` is borrowed. */
+    int (*emit)(struct probe_instance *pi, uint32_t pid, uint64_t boot_ns, json_t *event);
+};
+
+struct probe_ops {
+    const char *name;
+    const char *header;   /* file in the template directory, or NULL */
+    const char *template; /* file in the template directory */
+    struct probe_form tracepoint_form;
+    struct probe_form kprobe_form;
+    size_t record_size; /* smallest valid record */
+
+    /* Appends the probe's settings as #define lines (typed values only).
+     * Optional. */
+    int (*render_settings)(const struct probe_conf *conf, struct strbuf *out);
+
+    /* Adds the probe's own fields to `event` from one record whose size was
+     * checked against record_size. Returns 0, or -EAGAIN when the record
+     * produces no line now (it only updated the probe's state), or a
+     * negative errno. */
+    int (*decode)(struct probe_instance *pi, const void *record, size_t size, json_t *event);
+
+    /* Optional: called once attached, with the epoll-free periodic hook
+     * `tick` called every second (session expiry, snapshots). */
+    int (*start)(struct probe_instance *pi);
+    void (*tick)(struct probe_instance *pi, uint64_t now_boot_ns);
+    void (*stop)(struct probe_instance *pi);
+};
+
+/* A configured probe in a running daemon. */
+struct probe_instance {
+    const struct probe_ops *ops;
+    const struct probe_conf *conf;
+    uint32_t id; /* PT_PROBE_ID in the template; indexes the shared maps */
+    enum attach_mode attach; /* the form chosen: ATTACH_TRACEPOINT or ATTACH_KPROBE */
+    const struct probe_services *services;
+    void *services_ctx;
+    void *state; /* the probe's own, owned by its start/stop */
+};
+
+/* The built-in probes. */
+const struct probe_ops *probe_builtin_find(const char *name);
+extern const struct probe_ops probe_tcp_connect;
+extern const struct probe_ops probe_net_listen;
+extern const struct probe_ops probe_udp_session;
+/* The process lifecycle programs every module carries (probe id 0). */
+extern const struct probe_ops probe_process;
+
+const struct probe_form *probe_form_get(const struct probe_ops *ops, enum attach_mode mode);
+
+/* Formats an address from a record (`family` AF_INET uses the first 4
+ * bytes) in its usual text form. IPv4-mapped IPv6 addresses print as IPv4.
+ * `buf` must hold INET6_ADDRSTRLEN. */
+const char *probe_addr_format(int family, const uint8_t addr[16], char *buf);
+
+#endif

@@ -1,0 +1,45 @@
+/* tcp_connect: outbound TCP connection attempts. */
+#include <errno.h>
+#include <netinet/in.h>
+
+#include "jsonutil.h"
+#include "pidtree_common.h"
+#include "probe.h"
+#include "tcp_connect.h"
+
+static const struct probe_attach_point tcp_connect_tracepoints[] = {
+    {PROBE_TRACEPOINT, "sock/inet_sock_set_state", "tcp_connect__inet_sock_set_state"},
+};
+
+static const struct probe_attach_point tcp_connect_kprobes[] = {
+    {PROBE_KPROBE, "tcp_v4_connect", "tcp_connect__tcp_v4_connect"},
+    {PROBE_KRETPROBE, "tcp_v4_connect", "tcp_connect__tcp_v4_connect_ret"},
+    {PROBE_KPROBE, "tcp_v6_connect", "tcp_connect__tcp_v6_connect"},
+    {PROBE_KRETPROBE, "tcp_v6_connect", "tcp_connect__tcp_v6_connect_ret"},
+};
+
+static int tcp_connect_decode(struct probe_instance *pi, const void *record, size_t size,
+                              json_t *event)
+{
+    const struct pt_tcp_connect_event *e = record;
+    char saddr[INET6_ADDRSTRLEN], daddr[INET6_ADDRSTRLEN];
+    probe_addr_format(e->family, e->saddr.addr, saddr);
+    probe_addr_format(e->family, e->daddr.addr, daddr);
+    if (json_object_set_new(event, "saddr", json_string(saddr)) ||
+        json_object_set_new(event, "daddr", json_string(daddr)) ||
+        json_object_set_new(event, "port", json_integer(e->dport)))
+        return -ENOMEM;
+    return 0;
+}
+
+const struct probe_ops probe_tcp_connect = {
+    .name = "tcp_connect",
+    .header = "tcp_connect.h",
+    .template = "tcp_connect.bpf.c",
+    .tracepoint_form = {tcp_connect_tracepoints,
+                        sizeof(tcp_connect_tracepoints) / sizeof(tcp_connect_tracepoints[0])},
+    .kprobe_form = {tcp_connect_kprobes,
+                    sizeof(tcp_connect_kprobes) / sizeof(tcp_connect_kprobes[0])},
+    .record_size = sizeof(struct pt_tcp_connect_event),
+    .decode = tcp_connect_decode,
+};

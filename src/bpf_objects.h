@@ -1,0 +1,36 @@
+/* bpf_objects: a rendered module compiled, loaded, and reduced to fds.
+ *
+ * libbcc compiles through LLVM, which leaves over 100 MB mapped and much of
+ * it resident. A daemon on every host should not carry that, so the compile
+ * and the program loads happen in a short-lived child process, which sends
+ * the program and map file descriptors back over a unix socket and exits;
+ * the daemon keeps only the fds. The child's stderr (clang's diagnostics,
+ * the verifier log) is captured for the error message.
+ */
+#ifndef PIDTREE_BPF_OBJECTS_H
+#define PIDTREE_BPF_OBJECTS_H
+
+#include <stddef.h>
+
+#include "probe.h"
+
+struct bpf_prog_spec {
+    const char *function;
+    enum probe_attach_kind kind;
+};
+
+struct bpf_objects;
+
+/* Compiles `text` and loads each program of `progs`. Returns NULL with errno
+ * set and a message in `err` (which includes the compiler's or verifier's
+ * output, trimmed to fit). */
+struct bpf_objects *bpf_objects_load(const char *text, const struct bpf_prog_spec *progs,
+                                     size_t n_progs, char *err, size_t errlen);
+
+/* The fd of a loaded program or a map, or -ENOENT. Owned by the set. */
+int bpf_objects_prog_fd(const struct bpf_objects *objs, const char *function);
+int bpf_objects_map_fd(const struct bpf_objects *objs, const char *map);
+
+void bpf_objects_free(struct bpf_objects *objs);
+
+#endif

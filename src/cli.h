@@ -1,0 +1,31 @@
+/* cli: the command line, as CONTRACT.md fixes it. */
+#ifndef PIDTREE_CLI_H
+#define PIDTREE_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+struct cli_options {
+    const char *config_path;  /* -c; NULL: no probes configured */
+    const char *output_path;  /* -f; "-" is stdout */
+    bool print_and_quit;      /* -p */
+    bool watch_config;        /* -w */
+    unsigned health_check_period; /* seconds */
+    unsigned long lost_event_telemetry; /* every N events; 0 = off */
+    const char *extra_probe_path;
+    const char *extra_plugin_path;
+    bool show_version;
+    bool show_help;
+};
+
+enum cli_result {
+    CLI_OK = 0,
+    CLI_USAGE_ERROR = 2,
+};
+
+/* Parses argv. On a usage error, writes the reason and a hint to `err`. */
+enum cli_result cli_parse(int argc, char **argv, struct cli_options *opts, FILE *err);
+
+void cli_print_help(FILE *out);
+
+#endif

@@ -1,0 +1,216 @@
+#include "filter.h"
+
+#include <bcc/libbpf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* The LPM key for an address: probe id, then the address as IPv6 (IPv4 as
+ * ::ffff:a.b.c.d), with the prefix length counting the probe id's 32 bits. */
+static void subnet_key_make(uint32_t probe_id, int family, const uint8_t *addr,
+                            unsigned prefixlen, struct pt_subnet_key *key)
+{
+    memset(key, 0, sizeof(*key));
+    key->probe_id_be[0] = (uint8_t)(probe_id >> 24);
+    key->probe_id_be[1] = (uint8_t)(probe_id >> 16);
+    key->probe_id_be[2] = (uint8_t)(probe_id >> 8);
+    key->probe_id_be[3] = (uint8_t)probe_id;
+    if (family == AF_INET) {
+        key->addr[10] = key->addr[11] = 0xff;
+        memcpy(&key->addr[12], addr, 4);
+        key->prefixlen = 32 + 96 + prefixlen;
+    } else {
+        memcpy(key->addr, addr, 16);
+        key->prefixlen = 32 + prefixlen;
+    }
+}
+
+static int ports_add(struct filter_tables *t, uint32_t rule_id, const struct port_list *list,
+                     const struct subnet_filter *f, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < list->n; i++) {
+        for (uint32_t p = list->ranges[i].lo; p <= list->ranges[i].hi; p++) {
+            if (t->n_ports >= PT_MAX_SUBNET_PORTS) {
+                snprintf(err, errlen, "%s:%d: filters list more than %d ports in all", f->file,
+                         f->line, PT_MAX_SUBNET_PORTS);
+                return -EINVAL;
+            }
+            t->ports[t->n_ports++] = (struct pt_subnet_port_key){.rule_id = rule_id, .port = p};
+        }
+    }
+    return 0;
+}
+
+static int subnet_add(struct filter_tables *t, const struct subnet_filter *f, uint32_t rule_id,
+                      char *err, size_t errlen)
+{
+    struct filter_subnet_entry e = {.rule = {.rule_id = rule_id}};
+    subnet_key_make(t->probe_id, f->family, f->addr, f->prefixlen, &e.key);
+    for (size_t i = 0; i < t->n_subnets; i++) {
+        if (memcmp(&t->subnets[i].key, &e.key, sizeof(e.key)) == 0) {
+            snprintf(err, errlen, "%s:%d: filter '%s' covers the same network as an earlier one",
+                     f->file, f->line, f->subnet_name ? f->subnet_name : "");
+            return -EINVAL;
+        }
+    }
+    if (f->except_ports.n) {
+        e.rule.mode = PT_SUBNET_EXCEPT_PORTS;
+        if (ports_add(t, rule_id, &f->except_ports, f, err, errlen) < 0)
+            return -EINVAL;
+    } else if (f->include_ports.n) {
+        e.rule.mode = PT_SUBNET_INCLUDE_PORTS;
+        if (ports_add(t, rule_id, &f->include_ports, f, err, errlen) < 0)
+            return -EINVAL;
+    } else {
+        e.rule.mode = PT_SUBNET_DROP_ALL;
+    }
+    t->subnets[t->n_subnets++] = e;
+    return 0;
+}
+
+static void port_bits_build(const struct port_rules *rules, uint64_t *bits)
+{
+    bool drop_listed = rules->mode == PORT_RULES_EXCLUDE;
+    memset(bits, rules->mode == PORT_RULES_INCLUDE ? 0xff : 0, PT_PORT_WORDS * sizeof(*bits));
+    if (rules->mode == PORT_RULES_NONE)
+        return;
+    for (size_t i = 0; i < rules->ports.n; i++) {
+        for (uint32_t p = rules->ports.ranges[i].lo; p <= rules->ports.ranges[i].hi; p++) {
+            uint64_t bit = 1ull << (p & 63);
+            if (drop_listed)
+                bits[p >> 6] |= bit;
+            else
+                bits[p >> 6] &= ~bit;
+        }
+    }
+}
+
+int filter_tables_build(const struct probe_conf *conf, uint32_t probe_id, uint32_t *next_rule_id,
+                        struct filter_tables *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    out->probe_id = probe_id;
+    if (conf->n_filters > PT_MAX_SUBNETS) {
+        snprintf(err, errlen, "%s:%d: probe '%s' has more than %d filters", conf->file, conf->line,
+                 conf->name, PT_MAX_SUBNETS);
+        return -EINVAL;
+    }
+    out->subnets = calloc(conf->n_filters + 1, sizeof(*out->subnets));
+    out->ports = calloc(PT_MAX_SUBNET_PORTS, sizeof(*out->ports));
+    if (!out->subnets || !out->ports) {
+        filter_tables_release(out);
+        snprintf(err, errlen, "out of memory building filters");
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < conf->n_filters; i++) {
+        int ret = subnet_add(out, &conf->filters[i], (*next_rule_id)++, err, errlen);
+        if (ret < 0) {
+            filter_tables_release(out);
+            return ret;
+        }
+    }
+    port_bits_build(&conf->port_rules, out->port_bits);
+    return 0;
+}
+
+static bool key_prefix_matches(const struct pt_subnet_key *rule, const struct pt_subnet_key *key)
+{
+    const uint8_t *a = rule->probe_id_be, *b = key->probe_id_be;
+    unsigned bits = rule->prefixlen, i = 0;
+    for (; bits >= 8; bits -= 8, i++)
+        if (a[i] != b[i])
+            return false;
+    if (bits == 0)
+        return true;
+    uint8_t mask = (uint8_t)(0xff << (8 - bits));
+    return (a[i] & mask) == (b[i] & mask);
+}
+
+static const struct pt_subnet_rule *subnet_lookup(const struct filter_tables *t,
+                                                  const struct pt_subnet_key *key)
+{
+    const struct filter_subnet_entry *best = NULL;
+    for (size_t i = 0; i < t->n_subnets; i++) {
+        const struct filter_subnet_entry *e = &t->subnets[i];
+        if (key_prefix_matches(&e->key, key) && (!best || e->key.prefixlen > best->key.prefixlen))
+            best = e;
+    }
+    return best ? &best->rule : NULL;
+}
+
+static bool subnet_port_listed(const struct filter_tables *t, uint32_t rule_id, uint16_t port)
+{
+    for (size_t i = 0; i < t->n_ports; i++)
+        if (t->ports[i].rule_id == rule_id && t->ports[i].port == port)
+            return true;
+    return false;
+}
+
+/* Mirrors pt_filtered() in templates/common.bpf.c. */
+bool filter_tables_drop(const struct filter_tables *t, int family, const uint8_t addr[16],
+                        uint16_t port)
+{
+    if ((t->port_bits[port >> 6] >> (port & 63)) & 1)
+        return true;
+    struct pt_subnet_key key;
+    subnet_key_make(t->probe_id, family, addr, family == AF_INET ? 32 : 128, &key);
+    const struct pt_subnet_rule *rule = subnet_lookup(t, &key);
+    if (!rule)
+        return false;
+    if (rule->mode == PT_SUBNET_DROP_ALL)
+        return true;
+    bool listed = subnet_port_listed(t, rule->rule_id, port);
+    return rule->mode == PT_SUBNET_EXCEPT_PORTS ? !listed : listed;
+}
+
+static int map_update(int fd, const void *key, const void *value)
+{
+    return bpf_update_elem(fd, (void *)key, (void *)value, 0) < 0 ? -errno : 0;
+}
+
+/* New entries go in before stale ones leave, so a swap never opens a window
+ * in which a subnet that stays filtered lets events through. */
+int filter_tables_load(const struct filter_tables *t, const struct filter_tables *old,
+                       int subnets_fd, int subnet_ports_fd, int port_bits_fd)
+{
+    int ret;
+    uint8_t one = 1;
+    for (size_t i = 0; i < t->n_ports; i++)
+        if ((ret = map_update(subnet_ports_fd, &t->ports[i], &one)) < 0)
+            return ret;
+    for (size_t i = 0; i < t->n_subnets; i++)
+        if ((ret = map_update(subnets_fd, &t->subnets[i].key, &t->subnets[i].rule)) < 0)
+            return ret;
+    for (uint32_t w = 0; w < PT_PORT_WORDS; w++) {
+        if (old && old->port_bits[w] == t->port_bits[w])
+            continue;
+        if (!old && t->port_bits[w] == 0)
+            continue; /* array maps start zeroed */
+        uint32_t idx = t->probe_id * PT_PORT_WORDS + w;
+        if ((ret = map_update(port_bits_fd, &idx, &t->port_bits[w])) < 0)
+            return ret;
+    }
+    if (!old)
+        return 0;
+    for (size_t i = 0; i < old->n_subnets; i++) {
+        bool kept = false;
+        for (size_t j = 0; j < t->n_subnets && !kept; j++)
+            kept = memcmp(&old->subnets[i].key, &t->subnets[j].key, sizeof(t->subnets[j].key)) == 0;
+        if (!kept)
+            bpf_delete_elem(subnets_fd, (void *)&old->subnets[i].key);
+    }
+    for (size_t i = 0; i < old->n_ports; i++)
+        bpf_delete_elem(subnet_ports_fd, (void *)&old->ports[i]);
+    return 0;
+}
+
+void filter_tables_release(struct filter_tables *t)
+{
+    free(t->subnets);
+    free(t->ports);
+    t->subnets = NULL;
+    t->ports = NULL;
+    t->n_subnets = t->n_ports = 0;
+}

@@ -1,0 +1,56 @@
+/* filter: a probe's `filters`, `includeports` and `excludeports` as the
+ * kernel evaluates them.
+ *
+ * filter_tables_build() turns the config into the exact entries of the
+ * shared maps (templates/common.bpf.c); filter_tables_load() writes them;
+ * filter_tables_drop() evaluates the same tables in userland, mirroring the
+ * kernel's code, for unit tests and for the listeners snapshot.
+ *
+ * Semantics (from the original): an address inside a subnet is dropped,
+ * unless the subnet lists the port in `except_ports`; with `include_ports`,
+ * only those ports are dropped. The longest matching subnet decides. Global
+ * `includeports` keeps only the listed ports, `excludeports` drops them.
+ */
+#ifndef PIDTREE_FILTER_H
+#define PIDTREE_FILTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "pidtree_common.h"
+
+struct filter_subnet_entry {
+    struct pt_subnet_key key;
+    struct pt_subnet_rule rule;
+};
+
+struct filter_tables {
+    uint32_t probe_id;
+    struct filter_subnet_entry *subnets;
+    size_t n_subnets;
+    struct pt_subnet_port_key *ports;
+    size_t n_ports;
+    uint64_t port_bits[PT_PORT_WORDS]; /* set = drop */
+};
+
+/* Builds the tables of one probe. Rule ids are taken from *next_rule_id so
+ * they stay unique across the probes of a module. Returns 0, or -EINVAL with
+ * "FILE:LINE: ..." in `err` (duplicate subnet, too many entries). */
+int filter_tables_build(const struct probe_conf *conf, uint32_t probe_id, uint32_t *next_rule_id,
+                        struct filter_tables *out, char *err, size_t errlen);
+
+/* True when an event at `addr`:`port` is filtered out. */
+bool filter_tables_drop(const struct filter_tables *t, int family, const uint8_t addr[16],
+                        uint16_t port);
+
+/* Writes the tables into the module's maps, replacing what the probe had
+ * (entries of `old`, when given, that are no longer wanted are deleted).
+ * Returns 0 or a negative errno. */
+int filter_tables_load(const struct filter_tables *t, const struct filter_tables *old,
+                       int subnets_fd, int subnet_ports_fd, int port_bits_fd);
+
+void filter_tables_release(struct filter_tables *t);
+
+#endif

@@ -1,0 +1,70 @@
+/* proctree: process ancestry, from a cache fed by kernel events with /proc as
+ * the base.
+ *
+ * The original read /proc when an event arrived, so a process (or a parent)
+ * that had already exited left a hole in the tree. Here the kernel reports
+ * every fork, exec and exit through the same ring buffer as the network
+ * events, in the order they happened; applying them to this cache before a
+ * network event is processed gives the tree exactly as it was when the event
+ * fired, whether or not the processes still exist.
+ *
+ * Entries are reference counted: a process that exited stays in the cache for
+ * as long as a cached descendant still points at it, so a long-lived orphan
+ * keeps its real ancestry. Children point at their parent entry, never at a
+ * pid, so pid reuse cannot graft a process onto the wrong tree.
+ */
+#ifndef PIDTREE_PROCTREE_H
+#define PIDTREE_PROCTREE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct proc_cache;
+
+/* `proc_root` is "/proc" in production, a fake tree in tests. NULL with errno
+ * on failure. */
+struct proc_cache *proc_cache_new(const char *proc_root);
+void proc_cache_free(struct proc_cache *cache);
+
+/* Reads every /proc/PID into the cache (start-up, and after the kernel
+ * reported lost events). Entries for pids that /proc no longer lists are
+ * marked exited; entries whose start time differs from /proc are replaced.
+ * Returns the number of processes seen, or a negative errno. */
+int proc_cache_scan(struct proc_cache *cache);
+
+/* Kernel events, applied in the order they happened. `boot_ns` is the
+ * kernel's boot-time clock at the event (bpf_ktime_get_boot_ns). A new
+ * process inherits its parent's command line until it execs. */
+void proc_cache_fork(struct proc_cache *cache, uint32_t parent_pid, uint32_t child_pid,
+                     uint32_t uid, uint64_t boot_ns);
+/* `args` holds the arguments as the kernel read them, each NUL-terminated;
+ * `truncated` says the kernel stopped before the last one. */
+void proc_cache_exec(struct proc_cache *cache, uint32_t pid, uint32_t uid, const char *args,
+                     size_t args_len, int truncated);
+void proc_cache_exit(struct proc_cache *cache, uint32_t pid);
+/* The process's uid at a network event (it may have changed with setuid
+ * since exec). */
+void proc_cache_set_uid(struct proc_cache *cache, uint32_t pid, uint32_t uid);
+
+/* Builds `proctree`: a JSON array from `pid` up to PID 1, each entry
+ * {"pid", "cmdline", "username"}. A pid not in the cache is read from /proc
+ * (and cached). When the chain breaks (a process gone from both), the
+ * array holds what was found and *error (never NULL on return) says what
+ * is missing, e.g. "process 1234 not found"; otherwise *error is "".
+ * Returns a new reference, or NULL on allocation failure. */
+json_t *proc_cache_tree(struct proc_cache *cache, uint32_t pid, const char **error);
+
+/* Number of entries (live and exited) held, for memory bounds and tests. */
+size_t proc_cache_size(const struct proc_cache *cache);
+
+/* Turns a NUL-separated argument block into one line joined by spaces, with
+ * a trailing NUL dropped. The result is raw bytes (not yet UTF-8 checked).
+ * Returns a malloc'd string or NULL. */
+char *proc_args_join(const char *args, size_t len);
+
+/* Name for `uid` from the passwd database, or its decimal form when it has
+ * none; cached. The result is valid until the cache is freed. */
+const char *proc_cache_username(struct proc_cache *cache, uint32_t uid);
+
+#endif

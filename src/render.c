@@ -1,0 +1,120 @@
+#include "render.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "strbuf.h"
+
+/* Appends a template file behind a #line marker naming it. */
+static int render_file(const struct render_options *opts, const char *name, struct strbuf *out,
+                       char *err, size_t errlen)
+{
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s/%s", opts->template_dir, name) >= (int)sizeof(path)) {
+        snprintf(err, errlen, "template path too long: %s/%s", opts->template_dir, name);
+        return -ENAMETOOLONG;
+    }
+    if (strbuf_printf(out, "#line 1 \"%s\"\n", path) < 0)
+        return -ENOMEM;
+    int ret = strbuf_read_file(out, path);
+    if (ret < 0) {
+        snprintf(err, errlen, "cannot read template %s: %s", path, strerror(-ret));
+        return ret;
+    }
+    if (out->len && out->data[out->len - 1] != '\n' && strbuf_puts(out, "\n") < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+/* BCC generates a tracepoint's argument struct in front of the first
+ * function whose parameter has that type, and again for each further one,
+ * which does not compile when two probes share a tracepoint. So one anchor
+ * per tracepoint declares the type, and the probes' programs take `void *ctx`
+ * and cast. The anchors are never loaded. */
+static int render_tracepoint_anchors(const struct render_probe *probes, size_t n,
+                                     struct strbuf *out)
+{
+    const char *seen[64];
+    size_t n_seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct probe_form *form = probe_form_get(probes[i].ops, probes[i].attach);
+        for (size_t j = 0; j < form->n_points; j++) {
+            const struct probe_attach_point *ap = &form->points[j];
+            if (ap->kind != PROBE_TRACEPOINT)
+                continue;
+            bool dup = false;
+            for (size_t k = 0; k < n_seen && !dup; k++)
+                dup = strcmp(seen[k], ap->target) == 0;
+            if (dup || n_seen == sizeof(seen) / sizeof(seen[0]))
+                continue;
+            seen[n_seen++] = ap->target;
+            const char *slash = strchr(ap->target, '/');
+            if (!slash)
+                return -EINVAL;
+            int cat_len = (int)(slash - ap->target);
+            if (strbuf_printf(out,
+                              "int pt_tp__%.*s__%s(struct tracepoint__%.*s__%s *args) "
+                              "{ return 0; }\n",
+                              cat_len, ap->target, slash + 1, cat_len, ap->target,
+                              slash + 1) < 0)
+                return -ENOMEM;
+        }
+    }
+    return 0;
+}
+
+static int render_preamble(const struct render_options *opts, const struct render_probe *probes,
+                           size_t n, struct strbuf *out)
+{
+    int ret = strbuf_puts(out, "/* Rendered by pidtree-bcc " PIDTREE_VERSION ". Probes:");
+    for (size_t i = 0; i < n && ret == 0; i++)
+        ret = strbuf_printf(out, " %s (id %u, %s)", probes[i].ops->name, probes[i].id,
+                            probes[i].attach == ATTACH_KPROBE ? "kprobe" : "tracepoint");
+    if (ret == 0)
+        ret = strbuf_printf(out,
+                            " */\n#define PT_BPF 1\n#define PT_RINGBUF_PAGES %u\n"
+                            "#define PT_ATTACH_TRACEPOINT 1\n#define PT_ATTACH_KPROBE 2\n",
+                            opts->ringbuf_pages);
+    return ret;
+}
+
+static int render_probe_text(const struct render_options *opts, const struct render_probe *rp,
+                             struct strbuf *out, char *err, size_t errlen)
+{
+    int ret = strbuf_printf(out, "\n#line 1 \"<settings of %s>\"\n#define PT_PROBE_ID %u\n"
+                                 "#define PT_ATTACH %s\n",
+                            rp->ops->name, rp->id,
+                            rp->attach == ATTACH_KPROBE ? "PT_ATTACH_KPROBE"
+                                                        : "PT_ATTACH_TRACEPOINT");
+    if (ret == 0 && rp->ops->render_settings && rp->conf)
+        ret = rp->ops->render_settings(rp->conf, out);
+    if (ret < 0) {
+        snprintf(err, errlen, "probe '%s': cannot render its settings", rp->ops->name);
+        return ret;
+    }
+    if (rp->ops->header && (ret = render_file(opts, rp->ops->header, out, err, errlen)) < 0)
+        return ret;
+    if ((ret = render_file(opts, rp->ops->template, out, err, errlen)) < 0)
+        return ret;
+    if (strbuf_puts(out, "#undef PT_PROBE_ID\n#undef PT_ATTACH\n") < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+int render_module(const struct render_options *opts, const struct render_probe *probes,
+                  size_t n_probes, struct strbuf *out, char *err, size_t errlen)
+{
+    int ret = render_preamble(opts, probes, n_probes, out);
+    if (ret == 0)
+        ret = render_file(opts, "pidtree_common.h", out, err, errlen);
+    if (ret == 0)
+        ret = render_file(opts, "common.bpf.c", out, err, errlen);
+    if (ret == 0 && (ret = strbuf_puts(out, "#line 1 \"<tracepoint types>\"\n")) == 0)
+        ret = render_tracepoint_anchors(probes, n_probes, out);
+    for (size_t i = 0; i < n_probes && ret == 0; i++)
+        ret = render_probe_text(opts, &probes[i], out, err, errlen);
+    if (ret == -ENOMEM)
+        snprintf(err, errlen, "out of memory rendering the eBPF module");
+    return ret;
+}

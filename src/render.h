@@ -1,0 +1,37 @@
+/* render: the eBPF C text of one module, from templates and typed settings.
+ *
+ * Every configured probe goes into a single module, compiled once. The text
+ * is assembled from files in the template directory, each preceded by a
+ * #line marker so a compile error names the template and its line. Settings
+ * from the config enter only as #define lines the probes generate from typed
+ * values (numbers, known names); filters go into maps at run time.
+ */
+#ifndef PIDTREE_RENDER_H
+#define PIDTREE_RENDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "probe.h"
+
+struct strbuf;
+
+struct render_probe {
+    const struct probe_ops *ops;
+    const struct probe_conf *conf; /* NULL for the process probe */
+    uint32_t id;
+    enum attach_mode attach; /* ATTACH_TRACEPOINT or ATTACH_KPROBE */
+};
+
+struct render_options {
+    const char *template_dir;
+    unsigned ringbuf_pages; /* a power of two */
+};
+
+/* Appends the module's text to `out`. Returns 0, or a negative errno with a
+ * message in `err` (e.g. a template file that cannot be read). */
+int render_module(const struct render_options *opts, const struct render_probe *probes,
+                  size_t n_probes, struct strbuf *out, char *err, size_t errlen);
+
+#endif

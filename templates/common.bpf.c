@@ -1,0 +1,86 @@
+/* common.bpf.c: maps and helpers every probe of the module shares.
+ *
+ * The renderer places this first, after pidtree_common.h and the settings
+ * it defines (PT_RINGBUF_PAGES). One ring buffer carries every event, process
+ * lifecycle and network alike, so userland sees them in the order they
+ * happened (a perf buffer per CPU would not give that order).
+ */
+#include <uapi/linux/ptrace.h>
+#include <uapi/linux/in.h>
+#include <uapi/linux/in6.h>
+#include <linux/socket.h>
+
+BPF_RINGBUF_OUTPUT(pt_events, PT_RINGBUF_PAGES);
+
+/* Records the ring buffer had no room for, per probe id. */
+BPF_PERCPU_ARRAY(pt_lost, __u64, PT_MAX_PROBES);
+
+BPF_LPM_TRIE(pt_subnets, struct pt_subnet_key, struct pt_subnet_rule, PT_MAX_SUBNETS);
+BPF_HASH(pt_subnet_ports, struct pt_subnet_port_key, __u8, PT_MAX_SUBNET_PORTS);
+/* Global includeports/excludeports, one bit per port per probe: set = drop. */
+BPF_ARRAY(pt_port_bits, __u64, PT_MAX_PROBES *PT_PORT_WORDS);
+
+static __always_inline void pt_count_lost(__u32 probe_id)
+{
+    __u64 *count = pt_lost.lookup(&probe_id);
+    if (count)
+        (*count)++;
+}
+
+static __always_inline void pt_header_fill(struct pt_header *h, __u16 type, __u16 probe_id)
+{
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    h->type = type;
+    h->probe_id = probe_id;
+    h->pid = pid_tgid >> 32;
+    h->tid = (__u32)pid_tgid;
+    h->uid = (__u32)bpf_get_current_uid_gid();
+    h->boot_ns = bpf_ktime_get_boot_ns();
+}
+
+/* Copies an address into the 16-byte layout: IPv4 in the first 4 bytes. */
+static __always_inline void pt_addr_copy(__u8 *dst, __u16 family, const __u8 *v4, const __u8 *v6)
+{
+    if (family == AF_INET) {
+        __builtin_memcpy(dst, v4, 4);
+        __builtin_memset(dst + 4, 0, 12);
+    } else {
+        __builtin_memcpy(dst, v6, 16);
+    }
+}
+
+static __always_inline int pt_port_dropped(__u32 probe_id, __u16 port)
+{
+    __u32 word = probe_id * PT_PORT_WORDS + (port >> 6);
+    __u64 *bits = pt_port_bits.lookup(&word);
+    return bits && ((*bits >> (port & 63)) & 1);
+}
+
+static __always_inline int pt_subnet_dropped(__u32 probe_id, __u16 family, const __u8 *addr,
+                                             __u16 port)
+{
+    struct pt_subnet_key key = {};
+    key.prefixlen = 32 + 128;
+    key.probe_id_be[3] = probe_id;
+    if (family == AF_INET) {
+        key.addr[10] = 0xff;
+        key.addr[11] = 0xff;
+        __builtin_memcpy(&key.addr[12], addr, 4);
+    } else {
+        __builtin_memcpy(key.addr, addr, 16);
+    }
+    struct pt_subnet_rule *rule = pt_subnets.lookup(&key);
+    if (!rule)
+        return 0;
+    if (rule->mode == PT_SUBNET_DROP_ALL)
+        return 1;
+    struct pt_subnet_port_key pkey = {.rule_id = rule->rule_id, .port = port};
+    int listed = pt_subnet_ports.lookup(&pkey) != NULL;
+    return rule->mode == PT_SUBNET_EXCEPT_PORTS ? !listed : listed;
+}
+
+/* The config's filters, in the kernel, before anything is submitted. */
+static __always_inline int pt_filtered(__u32 probe_id, __u16 family, const __u8 *addr, __u16 port)
+{
+    return pt_port_dropped(probe_id, port) || pt_subnet_dropped(probe_id, family, addr, port);
+}

@@ -1,0 +1,102 @@
+/* pidtree_common.h: what the kernel side and the daemon share.
+ *
+ * Compiled twice: into the eBPF module (the renderer inlines it, with PT_BPF
+ * defined) and into the daemon. Fixed-width types only, and every layout is
+ * padded explicitly so both compilers agree on it.
+ */
+#ifndef PIDTREE_COMMON_H
+#define PIDTREE_COMMON_H
+
+#ifndef PT_BPF
+#include <linux/types.h>
+#endif
+
+/* Probe ids index the shared filter and counter maps. Id 0 is the process
+ * lifecycle program set, which every module carries. */
+#define PT_PROCESS_PROBE_ID 0
+#define PT_MAX_PROBES 16
+
+/* Sizes of the shared maps; the LPM trie holds every probe's subnets. */
+#define PT_MAX_SUBNETS 4096
+#define PT_MAX_SUBNET_PORTS 16384
+#define PT_PORT_WORDS 1024 /* 65536 ports, one bit each */
+
+/* Command lines captured at exec: at most PT_ARGC_MAX arguments of
+ * PT_ARG_MAX bytes each, in a buffer of PT_ARGS_SIZE. Longer ones are marked
+ * truncated and the daemon reads the rest from /proc when it still can. */
+#define PT_ARGS_SIZE 4096
+#define PT_ARG_MAX 1024
+#define PT_ARGC_MAX 48
+
+enum pt_event_type {
+    PT_EV_FORK = 1,
+    PT_EV_EXEC = 2,     /* arguments, at execve() entry */
+    PT_EV_EXEC_RET = 3, /* execve() result; the exec counts only when 0 */
+    PT_EV_EXIT = 4,
+    PT_EV_PROBE = 16, /* a network probe's event; probe_id says which */
+};
+
+struct pt_header {
+    __u16 type;
+    __u16 probe_id;
+    __u32 pid; /* thread group id: what userland calls a pid */
+    __u32 tid;
+    __u32 uid;
+    __u64 boot_ns; /* bpf_ktime_get_boot_ns() */
+};
+
+struct pt_fork_event {
+    struct pt_header h;
+    __u32 child_pid;
+    __u32 pad;
+};
+
+struct pt_exec_event {
+    struct pt_header h;
+    __u32 args_len;
+    __u32 truncated;
+    char args[PT_ARGS_SIZE];
+};
+
+struct pt_exec_ret_event {
+    struct pt_header h;
+    __s32 ret;
+    __u32 pad;
+};
+
+struct pt_exit_event {
+    struct pt_header h;
+};
+
+/* An address in one layout for both families: IPv4 uses addr[0..3]. */
+struct pt_inet_addr {
+    __u8 addr[16];
+};
+
+/* LPM trie key: the probe id (big-endian, always fully matched) followed by
+ * the address, IPv4 written as IPv4-mapped IPv6 (::ffff:a.b.c.d) so that one
+ * trie serves both families and v4-mapped peers of dual-stack sockets match
+ * IPv4 filters. prefixlen = 32 + 128-bit-address prefix length. */
+struct pt_subnet_key {
+    __u32 prefixlen;
+    __u8 probe_id_be[4];
+    __u8 addr[16];
+};
+
+enum pt_subnet_mode {
+    PT_SUBNET_DROP_ALL = 0,      /* every port of the subnet is filtered */
+    PT_SUBNET_EXCEPT_PORTS = 1,  /* filtered unless the port is listed */
+    PT_SUBNET_INCLUDE_PORTS = 2, /* filtered only when the port is listed */
+};
+
+struct pt_subnet_rule {
+    __u32 rule_id; /* unique in the module; keys pt_subnet_ports */
+    __u32 mode;
+};
+
+struct pt_subnet_port_key {
+    __u32 rule_id;
+    __u32 port;
+};
+
+#endif

@@ -1,0 +1,121 @@
+/* process.bpf.c: the process lifecycle, for complete trees.
+ *
+ * Every fork, exec and exit goes through the same ring buffer as the network
+ * events, so the daemon's process cache is exactly as the kernel was when a
+ * network event fired, even for processes gone by the time it is read.
+ * Threads are skipped: a tree is made of processes.
+ */
+#include <linux/sched.h>
+
+BPF_PERCPU_ARRAY(pt_exec_scratch, struct pt_exec_event, 1);
+
+/* task_newtask runs in the parent, before the child can run, so the fork is
+ * reserved in the ring buffer ahead of anything the child does. */
+int pt_process__task_newtask(void *ctx)
+{
+    struct tracepoint__task__task_newtask *args = ctx;
+    if (args->clone_flags & CLONE_THREAD)
+        return 0;
+    struct pt_fork_event *e = pt_events.ringbuf_reserve(sizeof(*e));
+    if (!e) {
+        pt_count_lost(PT_PROCESS_PROBE_ID);
+        return 0;
+    }
+    pt_header_fill(&e->h, PT_EV_FORK, PT_PROCESS_PROBE_ID);
+    e->child_pid = args->pid;
+    e->pad = 0;
+    pt_events.ringbuf_submit(e, 0);
+    return 0;
+}
+
+static __always_inline int pt_exec_enter(const char *const *argv)
+{
+    __u32 zero = 0;
+    struct pt_exec_event *e = pt_exec_scratch.lookup(&zero);
+    if (!e)
+        return 0;
+    pt_header_fill(&e->h, PT_EV_EXEC, PT_PROCESS_PROBE_ID);
+    __u32 off = 0;
+    e->truncated = 0;
+#pragma unroll
+    for (int i = 0; i < PT_ARGC_MAX; i++) {
+        const char *arg = NULL;
+        if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) || !arg)
+            break;
+        if (off > PT_ARGS_SIZE - PT_ARG_MAX) {
+            e->truncated = 1;
+            break;
+        }
+        long n = bpf_probe_read_user_str(&e->args[off], PT_ARG_MAX, arg);
+        if (n < 0)
+            break;
+        if (n == PT_ARG_MAX)
+            e->truncated = 1;
+        off += n;
+        if (i == PT_ARGC_MAX - 1)
+            e->truncated = 1;
+    }
+    e->args_len = off;
+    __u32 size = offsetof(struct pt_exec_event, args) + (off & (PT_ARGS_SIZE - 1));
+    if (off >= PT_ARGS_SIZE)
+        size = sizeof(*e);
+    if (pt_events.ringbuf_output(e, size, 0))
+        pt_count_lost(PT_PROCESS_PROBE_ID);
+    return 0;
+}
+
+static __always_inline int pt_exec_exit(long ret)
+{
+    struct pt_exec_ret_event *e = pt_events.ringbuf_reserve(sizeof(*e));
+    if (!e) {
+        pt_count_lost(PT_PROCESS_PROBE_ID);
+        return 0;
+    }
+    /* uid here is the one the new program runs with (setuid applied). */
+    pt_header_fill(&e->h, PT_EV_EXEC_RET, PT_PROCESS_PROBE_ID);
+    e->ret = ret;
+    e->pad = 0;
+    pt_events.ringbuf_submit(e, 0);
+    return 0;
+}
+
+int pt_process__sys_enter_execve(void *ctx)
+{
+    struct tracepoint__syscalls__sys_enter_execve *args = ctx;
+    return pt_exec_enter(args->argv);
+}
+
+int pt_process__sys_exit_execve(void *ctx)
+{
+    struct tracepoint__syscalls__sys_exit_execve *args = ctx;
+    return pt_exec_exit(args->ret);
+}
+
+int pt_process__sys_enter_execveat(void *ctx)
+{
+    struct tracepoint__syscalls__sys_enter_execveat *args = ctx;
+    return pt_exec_enter(args->argv);
+}
+
+int pt_process__sys_exit_execveat(void *ctx)
+{
+    struct tracepoint__syscalls__sys_exit_execveat *args = ctx;
+    return pt_exec_exit(args->ret);
+}
+
+/* sched_process_exit fires for every thread; only the group leader's exit
+ * ends the process as userland knows it. */
+int pt_process__sched_process_exit(void *ctx)
+{
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    if ((__u32)pid_tgid != (__u32)(pid_tgid >> 32))
+        return 0;
+    struct pt_exit_event *e = pt_events.ringbuf_reserve(sizeof(*e));
+    if (!e) {
+        pt_count_lost(PT_PROCESS_PROBE_ID);
+        return 0;
+    }
+    pt_header_fill(&e->h, PT_EV_EXIT, PT_PROCESS_PROBE_ID);
+    pt_events.ringbuf_submit(e, 0);
+    return 0;
+}

@@ -1,0 +1,103 @@
+/* tcp_connect.bpf.c: one event per outbound TCP connection attempt, in the
+ * connecting task's context.
+ *
+ * Tracepoint form (PT_ATTACH_TRACEPOINT): sock:inet_sock_set_state, the
+ * CLOSE -> SYN_SENT transition, which tcp_connect() makes while still in the
+ * caller's context. Kprobe form: tcp_v4_connect/tcp_v6_connect entry (keep
+ * the socket) and return (report when it returned 0), for kernels before 4.16
+ * that lack the tracepoint.
+ */
+
+#include <net/tcp_states.h>
+
+static __always_inline int tcp_connect_submit(__u16 family, __u16 dport, __u16 sport,
+                                              const __u8 *saddr, const __u8 *daddr)
+{
+    if (pt_filtered(PT_PROBE_ID, family, daddr, dport))
+        return 0;
+    struct pt_tcp_connect_event *e = pt_events.ringbuf_reserve(sizeof(*e));
+    if (!e) {
+        pt_count_lost(PT_PROBE_ID);
+        return 0;
+    }
+    pt_header_fill(&e->h, PT_EV_PROBE, PT_PROBE_ID);
+    e->family = family;
+    e->dport = dport;
+    e->sport = sport;
+    e->pad = 0;
+    __builtin_memcpy(e->saddr.addr, saddr, 16);
+    __builtin_memcpy(e->daddr.addr, daddr, 16);
+    pt_events.ringbuf_submit(e, 0);
+    return 0;
+}
+
+#if PT_ATTACH == PT_ATTACH_TRACEPOINT
+
+int tcp_connect__inet_sock_set_state(void *ctx)
+{
+    struct tracepoint__sock__inet_sock_set_state *args = ctx;
+    if (args->protocol != IPPROTO_TCP || args->oldstate != TCP_CLOSE ||
+        args->newstate != TCP_SYN_SENT)
+        return 0;
+    __u8 saddr[16], daddr[16];
+    pt_addr_copy(saddr, args->family, args->saddr, args->saddr_v6);
+    pt_addr_copy(daddr, args->family, args->daddr, args->daddr_v6);
+    return tcp_connect_submit(args->family, args->dport, args->sport, saddr, daddr);
+}
+
+#else
+
+#include <net/sock.h>
+
+BPF_HASH(tcp_connect_pending, __u64, struct sock *, 10240);
+
+static __always_inline int tcp_connect_entry(struct pt_regs *ctx)
+{
+    __u64 tid = bpf_get_current_pid_tgid();
+    struct sock *sk = (struct sock *)PT_REGS_PARM1(ctx);
+    tcp_connect_pending.update(&tid, &sk);
+    return 0;
+}
+
+/* Only the leading fields of sock_common are read: they are the same in
+ * every kernel since 4.x, so mismatched headers cannot shift them. */
+static __always_inline int tcp_connect_return(struct pt_regs *ctx)
+{
+    __u64 tid = bpf_get_current_pid_tgid();
+    struct sock **skp = tcp_connect_pending.lookup(&tid);
+    if (!skp)
+        return 0;
+    struct sock *sk = *skp;
+    tcp_connect_pending.delete(&tid);
+    if (PT_REGS_RC(ctx) != 0)
+        return 0;
+    struct sock_common skc = {};
+    bpf_probe_read_kernel(&skc, sizeof(skc), &sk->__sk_common);
+    __u8 saddr[16], daddr[16];
+    pt_addr_copy(saddr, skc.skc_family, (const __u8 *)&skc.skc_rcv_saddr,
+                 skc.skc_v6_rcv_saddr.s6_addr);
+    pt_addr_copy(daddr, skc.skc_family, (const __u8 *)&skc.skc_daddr, skc.skc_v6_daddr.s6_addr);
+    return tcp_connect_submit(skc.skc_family, ntohs(skc.skc_dport), skc.skc_num, saddr, daddr);
+}
+
+int tcp_connect__tcp_v4_connect(struct pt_regs *ctx)
+{
+    return tcp_connect_entry(ctx);
+}
+
+int tcp_connect__tcp_v4_connect_ret(struct pt_regs *ctx)
+{
+    return tcp_connect_return(ctx);
+}
+
+int tcp_connect__tcp_v6_connect(struct pt_regs *ctx)
+{
+    return tcp_connect_entry(ctx);
+}
+
+int tcp_connect__tcp_v6_connect_ret(struct pt_regs *ctx)
+{
+    return tcp_connect_return(ctx);
+}
+
+#endif
