@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The command line: help matches the README, -v, -p (also as non-root),
+# bad usage and bad configs exit 2 with a message naming the problem,
+# runtime failures exit 1.
+source "$(dirname "$0")/lib.sh"
+require_root
+
+expect_exit() { # expect_exit STATUS STDERR_SUBSTRING CMD...
+    local want=$1 msg=$2; shift 2
+    local rc=0
+    "$@" > "$WORK/stdout" 2> "$WORK/stderr" || rc=$?
+    [ $rc -eq "$want" ] || fail "'$*' exited $rc, expected $want: $(cat "$WORK/stderr")"
+    grep -qF -- "$msg" "$WORK/stderr" || fail "'$*': stderr lacks '$msg': $(cat "$WORK/stderr")"
+}
+
+# -h prints the help the README quotes in its Options section.
+"$PIDTREE_BIN" -h > "$WORK/help"
+sed -n '/^<!-- help:start -->$/,/^<!-- help:end -->$/p' "$PIDTREE_SOURCE_DIR/README.md" |
+    sed '1,2d;$d' | sed '$d' > "$WORK/readme_help"
+diff -u "$WORK/readme_help" "$WORK/help" || fail "README's help text differs from -h"
+pass "-h matches the README"
+
+"$PIDTREE_BIN" --version | grep -qE '^pidtree-bcc [0-9]+\.[0-9]+\.[0-9]+$' || fail "--version"
+pass "--version"
+
+expect_exit 2 "unknown option '--bogus'" "$PIDTREE_BIN" --bogus
+expect_exit 2 "--lost-event-telemetry: 'x'" "$PIDTREE_BIN" --lost-event-telemetry x
+expect_exit 2 "no configuration" "$PIDTREE_BIN"
+pass "bad usage exits 2"
+
+# -p prints the module, as root and as an unprivileged user.
+"$PIDTREE_BIN" -c "$PIDTREE_SOURCE_DIR/example_config.yml" -p > "$WORK/module.c"
+grep -q '^#line 1 ".*/tcp_connect.bpf.c"$' "$WORK/module.c" || fail "-p lacks the template"
+grep -q 'int tcp_connect__inet_sock_set_state(void \*ctx)' "$WORK/module.c" || fail "-p lacks the program"
+pass "-p prints the rendered module with #line markers"
+cp "$PIDTREE_SOURCE_DIR/example_config.yml" "$WORK/example.yml"
+chmod 644 "$WORK/example.yml"
+su nobody -s /bin/sh -c "'$PIDTREE_BIN' -c '$WORK/example.yml' -p" > "$WORK/module_user.c" ||
+    fail "-p as nobody failed"
+grep -q 'tcp_connect__inet_sock_set_state' "$WORK/module_user.c" || fail "-p as nobody: no module"
+pass "-p works without root"
+
+# Bad configs: exit 2, with file, line and what is wrong.
+bad() { # bad NAME STDERR_SUBSTRING <<YAML
+    local cfg
+    cfg=$(write_config "$1")
+    expect_exit 2 "$2" "$PIDTREE_BIN" -c "$cfg" -p
+    grep -qF "$cfg:" "$WORK/stderr" || fail "$1: message does not name the file"
+    pass "bad config $1: $2"
+}
+bad unknown_probe.yml "unknown" <<'YAML'
+tcp_connekt: {}
+YAML
+bad bad_mask.yml "network_mask" <<'YAML'
+tcp_connect:
+  filters:
+    - network: 10.0.0.0
+      network_mask: 255.0.255.0
+YAML
+bad bad_port.yml "70000" <<'YAML'
+tcp_connect:
+  excludeports: [70000]
+YAML
+bad bad_range.yml "excludeports" <<'YAML'
+tcp_connect:
+  excludeports: ["90-80"]
+YAML
+bad bad_addr.yml "network" <<'YAML'
+tcp_connect:
+  filters:
+    - network: 10.0.0.300
+      network_mask: 8
+YAML
+bad missing_include.yml "nothere.yml" <<'YAML'
+tcp_connect: !include nothere.yml
+YAML
+bad bad_yaml.yml ":" <<'YAML'
+tcp_connect:
+  filters: [
+YAML
+expect_exit 2 "does-not-exist.yml" "$PIDTREE_BIN" -c "$WORK/does-not-exist.yml"
+pass "missing config file exits 2"
+
+# Runtime failures exit 1: not root.
+expect_exit 1 "must run as root" su nobody -s /bin/sh -c "'$PIDTREE_BIN' -c '$WORK/example.yml'"
+pass "running as non-root exits 1 with the reason"
+finish

@@ -1,0 +1,23 @@
+/* probe_registry: every probe a config may name: the built-in ones, then
+ * those found in --extra-probe-path. */
+#ifndef PIDTREE_PROBE_REGISTRY_H
+#define PIDTREE_PROBE_REGISTRY_H
+
+#include <stddef.h>
+
+#include "probe.h"
+
+struct probe_registry {
+    struct probe_ops *extra; /* probes loaded from the extra probe path */
+    size_t n_extra;
+    void *extra_state; /* owned by the extra-probe loader */
+};
+
+/* Returns 0, or a negative errno with a message (an extra probe path that
+ * cannot be read or holds a malformed probe). `extra_dir` may be NULL. */
+int probe_registry_init(struct probe_registry *reg, const char *extra_dir, char *err,
+                        size_t errlen);
+const struct probe_ops *probe_registry_find(const struct probe_registry *reg, const char *name);
+void probe_registry_release(struct probe_registry *reg);
+
+#endif

@@ -1,0 +1,583 @@
+#include "daemon.h"
+
+#include <bcc/libbpf.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "attach.h"
+#include "bpf_objects.h"
+#include "config.h"
+#include "dispatch.h"
+#include "event_loop.h"
+#include "filter.h"
+#include "kernel_env.h"
+#include "output.h"
+#include "plugin_loader.h"
+#include "probe_registry.h"
+#include "proctree.h"
+#include "render.h"
+#include "strbuf.h"
+#include "timeutil.h"
+
+/* 2048 pages (8 MiB): a full second of a 30,000 connects/s storm fits with
+ * room to spare while the daemon is descheduled. */
+#define RINGBUF_PAGES 2048
+#define MAX_LINKS 64
+#define ERRLEN 8192
+
+struct daemon {
+    const struct cli_options *opts;
+    struct config *cfg;
+    struct probe_registry registry;
+    struct probe_instance probes[PT_MAX_PROBES]; /* [0] is the process probe */
+    size_t n_probes;
+    char template_dir[PATH_MAX];
+    char plugin_dir[PATH_MAX];
+
+    struct bpf_objects *objs;
+    struct attach_link links[MAX_LINKS];
+    size_t n_links;
+    struct filter_tables filters[PT_MAX_PROBES];
+    struct ring_buffer *ringbuf;
+    int ringbuf_fd;
+    int lost_fd;
+    int n_cpus;
+    uint64_t lost_seen[PT_MAX_PROBES];
+    unsigned ticks;
+
+    struct event_loop *loop;
+    int signal_fd;
+    struct proc_cache *cache;
+    struct output out;
+    bool out_open;
+    struct dispatch dispatch;
+    enum daemon_exit exit_code;
+    char err[ERRLEN];
+};
+
+static void log_error(const char *msg)
+{
+    fprintf(stderr, "pidtree-bcc: %s\n", msg);
+}
+
+/* ---- paths ---- */
+
+static bool dir_exists(const char *path)
+{
+    return access(path, R_OK | X_OK) == 0;
+}
+
+/* An installed binary finds its files under ../share and the configured
+ * library dir; one run from the build tree uses the source templates and the
+ * plugins built next to it. PIDTREE_TEMPLATE_DIR overrides, for tests. */
+static void paths_resolve(struct daemon *d)
+{
+    char exe[PATH_MAX], candidate[PATH_MAX + 64];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = '\0';
+    const char *env = getenv("PIDTREE_TEMPLATE_DIR");
+    snprintf(candidate, sizeof(candidate), "%s/../share/pidtree-bcc/templates", exe);
+    const char *templates = env                       ? env
+                            : dir_exists(candidate)   ? candidate
+                            : dir_exists(PIDTREE_SOURCE_TEMPLATEDIR) ? PIDTREE_SOURCE_TEMPLATEDIR
+                                                                     : PIDTREE_TEMPLATEDIR;
+    snprintf(d->template_dir, sizeof(d->template_dir), "%s", templates);
+    snprintf(candidate, sizeof(candidate), "%s/plugins", exe);
+    snprintf(d->plugin_dir, sizeof(d->plugin_dir), "%s",
+             dir_exists(candidate) ? candidate : PIDTREE_PLUGINDIR);
+}
+
+/* ---- configuration and probes ---- */
+
+static bool probe_known(const char *name, void *ctx)
+{
+    return probe_registry_find(ctx, name) != NULL;
+}
+
+static int probes_configure(struct daemon *d, bool probing)
+{
+    d->probes[0] = (struct probe_instance){.ops = &probe_process, .id = PT_PROCESS_PROBE_ID,
+                                           .attach = ATTACH_TRACEPOINT};
+    d->n_probes = 1;
+    for (size_t i = 0; i < d->cfg->n_probes; i++) {
+        const struct probe_conf *conf = &d->cfg->probes[i];
+        if (d->n_probes == PT_MAX_PROBES) {
+            snprintf(d->err, sizeof(d->err), "%s:%d: more than %d probes configured", conf->file,
+                     conf->line, PT_MAX_PROBES - 1);
+            return -EINVAL;
+        }
+        struct probe_instance *pi = &d->probes[d->n_probes];
+        pi->ops = probe_registry_find(&d->registry, conf->name);
+        pi->conf = conf;
+        pi->id = (uint32_t)d->n_probes;
+        pi->services = &dispatch_services;
+        pi->services_ctx = &d->dispatch;
+        if (kernel_env_choose_form(pi->ops, conf->attach, probing, &pi->attach, d->err,
+                                   sizeof(d->err)) < 0)
+            return -ENOTSUP;
+        d->n_probes++;
+    }
+    return 0;
+}
+
+static int config_prepare(struct daemon *d)
+{
+    if (!d->opts->config_path) {
+        log_error("no configuration: give one with -c CONFIG (see example_config.yml)");
+        return -EINVAL;
+    }
+    struct config_error cerr;
+    int ret = probe_registry_init(&d->registry, d->opts->extra_probe_path, d->err, sizeof(d->err));
+    if (ret < 0) {
+        log_error(d->err);
+        return ret;
+    }
+    ret = config_load(d->opts->config_path, probe_known, &d->registry, &d->cfg, &cerr);
+    if (ret < 0) {
+        config_error_format(&cerr, d->err, sizeof(d->err));
+        log_error(d->err);
+        return ret;
+    }
+    if (d->cfg->n_probes == 0) {
+        snprintf(d->err, sizeof(d->err), "%s: no probes configured", d->opts->config_path);
+        log_error(d->err);
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < d->cfg->n_probes; i++) {
+        const struct probe_conf *pc = &d->cfg->probes[i];
+        if (pc->n_container_labels) {
+            snprintf(d->err, sizeof(d->err),
+                     "%s:%d: %s.container_labels: container filtering is not supported by this "
+                     "version; remove the key",
+                     pc->file, pc->line, pc->name);
+            log_error(d->err);
+            return -ENOTSUP;
+        }
+    }
+    return 0;
+}
+
+static int module_render(struct daemon *d, struct strbuf *text)
+{
+    struct render_probe rp[PT_MAX_PROBES];
+    for (size_t i = 0; i < d->n_probes; i++)
+        rp[i] = (struct render_probe){d->probes[i].ops, d->probes[i].conf, d->probes[i].id,
+                                      d->probes[i].attach};
+    struct render_options ropts = {.template_dir = d->template_dir,
+                                   .ringbuf_pages = RINGBUF_PAGES};
+    return render_module(&ropts, rp, d->n_probes, text, d->err, sizeof(d->err));
+}
+
+static int filters_build(struct daemon *d)
+{
+    uint32_t next_rule_id = 1;
+    for (size_t i = 1; i < d->n_probes; i++) {
+        int ret = filter_tables_build(d->probes[i].conf, d->probes[i].id, &next_rule_id,
+                                      &d->filters[i], d->err, sizeof(d->err));
+        if (ret < 0)
+            return ret;
+    }
+    return 0;
+}
+
+/* ---- loading and attaching ---- */
+
+static int module_load(struct daemon *d, const char *text)
+{
+    struct bpf_prog_spec specs[MAX_LINKS];
+    size_t n = 0;
+    for (size_t i = 0; i < d->n_probes; i++) {
+        const struct probe_form *form = probe_form_get(d->probes[i].ops, d->probes[i].attach);
+        for (size_t j = 0; j < form->n_points && n < MAX_LINKS; j++)
+            specs[n++] = (struct bpf_prog_spec){form->points[j].function, form->points[j].kind};
+    }
+    char msg[ERRLEN];
+    d->objs = bpf_objects_load(text, specs, n, msg, sizeof(msg));
+    if (!d->objs) {
+        snprintf(d->err, sizeof(d->err), "cannot load the eBPF programs: %s", msg);
+        return -errno;
+    }
+    return 0;
+}
+
+static int maps_open(struct daemon *d)
+{
+    int subnets = bpf_objects_map_fd(d->objs, "pt_subnets");
+    int ports = bpf_objects_map_fd(d->objs, "pt_subnet_ports");
+    int bits = bpf_objects_map_fd(d->objs, "pt_port_bits");
+    d->ringbuf_fd = bpf_objects_map_fd(d->objs, "pt_events");
+    d->lost_fd = bpf_objects_map_fd(d->objs, "pt_lost");
+    if (subnets < 0 || ports < 0 || bits < 0 || d->ringbuf_fd < 0 || d->lost_fd < 0) {
+        snprintf(d->err, sizeof(d->err), "the compiled module lacks its shared maps");
+        return -ENOENT;
+    }
+    for (size_t i = 1; i < d->n_probes; i++) {
+        int ret = filter_tables_load(&d->filters[i], NULL, subnets, ports, bits);
+        if (ret < 0) {
+            snprintf(d->err, sizeof(d->err), "probe '%s': cannot load its filters: %s",
+                     d->probes[i].ops->name, strerror(-ret));
+            return ret;
+        }
+    }
+    return 0;
+}
+
+static int probes_attach(struct daemon *d)
+{
+    for (size_t i = 0; i < d->n_probes; i++) {
+        struct probe_instance *pi = &d->probes[i];
+        const struct probe_form *form = probe_form_get(pi->ops, pi->attach);
+        for (size_t j = 0; j < form->n_points; j++) {
+            char msg[512];
+            int fd = bpf_objects_prog_fd(d->objs, form->points[j].function);
+            int ret = fd < 0 ? fd
+                             : attach_link_create(fd, &form->points[j], &d->links[d->n_links], msg,
+                                                  sizeof(msg));
+            if (ret < 0) {
+                snprintf(d->err, sizeof(d->err), "probe '%s': %s", pi->ops->name,
+                         fd < 0 ? "program missing from the module" : msg);
+                return ret;
+            }
+            d->n_links++;
+        }
+    }
+    return 0;
+}
+
+static void probes_detach(struct daemon *d)
+{
+    for (size_t i = d->n_links; i-- > 0;)
+        attach_link_destroy(&d->links[i]);
+    d->n_links = 0;
+}
+
+/* ---- lost events ---- */
+
+static int possible_cpus(void)
+{
+    FILE *f = fopen("/sys/devices/system/cpu/possible", "re");
+    int lo, hi = 0, last = 0;
+    if (!f)
+        return 1;
+    while (fscanf(f, "%d", &lo) == 1) {
+        hi = lo;
+        if (fscanf(f, "-%d", &hi) != 1)
+            hi = lo;
+        last = hi;
+        if (fgetc(f) != ',')
+            break;
+    }
+    fclose(f);
+    return last + 1;
+}
+
+static uint64_t lost_read(void *ctx, uint32_t probe_id)
+{
+    struct daemon *d = ctx;
+    uint64_t values[512] = {0}, sum = 0;
+    if (d->lost_fd < 0 || d->n_cpus > 512 || bpf_lookup_elem(d->lost_fd, &probe_id, values) < 0)
+        return 0;
+    for (int i = 0; i < d->n_cpus; i++)
+        sum += values[i];
+    return sum;
+}
+
+/* Lost lifecycle records leave the cache behind the kernel: a rescan of
+ * /proc brings it back in line. Lost probe records are reported. */
+static void lost_check(struct daemon *d, bool report)
+{
+    for (size_t i = 0; i < d->n_probes; i++) {
+        uint64_t lost = lost_read(d, d->probes[i].id);
+        if (lost == d->lost_seen[i])
+            continue;
+        if (i == 0)
+            proc_cache_scan(d->cache);
+        if (report || i != 0)
+            fprintf(stderr,
+                    "pidtree-bcc: probe '%s': %llu events lost so far (ring buffer full)\n",
+                    d->probes[i].ops->name, (unsigned long long)lost);
+        d->lost_seen[i] = lost;
+    }
+}
+
+/* ---- the event loop ---- */
+
+static int ringbuf_sample(void *ctx, void *data, size_t size)
+{
+    struct daemon *d = ctx;
+    int ret = dispatch_record(&d->dispatch, data, size);
+    /* A non-zero return stops ring_buffer__consume: only for a broken
+     * output, after which nothing more can be written anyway. */
+    return ret < 0 ? ret : 0;
+}
+
+static void fail_output(struct daemon *d, int err)
+{
+    snprintf(d->err, sizeof(d->err), "cannot write to the output: %s", strerror(-err));
+    log_error(d->err);
+    d->exit_code = DAEMON_EXIT_RUNTIME;
+    event_loop_stop(d->loop);
+}
+
+static void on_ringbuf(int fd, void *ctx)
+{
+    struct daemon *d = ctx;
+    int ret = bpf_consume_ringbuf(d->ringbuf);
+    if (d->dispatch.output_error)
+        fail_output(d, d->dispatch.output_error);
+    else if (ret < 0 && ret != -EINTR)
+        fprintf(stderr, "pidtree-bcc: reading the ring buffer failed: %s\n", strerror(-ret));
+}
+
+static void on_signal(int fd, void *ctx)
+{
+    struct daemon *d = ctx;
+    struct signalfd_siginfo si;
+    if (read(fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+        return;
+    if (si.ssi_signo == SIGHUP)
+        d->exit_code = DAEMON_EXIT_RESTART;
+    event_loop_stop(d->loop);
+}
+
+static void on_tick(void *ctx)
+{
+    struct daemon *d = ctx;
+    d->ticks++;
+    d->dispatch.boot_to_realtime_ns = time_boot_to_realtime_offset();
+    lost_check(d, d->ticks % d->opts->health_check_period == 0);
+    uint64_t now = time_boot_ns();
+    for (size_t i = 1; i < d->n_probes; i++)
+        if (d->probes[i].ops->tick)
+            d->probes[i].ops->tick(&d->probes[i], now);
+}
+
+static void before_sleep(void *ctx)
+{
+    struct daemon *d = ctx;
+    int ret = output_flush(&d->out);
+    if (ret < 0)
+        fail_output(d, ret);
+}
+
+static int signals_block(struct daemon *d)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+        return -errno;
+    signal(SIGPIPE, SIG_IGN); /* a vanished reader is an EPIPE to report */
+    d->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    return d->signal_fd < 0 ? -errno : 0;
+}
+
+static int loop_setup(struct daemon *d)
+{
+    d->ringbuf = bpf_new_ringbuf(d->ringbuf_fd, ringbuf_sample, d);
+    d->loop = event_loop_new();
+    if (!d->ringbuf || !d->loop) {
+        snprintf(d->err, sizeof(d->err), "cannot set up the event loop: %s", strerror(errno));
+        return -ENOMEM;
+    }
+    int ret = event_loop_add_fd(d->loop, d->ringbuf_fd, on_ringbuf, d);
+    if (ret == 0)
+        ret = event_loop_add_fd(d->loop, d->signal_fd, on_signal, d);
+    if (ret == 0)
+        ret = event_loop_set_tick(d->loop, 1000, on_tick, d);
+    if (ret < 0)
+        snprintf(d->err, sizeof(d->err), "cannot set up the event loop: %s", strerror(-ret));
+    event_loop_set_before_sleep(d->loop, before_sleep, d);
+    return ret;
+}
+
+/* ---- start and stop ---- */
+
+static int environment_check(struct daemon *d)
+{
+    if (geteuid() != 0) {
+        snprintf(d->err, sizeof(d->err),
+                 "must run as root: loading eBPF programs needs CAP_BPF and CAP_PERFMON "
+                 "(try sudo; -p works without root)");
+        return -EPERM;
+    }
+    int ret = kernel_env_mount_tracefs(d->err, sizeof(d->err));
+    if (ret == 0)
+        ret = kernel_env_check_headers(d->err, sizeof(d->err));
+    return ret;
+}
+
+static int plugins_load(struct daemon *d)
+{
+    const char *dirs[2] = {d->plugin_dir, d->opts->extra_plugin_path};
+    size_t n_dirs = d->opts->extra_plugin_path ? 2 : 1;
+    for (size_t i = 1; i < d->n_probes; i++) {
+        if (d->probes[i].conf->n_plugins == 0)
+            continue;
+        d->dispatch.plugins[i] =
+            plugin_set_load(d->probes[i].conf, dirs, n_dirs, d->err, sizeof(d->err));
+        if (!d->dispatch.plugins[i])
+            return -EINVAL;
+    }
+    return 0;
+}
+
+static int probes_start(struct daemon *d)
+{
+    for (size_t i = 1; i < d->n_probes; i++) {
+        struct probe_instance *pi = &d->probes[i];
+        if (pi->ops->start && pi->ops->start(pi) < 0) {
+            snprintf(d->err, sizeof(d->err), "probe '%s': cannot start", pi->ops->name);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+static enum daemon_exit daemon_start(struct daemon *d)
+{
+    struct strbuf text = STRBUF_INIT;
+    enum daemon_exit status = DAEMON_EXIT_RUNTIME;
+    uint64_t t0 = time_monotonic_ns();
+
+    if (module_render(d, &text) < 0)
+        goto out;
+    if (filters_build(d) < 0 || plugins_load(d) < 0) {
+        status = DAEMON_EXIT_CONFIG;
+        goto out;
+    }
+    if (output_open(&d->out, d->opts->output_path, d->err, sizeof(d->err)) < 0)
+        goto out;
+    d->out_open = true;
+    d->cache = proc_cache_new("/proc");
+    if (!d->cache || signals_block(d) < 0) {
+        snprintf(d->err, sizeof(d->err), "cannot set up: %s", strerror(errno));
+        goto out;
+    }
+    dispatch_init(&d->dispatch, d->cache, &d->out);
+    d->dispatch.lost_event_telemetry = d->opts->lost_event_telemetry;
+    d->dispatch.lost_reader = lost_read;
+    d->dispatch.lost_ctx = d;
+    for (size_t i = 0; i < d->n_probes; i++)
+        d->dispatch.probes[d->probes[i].id] = &d->probes[i];
+    if (module_load(d, text.data) < 0 || maps_open(d) < 0 || loop_setup(d) < 0 ||
+        probes_attach(d) < 0)
+        goto out;
+    /* Attached first, scanned second: a process born in between is in the
+     * ring buffer, and its fork applied after the scan changes nothing. */
+    if (proc_cache_scan(d->cache) < 0 || probes_start(d) < 0) {
+        snprintf(d->err, sizeof(d->err), "cannot read /proc: %s", strerror(errno));
+        goto out;
+    }
+    fprintf(stderr, "pidtree-bcc: %zu probe(s) attached in %.3f s\n", d->n_probes - 1,
+            (double)(time_monotonic_ns() - t0) / 1e9);
+    status = DAEMON_EXIT_OK;
+out:
+    strbuf_release(&text);
+    if (status != DAEMON_EXIT_OK)
+        log_error(d->err);
+    return status;
+}
+
+static void daemon_stop(struct daemon *d)
+{
+    probes_detach(d);
+    /* What the kernel submitted before the detach is still in the ring:
+     * write it out before leaving. */
+    if (d->ringbuf && !d->dispatch.output_error)
+        bpf_consume_ringbuf(d->ringbuf);
+    for (size_t i = 1; i < d->n_probes; i++)
+        if (d->probes[i].ops->stop && d->probes[i].state)
+            d->probes[i].ops->stop(&d->probes[i]);
+    if (d->out_open && output_flush(&d->out) < 0 && d->exit_code == DAEMON_EXIT_OK)
+        d->exit_code = DAEMON_EXIT_RUNTIME;
+}
+
+static void daemon_cleanup(struct daemon *d)
+{
+    if (d->ringbuf)
+        bpf_free_ringbuf(d->ringbuf);
+    event_loop_free(d->loop);
+    if (d->signal_fd >= 0)
+        close(d->signal_fd);
+    for (size_t i = 0; i < PT_MAX_PROBES; i++) {
+        plugin_set_free(d->dispatch.plugins[i]);
+        filter_tables_release(&d->filters[i]);
+    }
+    dispatch_release(&d->dispatch);
+    bpf_objects_free(d->objs);
+    proc_cache_free(d->cache);
+    if (d->out_open)
+        output_close(&d->out);
+    config_free(d->cfg);
+    probe_registry_release(&d->registry);
+}
+
+static enum daemon_exit print_module(struct daemon *d)
+{
+    struct strbuf text = STRBUF_INIT;
+    enum daemon_exit status = DAEMON_EXIT_RUNTIME;
+    if (module_render(d, &text) == 0 &&
+        fwrite(text.data, 1, text.len, stdout) == text.len && fflush(stdout) == 0)
+        status = DAEMON_EXIT_OK;
+    else
+        log_error(d->err[0] ? d->err : "cannot write the rendered module");
+    strbuf_release(&text);
+    return status;
+}
+
+enum daemon_exit daemon_main(const struct cli_options *opts)
+{
+    struct daemon *d = calloc(1, sizeof(*d));
+    if (!d) {
+        log_error("out of memory");
+        return DAEMON_EXIT_RUNTIME;
+    }
+    d->opts = opts;
+    d->signal_fd = d->ringbuf_fd = d->lost_fd = -1;
+    d->n_cpus = possible_cpus();
+    paths_resolve(d);
+    enum daemon_exit status = DAEMON_EXIT_CONFIG;
+    if (config_prepare(d) < 0)
+        goto cleanup;
+    if (!opts->print_and_quit && environment_check(d) < 0) {
+        log_error(d->err);
+        status = DAEMON_EXIT_RUNTIME;
+        goto cleanup;
+    }
+    /* -p as a user who cannot read tracefs renders the tracepoint forms. */
+    if (probes_configure(d, kernel_env_tracefs() != NULL) < 0) {
+        log_error(d->err);
+        status = opts->print_and_quit ? DAEMON_EXIT_CONFIG : DAEMON_EXIT_RUNTIME;
+        goto cleanup;
+    }
+    if (opts->print_and_quit) {
+        status = print_module(d);
+        goto cleanup;
+    }
+    status = daemon_start(d);
+    if (status == DAEMON_EXIT_OK) {
+        int ret = event_loop_run(d->loop);
+        if (ret < 0) {
+            fprintf(stderr, "pidtree-bcc: event loop failed: %s\n", strerror(-ret));
+            d->exit_code = DAEMON_EXIT_RUNTIME;
+        }
+        daemon_stop(d);
+        status = d->exit_code;
+    }
+cleanup:
+    daemon_cleanup(d);
+    free(d);
+    return status;
+}

@@ -1,0 +1,84 @@
+/* Rendering: the module text from the real templates. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "render.h"
+#include "strbuf.h"
+
+static size_t count(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+static char *render(enum attach_mode tcp_mode, const char *template_dir, int *ret)
+{
+    static struct probe_conf pc = {.name = "tcp_connect"};
+    struct render_probe rp[2] = {{&probe_process, NULL, 0, ATTACH_TRACEPOINT},
+                                 {&probe_tcp_connect, &pc, 1, tcp_mode}};
+    struct render_options opts = {template_dir, 2048};
+    struct strbuf sb = STRBUF_INIT;
+    char err[512] = "";
+    *ret = render_module(&opts, rp, 2, &sb, err, sizeof(err));
+    if (*ret < 0) {
+        strbuf_release(&sb);
+        return strdup(err);
+    }
+    return strbuf_detach(&sb);
+}
+
+static void test_tracepoint_form(void **state)
+{
+    int ret;
+    char *text = render(ATTACH_TRACEPOINT, PIDTREE_SOURCE_TEMPLATEDIR, &ret);
+    assert_int_equal(ret, 0);
+    /* Every file behind a #line marker naming it. */
+    assert_non_null(strstr(text, "#line 1 \"" PIDTREE_SOURCE_TEMPLATEDIR "/pidtree_common.h\""));
+    assert_non_null(strstr(text, "#line 1 \"" PIDTREE_SOURCE_TEMPLATEDIR "/common.bpf.c\""));
+    assert_non_null(strstr(text, "#line 1 \"" PIDTREE_SOURCE_TEMPLATEDIR "/process.bpf.c\""));
+    assert_non_null(strstr(text, "#line 1 \"" PIDTREE_SOURCE_TEMPLATEDIR "/tcp_connect.bpf.c\""));
+    assert_non_null(strstr(text, "#define PT_RINGBUF_PAGES 2048\n"));
+    assert_non_null(strstr(text, "#define PT_PROBE_ID 1\n#define PT_ATTACH PT_ATTACH_TRACEPOINT\n"));
+    /* One type anchor per tracepoint used. */
+    assert_int_equal(count(text, "struct tracepoint__sock__inet_sock_set_state *args) { return"), 1);
+    assert_int_equal(count(text, "int pt_tp__task__task_newtask("), 1);
+    free(text);
+}
+
+static void test_kprobe_form(void **state)
+{
+    int ret;
+    char *text = render(ATTACH_KPROBE, PIDTREE_SOURCE_TEMPLATEDIR, &ret);
+    assert_int_equal(ret, 0);
+    assert_non_null(strstr(text, "#define PT_ATTACH PT_ATTACH_KPROBE\n"));
+    /* No tracepoint of tcp_connect's, so no anchor for it. */
+    assert_null(strstr(text, "pt_tp__sock__inet_sock_set_state"));
+    free(text);
+}
+
+static void test_missing_template_dir(void **state)
+{
+    int ret;
+    char *err = render(ATTACH_TRACEPOINT, "/nonexistent-dir", &ret);
+    assert_int_equal(ret, -ENOENT);
+    assert_non_null(strstr(err, "cannot read template /nonexistent-dir/pidtree_common.h"));
+    free(err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tracepoint_form),
+        cmocka_unit_test(test_kprobe_form),
+        cmocka_unit_test(test_missing_template_dir),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
