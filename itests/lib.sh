@@ -117,3 +117,8 @@ write_config() {
 finish() {
     echo "$CHECKS passed, 0 failed"
 }
+
+# sock ACTION ARGS...: runs itests/sock.py; prints its pid (first line).
+sock() {
+    python3 "$(dirname "${BASH_SOURCE[0]}")/sock.py" "$@" 2>/dev/null | head -n 1
+}

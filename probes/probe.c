@@ -7,6 +7,8 @@
 
 static const struct probe_ops *const builtin_probes[] = {
     &probe_tcp_connect,
+    &probe_net_listen,
+    &probe_udp_session,
 };
 
 const struct probe_ops *probe_builtin_find(const char *name)

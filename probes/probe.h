@@ -18,6 +18,7 @@
 
 struct strbuf;
 struct probe_instance;
+struct filter_tables;
 
 enum probe_attach_kind {
     PROBE_TRACEPOINT, /* target "category/name" */
@@ -41,6 +42,8 @@ struct probe_services {
     /* Emits one event for this probe: fills the common fields, runs the
      * plugins and writes the line. `event` is borrowed. */
     int (*emit)(struct probe_instance *pi, uint32_t pid, uint64_t boot_ns, json_t *event);
+    /* The fd of one of the module's maps, or a negative errno. */
+    int (*map_fd)(struct probe_instance *pi, const char *name);
 };
 
 struct probe_ops {
@@ -50,6 +53,9 @@ struct probe_ops {
     struct probe_form tracepoint_form;
     struct probe_form kprobe_form;
     size_t record_size; /* smallest valid record */
+    /* Kernel-side state this probe builds on (e.g. the socket tracker),
+     * rendered and attached once before the first probe that needs it. */
+    const struct probe_ops *requires;
 
     /* Appends the probe's settings as #define lines (typed values only).
      * Optional. */
@@ -65,6 +71,9 @@ struct probe_ops {
      * `tick` called every second (session expiry, snapshots). */
     int (*start)(struct probe_instance *pi);
     void (*tick)(struct probe_instance *pi, uint64_t now_boot_ns);
+    /* Optional: a process exited (called before the process cache forgets
+     * it, so its tree is still whole). */
+    void (*process_exit)(struct probe_instance *pi, uint32_t pid, uint64_t boot_ns);
     void (*stop)(struct probe_instance *pi);
 };
 
@@ -76,6 +85,7 @@ struct probe_instance {
     enum attach_mode attach; /* the form chosen: ATTACH_TRACEPOINT or ATTACH_KPROBE */
     const struct probe_services *services;
     void *services_ctx;
+    const struct filter_tables *filters; /* what the kernel applies, for userland checks */
     void *state; /* the probe's own, owned by its start/stop */
 };
 
@@ -86,6 +96,8 @@ extern const struct probe_ops probe_net_listen;
 extern const struct probe_ops probe_udp_session;
 /* The process lifecycle programs every module carries (probe id 0). */
 extern const struct probe_ops probe_process;
+/* The socket tracker net_listen and udp_session require. */
+extern const struct probe_ops probe_sockets;
 
 const struct probe_form *probe_form_get(const struct probe_ops *ops, enum attach_mode mode);
 

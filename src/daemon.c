@@ -103,28 +103,48 @@ static bool probe_known(const char *name, void *ctx)
     return probe_registry_find(ctx, name) != NULL;
 }
 
+static bool probe_present(const struct daemon *d, const struct probe_ops *ops)
+{
+    for (size_t i = 0; i < d->n_probes; i++)
+        if (d->probes[i].ops == ops)
+            return true;
+    return false;
+}
+
+static struct probe_instance *probe_add(struct daemon *d, const struct probe_ops *ops,
+                                        const struct probe_conf *conf)
+{
+    if (d->n_probes == PT_MAX_PROBES) {
+        snprintf(d->err, sizeof(d->err), "%s:%d: more than %d probes configured",
+                 conf ? conf->file : "", conf ? conf->line : 0, PT_MAX_PROBES - 1);
+        return NULL;
+    }
+    struct probe_instance *pi = &d->probes[d->n_probes];
+    *pi = (struct probe_instance){.ops = ops, .conf = conf, .id = (uint32_t)d->n_probes,
+                                  .attach = ATTACH_TRACEPOINT, .services = &dispatch_services,
+                                  .services_ctx = &d->dispatch, .filters = &d->filters[d->n_probes]};
+    d->n_probes++;
+    return pi;
+}
+
+/* The process probe first, then each configured probe, each preceded by
+ * the kernel-side state it requires (once). */
 static int probes_configure(struct daemon *d, bool probing)
 {
-    d->probes[0] = (struct probe_instance){.ops = &probe_process, .id = PT_PROCESS_PROBE_ID,
-                                           .attach = ATTACH_TRACEPOINT};
-    d->n_probes = 1;
+    if (!probe_add(d, &probe_process, NULL))
+        return -EINVAL;
     for (size_t i = 0; i < d->cfg->n_probes; i++) {
         const struct probe_conf *conf = &d->cfg->probes[i];
-        if (d->n_probes == PT_MAX_PROBES) {
-            snprintf(d->err, sizeof(d->err), "%s:%d: more than %d probes configured", conf->file,
-                     conf->line, PT_MAX_PROBES - 1);
+        const struct probe_ops *ops = probe_registry_find(&d->registry, conf->name);
+        if (ops->requires && !probe_present(d, ops->requires) &&
+            !probe_add(d, ops->requires, NULL))
             return -EINVAL;
-        }
-        struct probe_instance *pi = &d->probes[d->n_probes];
-        pi->ops = probe_registry_find(&d->registry, conf->name);
-        pi->conf = conf;
-        pi->id = (uint32_t)d->n_probes;
-        pi->services = &dispatch_services;
-        pi->services_ctx = &d->dispatch;
-        if (kernel_env_choose_form(pi->ops, conf->attach, probing, &pi->attach, d->err,
+        struct probe_instance *pi = probe_add(d, ops, conf);
+        if (!pi)
+            return -EINVAL;
+        if (kernel_env_choose_form(ops, conf->attach, probing, &pi->attach, d->err,
                                    sizeof(d->err)) < 0)
             return -ENOTSUP;
-        d->n_probes++;
     }
     return 0;
 }
@@ -181,6 +201,8 @@ static int filters_build(struct daemon *d)
 {
     uint32_t next_rule_id = 1;
     for (size_t i = 1; i < d->n_probes; i++) {
+        if (!d->probes[i].conf)
+            continue;
         int ret = filter_tables_build(d->probes[i].conf, d->probes[i].id, &next_rule_id,
                                       &d->filters[i], d->err, sizeof(d->err));
         if (ret < 0)
@@ -197,8 +219,14 @@ static int module_load(struct daemon *d, const char *text)
     size_t n = 0;
     for (size_t i = 0; i < d->n_probes; i++) {
         const struct probe_form *form = probe_form_get(d->probes[i].ops, d->probes[i].attach);
-        for (size_t j = 0; j < form->n_points && n < MAX_LINKS; j++)
-            specs[n++] = (struct bpf_prog_spec){form->points[j].function, form->points[j].kind};
+        for (size_t j = 0; j < form->n_points && n < MAX_LINKS; j++) {
+            bool dup = false;
+            for (size_t k = 0; k < n && !dup; k++)
+                dup = strcmp(specs[k].function, form->points[j].function) == 0;
+            if (!dup)
+                specs[n++] =
+                    (struct bpf_prog_spec){form->points[j].function, form->points[j].kind};
+        }
     }
     char msg[ERRLEN];
     d->objs = bpf_objects_load(text, specs, n, msg, sizeof(msg));
@@ -221,6 +249,8 @@ static int maps_open(struct daemon *d)
         return -ENOENT;
     }
     for (size_t i = 1; i < d->n_probes; i++) {
+        if (!d->probes[i].conf)
+            continue;
         int ret = filter_tables_load(&d->filters[i], NULL, subnets, ports, bits);
         if (ret < 0) {
             snprintf(d->err, sizeof(d->err), "probe '%s': cannot load its filters: %s",
@@ -278,6 +308,12 @@ static int possible_cpus(void)
     }
     fclose(f);
     return last + 1;
+}
+
+static int map_fd_lookup(void *ctx, const char *name)
+{
+    struct daemon *d = ctx;
+    return d->objs ? bpf_objects_map_fd(d->objs, name) : -ENOENT;
 }
 
 static uint64_t lost_read(void *ctx, uint32_t probe_id)
@@ -423,7 +459,7 @@ static int plugins_load(struct daemon *d)
     const char *dirs[2] = {d->plugin_dir, d->opts->extra_plugin_path};
     size_t n_dirs = d->opts->extra_plugin_path ? 2 : 1;
     for (size_t i = 1; i < d->n_probes; i++) {
-        if (d->probes[i].conf->n_plugins == 0)
+        if (!d->probes[i].conf || d->probes[i].conf->n_plugins == 0)
             continue;
         d->dispatch.plugins[i] =
             plugin_set_load(d->probes[i].conf, dirs, n_dirs, d->err, sizeof(d->err));
@@ -469,6 +505,8 @@ static enum daemon_exit daemon_start(struct daemon *d)
     d->dispatch.lost_event_telemetry = d->opts->lost_event_telemetry;
     d->dispatch.lost_reader = lost_read;
     d->dispatch.lost_ctx = d;
+    d->dispatch.map_fd = map_fd_lookup;
+    d->dispatch.map_ctx = d;
     for (size_t i = 0; i < d->n_probes; i++)
         d->dispatch.probes[d->probes[i].id] = &d->probes[i];
     if (module_load(d, text.data) < 0 || maps_open(d) < 0 || loop_setup(d) < 0 ||

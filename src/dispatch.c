@@ -96,6 +96,11 @@ static int on_lifecycle(struct dispatch *d, const struct pt_header *h, const voi
         on_exec_ret(d, data);
         return 0;
     case PT_EV_EXIT:
+        for (size_t i = 0; i < PT_MAX_PROBES; i++) {
+            struct probe_instance *pi = d->probes[i];
+            if (pi && pi->ops->process_exit)
+                pi->ops->process_exit(pi, h->pid, h->boot_ns);
+        }
         proc_cache_exit(d->cache, h->pid);
         return 0;
     default:
@@ -195,8 +200,15 @@ static int emit_from_services(struct probe_instance *pi, uint32_t pid, uint64_t 
     return dispatch_emit(pi->services_ctx, pi, pid, boot_ns, event);
 }
 
+static int map_fd_from_services(struct probe_instance *pi, const char *name)
+{
+    struct dispatch *d = pi->services_ctx;
+    return d->map_fd ? d->map_fd(d->map_ctx, name) : -ENOENT;
+}
+
 const struct probe_services dispatch_services = {
     .emit = emit_from_services,
+    .map_fd = map_fd_from_services,
 };
 
 static int on_probe_record(struct dispatch *d, const struct pt_header *h, const void *data,

@@ -42,6 +42,10 @@ struct dispatch {
     uint64_t (*lost_reader)(void *ctx, uint32_t probe_id);
     void *lost_ctx;
 
+    /* The module's maps, for probes that read their own (udp_session). */
+    int (*map_fd)(void *ctx, const char *name);
+    void *map_ctx;
+
     struct pending_exec pending[DISPATCH_PENDING_EXECS];
     unsigned pending_next;
 

@@ -84,3 +84,25 @@ static __always_inline int pt_filtered(__u32 probe_id, __u16 family, const __u8 
 {
     return pt_port_dropped(probe_id, port) || pt_subnet_dropped(probe_id, family, addr, port);
 }
+
+/* Reads an IPv4 or IPv6 sockaddr from user memory. Returns 0 and fills the
+ * outputs (port in host order), or -1 for other families or bad memory. */
+static __always_inline int pt_read_user_sockaddr(const void *uaddr, __u16 *family, __u16 *port,
+                                                 __u8 *addr)
+{
+    struct sockaddr_in6 sa = {};
+    if (!uaddr || bpf_probe_read_user(&sa, sizeof(struct sockaddr_in), uaddr))
+        return -1;
+    *family = sa.sin6_family;
+    *port = ntohs(sa.sin6_port);
+    if (sa.sin6_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)&sa;
+        __builtin_memcpy(addr, &sin->sin_addr, 4);
+        __builtin_memset(addr + 4, 0, 12);
+        return 0;
+    }
+    if (sa.sin6_family != AF_INET6 || bpf_probe_read_user(&sa, sizeof(sa), uaddr))
+        return -1;
+    __builtin_memcpy(addr, &sa.sin6_addr, 16);
+    return 0;
+}

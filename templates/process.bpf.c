@@ -5,7 +5,7 @@
  * network event fired, even for processes gone by the time it is read.
  * Threads are skipped: a tree is made of processes.
  */
-#include <linux/sched.h>
+#include <uapi/linux/sched.h>
 
 BPF_PERCPU_ARRAY(pt_exec_scratch, struct pt_exec_event, 1);
 
@@ -37,7 +37,7 @@ static __always_inline int pt_exec_enter(const char *const *argv)
     pt_header_fill(&e->h, PT_EV_EXEC, PT_PROCESS_PROBE_ID);
     __u32 off = 0;
     e->truncated = 0;
-#pragma unroll
+#pragma clang loop unroll(disable)
     for (int i = 0; i < PT_ARGC_MAX; i++) {
         const char *arg = NULL;
         if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) || !arg)

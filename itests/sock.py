@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Socket actions for the integration tests. Prints its pid first, then does
+what it is told, so a test knows which process to look for. Addresses are
+only ever loopback or the test's own namespace (the caller's choice)."""
+import os
+import socket
+import sys
+import time
+
+
+def family_of(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def main():
+    print(os.getpid(), flush=True)
+    action, args = sys.argv[1], sys.argv[2:]
+    if action == "tcp-listen":  # HOST PORT HOLD_SECONDS
+        host, port, hold = args[0], int(args[1]), float(args[2])
+        s = socket.socket(family_of(host), socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host, port))
+        s.listen(8)
+        time.sleep(hold)
+    elif action == "tcp-listen-unbound":  # FAMILY(4|6)
+        s = socket.socket(socket.AF_INET6 if args[0] == "6" else socket.AF_INET)
+        s.listen(1)
+        time.sleep(0.2)
+    elif action == "udp-bind":  # HOST PORT
+        s = socket.socket(family_of(args[0]), socket.SOCK_DGRAM)
+        s.bind((args[0], int(args[1])))
+        time.sleep(0.3)
+    elif action == "udp-send":  # END(close|exit|hold:SECS) HOST:PORT:COUNT ...
+        end = args[0]
+        dests = [a.rsplit(":", 2) for a in args[1:]]
+        s = socket.socket(family_of(dests[0][0]), socket.SOCK_DGRAM)
+        for host, port, count in dests:
+            for _ in range(int(count)):
+                s.sendto(b"x", (host, int(port)))
+        finish(s, end)
+    elif action == "udp-connected":  # END HOST PORT COUNT
+        end, host, port, count = args[0], args[1], int(args[2]), int(args[3])
+        s = socket.socket(family_of(host), socket.SOCK_DGRAM)
+        s.connect((host, port))
+        for _ in range(count):
+            s.send(b"y")
+        finish(s, end)
+    else:
+        sys.exit("unknown action " + action)
+
+
+def finish(s, end):
+    if end == "close":
+        s.close()
+        time.sleep(0.2)
+    elif end == "exit":
+        sys.stdout.flush()
+        os._exit(0)
+    elif end.startswith("hold:"):
+        time.sleep(float(end[5:]))
+        s.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,188 @@
+/* net_listen: TCP listeners and UDP binds, plus periodic snapshots of every
+ * listening socket on the host. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "filter.h"
+#include "netstat.h"
+#include "pidtree_common.h"
+#include "probe.h"
+#include "net_listen.h"
+#include "strbuf.h"
+#include "timeutil.h"
+
+#define NET_LISTEN_SNAPSHOT_MAX 4096
+
+static const struct probe_attach_point net_listen_tracepoints[] = {
+    {PROBE_TRACEPOINT, "syscalls/sys_enter_listen", "net_listen__sys_enter_listen"},
+    {PROBE_TRACEPOINT, "sock/inet_sock_set_state", "net_listen__inet_sock_set_state"},
+    {PROBE_TRACEPOINT, "syscalls/sys_exit_listen", "net_listen__sys_exit_listen"},
+    {PROBE_TRACEPOINT, "syscalls/sys_enter_bind", "net_listen__sys_enter_bind"},
+    {PROBE_TRACEPOINT, "syscalls/sys_exit_bind", "net_listen__sys_exit_bind"},
+};
+
+static const struct probe_attach_point net_listen_kprobes[] = {
+    {PROBE_KPROBE, "inet_listen", "net_listen__inet_listen"},
+    {PROBE_KRETPROBE, "inet_listen", "net_listen__inet_listen_ret"},
+    {PROBE_KPROBE, "inet_bind", "net_listen__inet_bind"},
+    {PROBE_KRETPROBE, "inet_bind", "net_listen__inet_bind_ret"},
+    {PROBE_KPROBE, "inet6_bind", "net_listen__inet_bind"},
+    {PROBE_KRETPROBE, "inet6_bind", "net_listen__inet_bind_ret"},
+};
+
+struct net_listen_state {
+    uint64_t own_netns;
+    uint64_t next_snapshot_ns;
+};
+
+static int net_listen_render_settings(const struct probe_conf *conf, struct strbuf *out)
+{
+    return strbuf_printf(out,
+                         "#define NET_LISTEN_TCP %d\n#define NET_LISTEN_UDP %d\n"
+                         "#define NET_LISTEN_EXCLUDE_RANDOM_BIND %d\n",
+                         (conf->protocols & PROTO_TCP) != 0, (conf->protocols & PROTO_UDP) != 0,
+                         conf->exclude_random_bind ? 1 : 0);
+}
+
+static int listen_fields(json_t *event, int family, const uint8_t *addr, uint16_t port,
+                         int protocol)
+{
+    char laddr[INET6_ADDRSTRLEN];
+    probe_addr_format(family, addr, laddr);
+    if (json_object_set_new(event, "laddr", json_string(laddr)) ||
+        json_object_set_new(event, "port", json_integer(port)) ||
+        json_object_set_new(event, "protocol",
+                            json_string(protocol == IPPROTO_UDP ? "udp" : "tcp")))
+        return -ENOMEM;
+    return 0;
+}
+
+/* A bind on a socket made before the daemon started (type unknown to the
+ * kernel side), or to port 0: /proc says which protocol and port it got. */
+static int net_listen_resolve(const struct pt_net_listen_event *e, uint16_t *port, int *protocol)
+{
+    uint64_t inode = netstat_fd_inode("/proc", (pid_t)e->h.pid, e->fd);
+    struct netstat_entry ne;
+    if (netstat_find_inode("/proc", (pid_t)e->h.pid, IPPROTO_UDP, inode, &ne) < 0)
+        return e->protocol == PT_LISTEN_UNKNOWN ? -EAGAIN : 0;
+    *port = ne.lport;
+    *protocol = IPPROTO_UDP;
+    return 0;
+}
+
+static int net_listen_decode(struct probe_instance *pi, const void *record, size_t size,
+                             json_t *event)
+{
+    const struct pt_net_listen_event *e = record;
+    struct net_listen_state *st = pi->state;
+    if (pi->conf->same_namespace_only && st) {
+        uint64_t ns = netstat_netns("/proc", (pid_t)e->h.pid);
+        if (ns && ns != st->own_netns)
+            return -EAGAIN;
+    }
+    uint16_t port = e->port;
+    int protocol = e->protocol == PT_LISTEN_TCP ? IPPROTO_TCP : IPPROTO_UDP;
+    if (e->fd >= 0 && (e->protocol == PT_LISTEN_UNKNOWN || port == 0)) {
+        if (net_listen_resolve(e, &port, &protocol) < 0)
+            return -EAGAIN;
+        /* The kernel filtered on port 0; the real port decides now. */
+        if (pi->filters && filter_tables_drop(pi->filters, e->family, e->laddr.addr, port))
+            return -EAGAIN;
+    }
+    return listen_fields(event, e->family, e->laddr.addr, port, protocol);
+}
+
+struct snapshot {
+    struct probe_instance *pi;
+    struct netstat_entry *entries;
+    size_t n;
+};
+
+static int snapshot_collect(const struct netstat_entry *e, void *ctx)
+{
+    struct snapshot *s = ctx;
+    bool listening = e->protocol == IPPROTO_TCP ? e->state == NETSTAT_TCP_LISTEN
+                                                : e->state == NETSTAT_UDP_UNCONNECTED && e->lport;
+    if (!listening || s->n == NET_LISTEN_SNAPSHOT_MAX)
+        return 0;
+    if (s->pi->filters && filter_tables_drop(s->pi->filters, e->family, e->laddr, e->lport))
+        return 0;
+    s->entries[s->n++] = *e;
+    return 0;
+}
+
+/* One event per listening socket of the daemon's network namespace, with
+ * its owner's tree; the same filters as the kernel applies. */
+static void net_listen_snapshot(struct probe_instance *pi, uint64_t now_ns)
+{
+    struct snapshot s = {pi, calloc(NET_LISTEN_SNAPSHOT_MAX, sizeof(*s.entries)), 0};
+    uint64_t *inodes = calloc(NET_LISTEN_SNAPSHOT_MAX, sizeof(*inodes));
+    pid_t *owners = calloc(NET_LISTEN_SNAPSHOT_MAX, sizeof(*owners));
+    if (!s.entries || !inodes || !owners)
+        goto out;
+    if (pi->conf->protocols & PROTO_TCP)
+        netstat_foreach("/proc/net", IPPROTO_TCP, snapshot_collect, &s);
+    if (pi->conf->protocols & PROTO_UDP)
+        netstat_foreach("/proc/net", IPPROTO_UDP, snapshot_collect, &s);
+    for (size_t i = 0; i < s.n; i++)
+        inodes[i] = s.entries[i].inode;
+    netstat_inode_owners("/proc", inodes, owners, s.n);
+    for (size_t i = 0; i < s.n; i++) {
+        json_t *fields = json_object();
+        if (owners[i] && fields &&
+            listen_fields(fields, s.entries[i].family, s.entries[i].laddr, s.entries[i].lport,
+                          s.entries[i].protocol) == 0)
+            pi->services->emit(pi, (uint32_t)owners[i], now_ns, fields);
+        json_decref(fields);
+    }
+out:
+    free(s.entries);
+    free(inodes);
+    free(owners);
+}
+
+static int net_listen_start(struct probe_instance *pi)
+{
+    struct net_listen_state *st = calloc(1, sizeof(*st));
+    if (!st)
+        return -ENOMEM;
+    st->own_netns = netstat_netns("/proc", 0);
+    st->next_snapshot_ns = time_boot_ns(); /* the first snapshot at start-up */
+    pi->state = st;
+    return 0;
+}
+
+static void net_listen_tick(struct probe_instance *pi, uint64_t now_ns)
+{
+    struct net_listen_state *st = pi->state;
+    unsigned period = pi->conf->snapshot_periodicity;
+    if (!st || !period || now_ns < st->next_snapshot_ns)
+        return;
+    st->next_snapshot_ns = now_ns + (uint64_t)period * 1000000000ull;
+    net_listen_snapshot(pi, now_ns);
+}
+
+static void net_listen_stop(struct probe_instance *pi)
+{
+    free(pi->state);
+    pi->state = NULL;
+}
+
+const struct probe_ops probe_net_listen = {
+    .name = "net_listen",
+    .header = "net_listen.h",
+    .template = "net_listen.bpf.c",
+    .tracepoint_form = {net_listen_tracepoints,
+                        sizeof(net_listen_tracepoints) / sizeof(net_listen_tracepoints[0])},
+    .kprobe_form = {net_listen_kprobes, sizeof(net_listen_kprobes) / sizeof(net_listen_kprobes[0])},
+    .record_size = sizeof(struct pt_net_listen_event),
+    .requires = &probe_sockets,
+    .render_settings = net_listen_render_settings,
+    .decode = net_listen_decode,
+    .start = net_listen_start,
+    .tick = net_listen_tick,
+    .stop = net_listen_stop,
+};

@@ -1,0 +1,206 @@
+/* udp_session.bpf.c: UDP datagrams counted per socket and destination.
+ *
+ * Tracepoint form: sendto/sendmsg/sendmmsg entry remember the destination
+ * the caller gave (if any); sock:sock_send_length, in the same task, sees
+ * every datagram that reached the socket layer (also write() and send() on
+ * connected sockets), with the socket, and counts it. Only the first
+ * datagram to a destination, and the close of the socket, reach userland;
+ * every other datagram is a hash lookup and two stores.
+ *
+ * Kprobe form: udp_sendmsg/udpv6_sendmsg (msg_name or the connected peer).
+ */
+
+/* LRU: markers for filtered destinations are never read by userland, and
+ * go when the map needs room; live sessions are the recently used. */
+BPF_TABLE("lru_hash", struct pt_udp_dest_key, struct pt_udp_dest_value, udp_session_dests,
+          UDP_SESSION_MAX_DESTS);
+BPF_HASH(udp_session_sends, __u64, struct pt_udp_send, 4096);
+
+static __always_inline void udp_session_submit(__u32 record, const struct pt_udp_dest_key *key)
+{
+    struct pt_udp_session_event *e = pt_events.ringbuf_reserve(sizeof(*e));
+    if (!e) {
+        pt_count_lost(PT_PROBE_ID);
+        return;
+    }
+    pt_header_fill(&e->h, PT_EV_PROBE, PT_PROBE_ID);
+    e->record = record;
+    e->pad = 0;
+    __builtin_memcpy(&e->key, key, sizeof(*key));
+    pt_events.ringbuf_submit(e, 0);
+}
+
+/* One datagram from `sk` to a destination: counted, or a new destination. */
+static __always_inline void udp_session_count(struct pt_udp_dest_key *key, __s32 fd)
+{
+    __u64 now = bpf_ktime_get_boot_ns();
+    struct pt_udp_dest_value *v = udp_session_dests.lookup(key);
+    if (v) {
+        if (!v->filtered) {
+            __sync_fetch_and_add(&v->msg_count, 1);
+            v->last_ns = now;
+        }
+        return;
+    }
+    struct pt_udp_dest_value nv = {.msg_count = 1, .first_ns = now, .last_ns = now};
+    nv.filtered = pt_filtered(PT_PROBE_ID, key->family, key->daddr, key->dport);
+    if (udp_session_dests.insert(key, &nv))
+        return; /* another CPU inserted it first and counted this datagram */
+    if (nv.filtered)
+        return;
+    /* Remember the socket behind the fd, so its close ends the session. */
+    struct pt_sock_info *info = fd >= 0 ? pt_socket_lookup(fd) : NULL;
+    if (info)
+        info->sk = key->sk;
+    udp_session_submit(PT_UDP_DEST_START, key);
+}
+
+#if PT_ATTACH == PT_ATTACH_TRACEPOINT
+
+/* The head of struct sock_common on x86_64 up to the IPv6 peer, spelled out
+ * so the tracepoint form needs no kernel struct headers (which may not
+ * match the running kernel, and cost a second of compile time). */
+struct pt_sock_common_head {
+    __be32 daddr;
+    __be32 rcv_saddr;
+    __u32 hash;
+    __be16 dport;
+    __u16 num;
+    __u16 family;
+    __u8 state;
+    __u8 flags;
+    __s32 bound_dev_if;
+    __u64 bind_node[2];
+    __u64 prot;
+    __u64 net;
+    __u8 v6_daddr[16];
+};
+
+static __always_inline void udp_session_remember(__s32 fd, const void *uaddr)
+{
+    struct pt_udp_send s = {.fd = fd};
+    if (pt_read_user_sockaddr(uaddr, &s.family, &s.dport, s.daddr) < 0)
+        s.family = 0;
+    __u64 tid = bpf_get_current_pid_tgid();
+    udp_session_sends.update(&tid, &s);
+}
+
+int udp_session__sys_enter_sendto(void *ctx)
+{
+    struct tracepoint__syscalls__sys_enter_sendto *args = ctx;
+    udp_session_remember(args->fd, args->addr);
+    return 0;
+}
+
+int udp_session__sys_enter_sendmsg(void *ctx)
+{
+    struct tracepoint__syscalls__sys_enter_sendmsg *args = ctx;
+    void *name = NULL;
+    bpf_probe_read_user(&name, sizeof(name), &args->msg->msg_name);
+    udp_session_remember(args->fd, name);
+    return 0;
+}
+
+int udp_session__sys_enter_sendmmsg(void *ctx)
+{
+    struct tracepoint__syscalls__sys_enter_sendmmsg *args = ctx;
+    void *name = NULL;
+    bpf_probe_read_user(&name, sizeof(name), &args->mmsg->msg_hdr.msg_name);
+    udp_session_remember(args->fd, name);
+    return 0;
+}
+
+int udp_session__sock_send_length(void *ctx)
+{
+    struct tracepoint__sock__sock_send_length *args = ctx;
+    if (args->protocol != IPPROTO_UDP || args->ret <= 0)
+        return 0;
+    struct pt_udp_dest_key key = {.sk = (__u64)args->sk};
+    __u64 tid = bpf_get_current_pid_tgid();
+    struct pt_udp_send *s = udp_session_sends.lookup(&tid);
+    __s32 fd = s ? s->fd : -1;
+    if (s && s->family) {
+        key.family = s->family;
+        key.dport = s->dport;
+        __builtin_memcpy(key.daddr, s->daddr, 16);
+    } else {
+        /* A connected socket: the peer is in sock_common's leading fields,
+         * the same in every kernel since 4.x (see struct pt_sock_common_head). */
+        struct pt_sock_common_head head = {};
+        bpf_probe_read_kernel(&head, sizeof(head), args->sk);
+        key.family = args->family;
+        key.dport = ntohs(head.dport);
+        if (args->family == AF_INET)
+            __builtin_memcpy(key.daddr, &head.daddr, 4);
+        else
+            __builtin_memcpy(key.daddr, head.v6_daddr, 16);
+    }
+    if (key.dport == 0)
+        return 0; /* no destination: the send fails */
+    udp_session_count(&key, fd);
+    return 0;
+}
+
+int udp_session__sys_exit_send(void *ctx)
+{
+    __u64 tid = bpf_get_current_pid_tgid();
+    udp_session_sends.delete(&tid);
+    return 0;
+}
+
+#else
+
+#include <net/sock.h>
+
+static __always_inline int udp_session_kprobe(struct pt_regs *ctx, __u16 family)
+{
+    struct sock *sk = (struct sock *)PT_REGS_PARM1(ctx);
+    struct msghdr *msg = (struct msghdr *)PT_REGS_PARM2(ctx);
+    struct pt_udp_dest_key key = {.sk = (__u64)sk, .family = family};
+    void *name = NULL;
+    bpf_probe_read_kernel(&name, sizeof(name), &msg->msg_name);
+    if (name) {
+        struct sockaddr_in6 sa = {};
+        bpf_probe_read_kernel(&sa, sizeof(sa), name);
+        key.family = sa.sin6_family;
+        key.dport = ntohs(sa.sin6_port);
+        if (sa.sin6_family == AF_INET)
+            __builtin_memcpy(key.daddr, &((struct sockaddr_in *)&sa)->sin_addr, 4);
+        else
+            __builtin_memcpy(key.daddr, &sa.sin6_addr, 16);
+    } else {
+        struct sock_common skc = {};
+        bpf_probe_read_kernel(&skc, sizeof(skc), &sk->__sk_common);
+        key.dport = ntohs(skc.skc_dport);
+        pt_addr_copy(key.daddr, family, (const __u8 *)&skc.skc_daddr, skc.skc_v6_daddr.s6_addr);
+    }
+    if (key.dport == 0)
+        return 0;
+    udp_session_count(&key, -1);
+    return 0;
+}
+
+int udp_session__udp_sendmsg(struct pt_regs *ctx)
+{
+    return udp_session_kprobe(ctx, AF_INET);
+}
+
+int udp_session__udpv6_sendmsg(struct pt_regs *ctx)
+{
+    return udp_session_kprobe(ctx, AF_INET6);
+}
+
+#endif
+
+/* Both forms: a close of a socket whose session the kernel side knows. */
+int udp_session__sys_enter_close(void *ctx)
+{
+    struct tracepoint__syscalls__sys_enter_close *args = ctx;
+    struct pt_sock_info *info = pt_socket_lookup(args->fd);
+    if (!info || !info->sk)
+        return 0;
+    struct pt_udp_dest_key key = {.sk = info->sk};
+    info->sk = 0;
+    udp_session_submit(PT_UDP_CLOSE, &key);
+    return 0;
+}

@@ -1,0 +1,45 @@
+/* udp_session.h: the udp_session probe's kernel state and records, shared by
+ * its template and its decoder (probes/udp_session.c). */
+#ifndef PIDTREE_UDP_SESSION_H
+#define PIDTREE_UDP_SESSION_H
+
+#define UDP_SESSION_MAX_DESTS 16384
+
+enum pt_udp_record {
+    PT_UDP_DEST_START = 1, /* the first datagram of a socket to a destination */
+    PT_UDP_CLOSE = 2,      /* the socket was closed */
+};
+
+/* Counted in the kernel for each (socket, destination). */
+struct pt_udp_dest_key {
+    __u64 sk;
+    __u8 daddr[16];
+    __u16 dport;
+    __u16 family;
+    __u32 pad;
+};
+
+struct pt_udp_dest_value {
+    __u64 msg_count;
+    __u64 first_ns;
+    __u64 last_ns;
+    __u32 filtered; /* the destination is filtered: counted nowhere */
+    __u32 pad;
+};
+
+struct pt_udp_session_event {
+    struct pt_header h;
+    __u32 record; /* enum pt_udp_record */
+    __u32 pad;
+    struct pt_udp_dest_key key; /* sk only, for PT_UDP_CLOSE */
+};
+
+/* A send syscall between its entry and the socket layer. */
+struct pt_udp_send {
+    __s32 fd;
+    __u16 family; /* 0: no address given (a connected socket) */
+    __u16 dport;
+    __u8 daddr[16];
+};
+
+#endif
