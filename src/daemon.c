@@ -13,6 +13,7 @@
 #include "attach.h"
 #include "bpf_objects.h"
 #include "config.h"
+#include "config_watch.h"
 #include "dispatch.h"
 #include "event_loop.h"
 #include "filter.h"
@@ -46,9 +47,15 @@ struct daemon {
     struct filter_tables filters[PT_MAX_PROBES];
     struct ring_buffer *ringbuf;
     int ringbuf_fd;
+    int subnets_fd, subnet_ports_fd, port_bits_fd;
+    struct config_watch *watch;
+    bool config_dirty;
+    struct config **retired; /* swapped-out configs, freed at exit */
+    size_t n_retired;
     int lost_fd;
     int n_cpus;
     uint64_t lost_seen[PT_MAX_PROBES];
+    uint32_t next_rule_id;
     unsigned ticks;
 
     struct event_loop *loop;
@@ -199,11 +206,11 @@ static int module_render(struct daemon *d, struct strbuf *text)
 
 static int filters_build(struct daemon *d)
 {
-    uint32_t next_rule_id = 1;
+    d->next_rule_id = 1;
     for (size_t i = 1; i < d->n_probes; i++) {
         if (!d->probes[i].conf)
             continue;
-        int ret = filter_tables_build(d->probes[i].conf, d->probes[i].id, &next_rule_id,
+        int ret = filter_tables_build(d->probes[i].conf, d->probes[i].id, &d->next_rule_id,
                                       &d->filters[i], d->err, sizeof(d->err));
         if (ret < 0)
             return ret;
@@ -239,9 +246,9 @@ static int module_load(struct daemon *d, const char *text)
 
 static int maps_open(struct daemon *d)
 {
-    int subnets = bpf_objects_map_fd(d->objs, "pt_subnets");
-    int ports = bpf_objects_map_fd(d->objs, "pt_subnet_ports");
-    int bits = bpf_objects_map_fd(d->objs, "pt_port_bits");
+    int subnets = d->subnets_fd = bpf_objects_map_fd(d->objs, "pt_subnets");
+    int ports = d->subnet_ports_fd = bpf_objects_map_fd(d->objs, "pt_subnet_ports");
+    int bits = d->port_bits_fd = bpf_objects_map_fd(d->objs, "pt_port_bits");
     d->ringbuf_fd = bpf_objects_map_fd(d->objs, "pt_events");
     d->lost_fd = bpf_objects_map_fd(d->objs, "pt_lost");
     if (subnets < 0 || ports < 0 || bits < 0 || d->ringbuf_fd < 0 || d->lost_fd < 0) {
@@ -385,10 +392,95 @@ static void on_signal(int fd, void *ctx)
     event_loop_stop(d->loop);
 }
 
+/* ---- -w: configuration changes ---- */
+
+static void restart_for(struct daemon *d, const char *why)
+{
+    fprintf(stderr, "pidtree-bcc: %s: restarting\n", why);
+    d->exit_code = DAEMON_EXIT_RESTART;
+    event_loop_stop(d->loop);
+}
+
+/* Builds every probe's tables from `next` and writes them over the current
+ * ones; on any failure the kernel keeps what it had. */
+static int filters_swap(struct daemon *d, const struct config *next)
+{
+    struct filter_tables fresh[PT_MAX_PROBES] = {0};
+    uint32_t next_rule_id = d->next_rule_id;
+    int ret = 0;
+    size_t c = 0;
+    for (size_t i = 1; i < d->n_probes && ret == 0; i++)
+        if (d->probes[i].conf)
+            ret = filter_tables_build(&next->probes[c++], d->probes[i].id, &next_rule_id,
+                                      &fresh[i], d->err, sizeof(d->err));
+    for (size_t i = 1; i < d->n_probes && ret == 0; i++)
+        if (d->probes[i].conf)
+            ret = filter_tables_load(&fresh[i], &d->filters[i], d->subnets_fd,
+                                     d->subnet_ports_fd, d->port_bits_fd);
+    for (size_t i = 1; i < d->n_probes; i++) {
+        if (ret == 0 && d->probes[i].conf) {
+            filter_tables_release(&d->filters[i]);
+            d->filters[i] = fresh[i];
+        } else {
+            filter_tables_release(&fresh[i]);
+        }
+    }
+    if (ret == 0)
+        d->next_rule_id = next_rule_id;
+    return ret;
+}
+
+static void config_reload(struct daemon *d)
+{
+    struct config *next = NULL;
+    struct config_error cerr;
+    if (config_load(d->opts->config_path, probe_known, &d->registry, &next, &cerr) < 0) {
+        config_error_format(&cerr, d->err, sizeof(d->err));
+        fprintf(stderr, "pidtree-bcc: config change ignored, still running the old one: %s\n",
+                d->err);
+        return;
+    }
+    struct config **grown = realloc(d->retired, (d->n_retired + 1) * sizeof(*grown));
+    if (!config_swappable(d->cfg, next) || !grown) {
+        if (grown)
+            d->retired = grown;
+        config_free(next);
+        restart_for(d, "config changed a setting that needs a restart");
+        return;
+    }
+    d->retired = grown;
+    if (filters_swap(d, next) < 0) {
+        fprintf(stderr, "pidtree-bcc: config change ignored: %s\n", d->err);
+        config_free(next);
+        return;
+    }
+    /* Plugins keep pointers into the config they were given, so the old
+     * config stays allocated until exit. */
+    d->retired[d->n_retired++] = d->cfg;
+    d->cfg = next;
+    size_t c = 0;
+    for (size_t i = 1; i < d->n_probes; i++)
+        if (d->probes[i].conf)
+            d->probes[i].conf = &next->probes[c++];
+    fprintf(stderr, "pidtree-bcc: config reloaded: filters swapped\n");
+}
+
+static void on_config_change(int fd, void *ctx)
+{
+    struct daemon *d = ctx;
+    /* Handled at the next tick: an editor's save is several events. */
+    if (config_watch_read(d->watch))
+        d->config_dirty = true;
+}
+
 static void on_tick(void *ctx)
 {
     struct daemon *d = ctx;
     d->ticks++;
+    if (d->config_dirty) {
+        d->config_dirty = false;
+        config_reload(d);
+    }
     d->dispatch.boot_to_realtime_ns = time_boot_to_realtime_offset();
     lost_check(d, d->ticks % d->opts->health_check_period == 0);
     uint64_t now = time_boot_ns();
@@ -432,6 +524,11 @@ static int loop_setup(struct daemon *d)
         ret = event_loop_add_fd(d->loop, d->signal_fd, on_signal, d);
     if (ret == 0)
         ret = event_loop_set_tick(d->loop, 1000, on_tick, d);
+    if (ret == 0 && d->opts->watch_config) {
+        d->watch = config_watch_new(d->cfg);
+        ret = d->watch ? event_loop_add_fd(d->loop, config_watch_fd(d->watch), on_config_change, d)
+                       : -errno;
+    }
     if (ret < 0)
         snprintf(d->err, sizeof(d->err), "cannot set up the event loop: %s", strerror(-ret));
     event_loop_set_before_sleep(d->loop, before_sleep, d);
@@ -558,7 +655,11 @@ static void daemon_cleanup(struct daemon *d)
     proc_cache_free(d->cache);
     if (d->out_open)
         output_close(&d->out);
+    config_watch_free(d->watch);
     config_free(d->cfg);
+    for (size_t i = 0; i < d->n_retired; i++)
+        config_free(d->retired[i]);
+    free(d->retired);
     probe_registry_release(&d->registry);
 }
 

@@ -1,0 +1,31 @@
+/* config_watch: notices when the config, or a file it includes, changes.
+ *
+ * Editors replace files by renaming a new one over them, which a watch on
+ * the file itself would miss; so the directories are watched and events
+ * filtered by name.
+ */
+#ifndef PIDTREE_CONFIG_WATCH_H
+#define PIDTREE_CONFIG_WATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+
+struct config_watch;
+
+/* Watches every file in cfg->files. NULL with errno on failure. */
+struct config_watch *config_watch_new(const struct config *cfg);
+void config_watch_free(struct config_watch *w);
+
+/* The inotify fd, for the event loop. */
+int config_watch_fd(const struct config_watch *w);
+
+/* Drains the inotify fd; true when a watched file changed. */
+bool config_watch_read(struct config_watch *w);
+
+/* True when `next` differs from `cur` only in what can be swapped in the
+ * kernel's maps without a restart: filters and global port rules. */
+bool config_swappable(const struct config *cur, const struct config *next);
+
+#endif
