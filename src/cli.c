@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,10 +69,14 @@ static int parse_unsigned(const char *text, unsigned long max, unsigned long *ou
     return 0;
 }
 
-static enum cli_result usage_error(FILE *err, const char *fmt, const char *arg)
+__attribute__((format(printf, 2, 3))) static enum cli_result usage_error(FILE *err,
+                                                                         const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
     fputs("pidtree-bcc: ", err);
-    fprintf(err, fmt, arg);
+    vfprintf(err, fmt, ap);
+    va_end(ap);
     fputs("\ntry 'pidtree-bcc --help'\n", err);
     return CLI_USAGE_ERROR;
 }

@@ -1,0 +1,34 @@
+/* plugin_loader: finds, checks, loads and runs the enrichment plugins
+ * configured under one probe (ABI in include/pidtree/plugin.h). */
+#ifndef PIDTREE_PLUGIN_LOADER_H
+#define PIDTREE_PLUGIN_LOADER_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "config.h"
+
+struct plugin_set;
+
+/* Loads the enabled plugins of `probe` in their configured order. Each
+ * NAME is looked up as NAME.so in dirs[0], then dirs[1], ... A plugin file,
+ * or any directory on its path, writable by anyone but root is refused.
+ * On failure (unknown plugin, missing symbol, ABI mismatch, unsupported
+ * probe, failed init without unload_on_init_exception) returns NULL with
+ * a message in `err` naming the config file, line and plugin. A plugin
+ * whose init fails with unload_on_init_exception set is logged to stderr
+ * and left out. Returns an empty set when no plugin is enabled. */
+struct plugin_set *plugin_set_load(const struct probe_conf *probe, const char *const *dirs,
+                                   size_t n_dirs, char *err, size_t errlen);
+
+/* Runs every plugin on `event` in order. Returns the number of plugins that
+ * reported a failure (the event is still complete). */
+int plugin_set_process(struct plugin_set *set, json_t *event);
+
+/* Names of the loaded plugins, for logs and tests. */
+size_t plugin_set_count(const struct plugin_set *set);
+
+/* Calls every destroy() and unloads. NULL-safe. */
+void plugin_set_free(struct plugin_set *set);
+
+#endif
