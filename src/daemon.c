@@ -97,10 +97,16 @@ static void paths_resolve(struct daemon *d)
                             : dir_exists(candidate)   ? candidate
                             : dir_exists(PIDTREE_SOURCE_TEMPLATEDIR) ? PIDTREE_SOURCE_TEMPLATEDIR
                                                                      : PIDTREE_TEMPLATEDIR;
-    snprintf(d->template_dir, sizeof(d->template_dir), "%s", templates);
+    /* A path longer than PATH_MAX cannot be opened anyway; truncation then
+     * shows up as a clear "cannot read template" error later. */
+    if (snprintf(d->template_dir, sizeof(d->template_dir), "%s", templates) >=
+        (int)sizeof(d->template_dir))
+        d->template_dir[0] = '\0';
     snprintf(candidate, sizeof(candidate), "%s/plugins", exe);
-    snprintf(d->plugin_dir, sizeof(d->plugin_dir), "%s",
-             dir_exists(candidate) ? candidate : PIDTREE_PLUGINDIR);
+    if (snprintf(d->plugin_dir, sizeof(d->plugin_dir), "%s",
+                 dir_exists(candidate) ? candidate : PIDTREE_PLUGINDIR) >=
+        (int)sizeof(d->plugin_dir))
+        d->plugin_dir[0] = '\0';
 }
 
 /* ---- configuration and probes ---- */
@@ -235,7 +241,7 @@ static int module_load(struct daemon *d, const char *text)
                     (struct bpf_prog_spec){form->points[j].function, form->points[j].kind};
         }
     }
-    char msg[ERRLEN];
+    char msg[ERRLEN - 64];
     d->objs = bpf_objects_load(text, specs, n, msg, sizeof(msg));
     if (!d->objs) {
         snprintf(d->err, sizeof(d->err), "cannot load the eBPF programs: %s", msg);

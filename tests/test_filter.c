@@ -1,5 +1,6 @@
 /* Filter semantics: the tables built from a config, evaluated exactly as the
  * kernel evaluates them. */
+#include <errno.h>
 #include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,5 @@
 /* /proc/net parsing, for listener snapshots and socket resolution. */
+#include <errno.h>
 #include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,5 @@
 /* Rendering: the module text from the real templates. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

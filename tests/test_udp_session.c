@@ -1,4 +1,5 @@
 /* UDP session accounting, with the kernel's counters faked. */
+#include <errno.h>
 #include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
