@@ -38,7 +38,8 @@ struct net_listen_state {
     uint64_t next_snapshot_ns;
 };
 
-static int net_listen_render_settings(const struct probe_conf *conf, struct strbuf *out)
+static int net_listen_render_settings(const struct probe_ops *ops, const struct probe_conf *conf,
+                                      struct strbuf *out)
 {
     return strbuf_printf(out,
                          "#define NET_LISTEN_TCP %d\n#define NET_LISTEN_UDP %d\n"

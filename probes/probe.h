@@ -57,9 +57,15 @@ struct probe_ops {
      * rendered and attached once before the first probe that needs it. */
     const struct probe_ops *requires;
 
+    /* Checks what the config module could not: options of probes from
+     * --extra-probe-path. Returns 0, or -EINVAL with a message. Optional. */
+    int (*validate)(const struct probe_ops *ops, const struct probe_conf *conf, char *err,
+                    size_t errlen);
+
     /* Appends the probe's settings as #define lines (typed values only).
      * Optional. */
-    int (*render_settings)(const struct probe_conf *conf, struct strbuf *out);
+    int (*render_settings)(const struct probe_ops *ops, const struct probe_conf *conf,
+                           struct strbuf *out);
 
     /* Adds the probe's own fields to `event` from one record whose size was
      * checked against record_size. Returns 0, or -EAGAIN when the record
@@ -75,6 +81,9 @@ struct probe_ops {
      * it, so its tree is still whole). */
     void (*process_exit)(struct probe_instance *pi, uint32_t pid, uint64_t boot_ns);
     void (*stop)(struct probe_instance *pi);
+
+    /* The description of a probe from --extra-probe-path; NULL otherwise. */
+    const void *desc;
 };
 
 /* A configured probe in a running daemon. */

@@ -10,7 +10,6 @@
 struct probe_registry {
     struct probe_ops *extra; /* probes loaded from the extra probe path */
     size_t n_extra;
-    void *extra_state; /* owned by the extra-probe loader */
 };
 
 /* Returns 0, or a negative errno with a message (an extra probe path that

@@ -153,6 +153,12 @@ int port_range_parse(const char *text, struct port_range *out);
 int subnet_parse(const char *network, const char *mask, struct subnet_filter *out, char *why,
                  size_t why_len);
 
+/* Reads any YAML file (anchors, merges, !include as in a config) into JSON,
+ * for descriptions of probes from --extra-probe-path. Plain scalars that
+ * read as integers, booleans or null become those; others are strings.
+ * Returns 0 and a new reference in *out, or a negative errno and *err. */
+int config_yaml_file_to_json(const char *path, json_t **out, struct config_error *err);
+
 /* True when `port` is in `list`. */
 bool port_list_contains(const struct port_list *list, uint16_t port);
 

@@ -153,7 +153,7 @@ static int probes_configure(struct daemon *d, bool probing)
             !probe_add(d, ops->requires, NULL))
             return -EINVAL;
         struct probe_instance *pi = probe_add(d, ops, conf);
-        if (!pi)
+        if (!pi || (ops->validate && ops->validate(ops, conf, d->err, sizeof(d->err)) < 0))
             return -EINVAL;
         if (kernel_env_choose_form(ops, conf->attach, probing, &pi->attach, d->err,
                                    sizeof(d->err)) < 0)
@@ -702,9 +702,12 @@ enum daemon_exit daemon_main(const struct cli_options *opts)
         goto cleanup;
     }
     /* -p as a user who cannot read tracefs renders the tracepoint forms. */
-    if (probes_configure(d, kernel_env_tracefs() != NULL) < 0) {
+    int ret = probes_configure(d, kernel_env_tracefs() != NULL);
+    if (ret < 0) {
         log_error(d->err);
-        status = opts->print_and_quit ? DAEMON_EXIT_CONFIG : DAEMON_EXIT_RUNTIME;
+        /* A probe's bad option is the config's fault; a missing attach
+         * point is the kernel's. */
+        status = opts->print_and_quit || ret == -EINVAL ? DAEMON_EXIT_CONFIG : DAEMON_EXIT_RUNTIME;
         goto cleanup;
     }
     if (opts->print_and_quit) {
@@ -713,7 +716,7 @@ enum daemon_exit daemon_main(const struct cli_options *opts)
     }
     status = daemon_start(d);
     if (status == DAEMON_EXIT_OK) {
-        int ret = event_loop_run(d->loop);
+        ret = event_loop_run(d->loop);
         if (ret < 0) {
             fprintf(stderr, "pidtree-bcc: event loop failed: %s\n", strerror(-ret));
             d->exit_code = DAEMON_EXIT_RUNTIME;

@@ -11,9 +11,16 @@ static int render_file(const struct render_options *opts, const char *name, stru
                        char *err, size_t errlen)
 {
     char path[4096];
-    if (snprintf(path, sizeof(path), "%s/%s", opts->template_dir, name) >= (int)sizeof(path)) {
+    /* Templates of extra probes come with their absolute path. */
+    if (snprintf(path, sizeof(path), "%s%s%s", name[0] == '/' ? "" : opts->template_dir,
+                 name[0] == '/' ? "" : "/", name) >= (int)sizeof(path)) {
         snprintf(err, errlen, "template path too long: %s/%s", opts->template_dir, name);
         return -ENAMETOOLONG;
+    }
+    /* The path goes into a #line string literal. */
+    if (strpbrk(path, "\"\\\n")) {
+        snprintf(err, errlen, "template path %s has a quote, backslash or newline in it", path);
+        return -EINVAL;
     }
     if (strbuf_printf(out, "#line 1 \"%s\"\n", path) < 0)
         return -ENOMEM;
@@ -88,7 +95,7 @@ static int render_probe_text(const struct render_options *opts, const struct ren
                             rp->attach == ATTACH_KPROBE ? "PT_ATTACH_KPROBE"
                                                         : "PT_ATTACH_TRACEPOINT");
     if (ret == 0 && rp->ops->render_settings && rp->conf)
-        ret = rp->ops->render_settings(rp->conf, out);
+        ret = rp->ops->render_settings(rp->ops, rp->conf, out);
     if (ret < 0) {
         snprintf(err, errlen, "probe '%s': cannot render its settings", rp->ops->name);
         return ret;
