@@ -631,6 +631,27 @@ out:
     return status;
 }
 
+/* One line per probe on the way out: what an operator (and the benchmark)
+ * needs to tell "quiet" from "dropping". */
+static void stats_report(struct daemon *d)
+{
+    const struct dispatch *ds = &d->dispatch;
+    uint64_t written = 0;
+    for (size_t i = 1; i < d->n_probes; i++) {
+        written += ds->events[i];
+        fprintf(stderr, "pidtree-bcc: probe '%s': %llu events written, %llu lost in the kernel\n",
+                d->probes[i].ops->name, (unsigned long long)ds->events[i],
+                (unsigned long long)lost_read(d, d->probes[i].id));
+    }
+    fprintf(stderr,
+            "pidtree-bcc: stopped: %llu records read, %llu malformed, %llu process records lost, "
+            "latency mean %.3f ms max %.3f ms\n",
+            (unsigned long long)ds->records, (unsigned long long)ds->bad_records,
+            (unsigned long long)lost_read(d, 0),
+            written ? (double)ds->latency_sum_ns / (double)written / 1e6 : 0.0,
+            (double)ds->latency_max_ns / 1e6);
+}
+
 static void daemon_stop(struct daemon *d)
 {
     probes_detach(d);
@@ -643,6 +664,7 @@ static void daemon_stop(struct daemon *d)
             d->probes[i].ops->stop(&d->probes[i]);
     if (d->out_open && output_flush(&d->out) < 0 && d->exit_code == DAEMON_EXIT_OK)
         d->exit_code = DAEMON_EXIT_RUNTIME;
+    stats_report(d);
 }
 
 static void daemon_cleanup(struct daemon *d)
