@@ -188,12 +188,19 @@ SOURCEIPMAP_API int sourceipmap_parse(struct sourceipmap_map *m, const char *tex
     return 0;
 }
 
+/* Orders entries by address alone. */
+static int key_cmp(const struct sourceipmap_entry *x, const struct sourceipmap_entry *y)
+{
+    if (x->family != y->family)
+        return x->family < y->family ? -1 : 1;
+    return memcmp(x->addr, y->addr, 16);
+}
+
+/* By address, then by position, so the last definition ends each run. */
 static int entry_cmp(const void *a, const void *b)
 {
     const struct sourceipmap_entry *x = a, *y = b;
-    if (x->family != y->family)
-        return x->family < y->family ? -1 : 1;
-    int c = memcmp(x->addr, y->addr, 16);
+    int c = key_cmp(x, y);
     if (c)
         return c;
     return x->order < y->order ? -1 : (x->order > y->order);
@@ -207,8 +214,7 @@ SOURCEIPMAP_API void sourceipmap_map_finish(struct sourceipmap_map *m)
     qsort(m->v, m->n, sizeof(*m->v), entry_cmp);
     size_t out = 0;
     for (size_t i = 0; i < m->n; i++) {
-        bool superseded = i + 1 < m->n && m->v[i + 1].family == m->v[i].family &&
-                          memcmp(m->v[i + 1].addr, m->v[i].addr, 16) == 0;
+        bool superseded = i + 1 < m->n && key_cmp(&m->v[i], &m->v[i + 1]) == 0;
         if (superseded)
             free(m->v[i].name);
         else
@@ -219,15 +225,14 @@ SOURCEIPMAP_API void sourceipmap_map_finish(struct sourceipmap_map *m)
 
 static const char *map_find(const struct sourceipmap_map *m, int family, const uint8_t addr[16])
 {
-    struct sourceipmap_entry key = {.family = family, .order = 0};
+    struct sourceipmap_entry key = {.family = family};
     memcpy(key.addr, addr, 16);
     size_t lo = 0, hi = m->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        const struct sourceipmap_entry *e = &m->v[mid];
-        int c = e->family != family ? (e->family < family ? -1 : 1) : memcmp(e->addr, addr, 16);
+        int c = key_cmp(&m->v[mid], &key);
         if (c == 0)
-            return e->name;
+            return m->v[mid].name;
         if (c < 0)
             lo = mid + 1;
         else
