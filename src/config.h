@@ -112,6 +112,9 @@ struct config {
     /* Every local file read, the top one first, for -w to watch. Owned. */
     char **files;
     size_t n_files;
+    /* File names the structs above point into (file fields). Owned. */
+    char **owned_names;
+    size_t n_owned_names;
 };
 
 /* What config_load() reports when it fails. `file` and `line` point at the

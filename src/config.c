@@ -1,0 +1,1129 @@
+/* config: YAML through libyaml's document API into a small node tree (with
+ * includes and merge keys resolved, every node remembering its file and
+ * line), then validated into typed structs. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <yaml.h>
+
+#include "strbuf.h"
+
+#define INCLUDE_DEPTH_MAX 16
+#define YNODE_DEPTH_MAX 64
+
+enum ynode_kind { Y_SCALAR, Y_SEQ, Y_MAP };
+
+struct ynode {
+    enum ynode_kind kind;
+    const char *file;
+    int line;
+    char *value;          /* scalars */
+    int plain;            /* scalar written without quotes */
+    struct ynode **items; /* sequences: items; mappings: key, value pairs */
+    size_t n;
+    int refs; /* aliases share nodes */
+};
+
+/* State of one config_load call: strings outliving it go to `cfg`. */
+struct loader {
+    struct config *cfg;
+    struct config_error *err;
+    const char *stack[INCLUDE_DEPTH_MAX]; /* files being read, for cycles */
+    size_t depth;
+    char **names; /* interned file names; handed to cfg->owned_names */
+    size_t n_names;
+};
+
+__attribute__((format(printf, 4, 5))) static int fail(struct config_error *err, const char *file,
+                                                      int line, const char *fmt, ...)
+{
+    snprintf(err->file, sizeof(err->file), "%s", file ? file : "");
+    err->line = line;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+static int fail_node(struct config_error *err, const struct ynode *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail_node(struct config_error *err, const struct ynode *n, const char *fmt, ...)
+{
+    snprintf(err->file, sizeof(err->file), "%s", n->file);
+    err->line = n->line;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+/* ---- node tree ---- */
+
+static void ynode_unref(struct ynode *n)
+{
+    if (!n || --n->refs > 0)
+        return;
+    for (size_t i = 0; i < n->n; i++)
+        ynode_unref(n->items[i]);
+    free(n->items);
+    free(n->value);
+    free(n);
+}
+
+static struct ynode *ynode_new(enum ynode_kind kind, const char *file, int line)
+{
+    struct ynode *n = calloc(1, sizeof(*n));
+    if (n) {
+        n->kind = kind;
+        n->file = file;
+        n->line = line;
+        n->refs = 1;
+    }
+    return n;
+}
+
+static int ynode_push(struct ynode *parent, struct ynode *child)
+{
+    struct ynode **items = realloc(parent->items, (parent->n + 1) * sizeof(*items));
+    if (!items)
+        return -ENOMEM;
+    parent->items = items;
+    parent->items[parent->n++] = child;
+    return 0;
+}
+
+static struct ynode *map_get(const struct ynode *map, const char *key)
+{
+    for (size_t i = 0; map && map->kind == Y_MAP && i + 1 < map->n; i += 2)
+        if (strcmp(map->items[i]->value, key) == 0)
+            return map->items[i + 1];
+    return NULL;
+}
+
+static const char *intern(struct loader *l, const char *name)
+{
+    for (size_t i = 0; i < l->n_names; i++)
+        if (strcmp(l->names[i], name) == 0)
+            return l->names[i];
+    char **names = realloc(l->names, (l->n_names + 1) * sizeof(*names));
+    if (!names)
+        return NULL;
+    l->names = names;
+    return (l->names[l->n_names] = strdup(name)) ? l->names[l->n_names++] : NULL;
+}
+
+/* ---- reading YAML ---- */
+
+static int text_to_tree(struct loader *l, const char *text, size_t len, const char *file,
+                        struct ynode **out);
+
+static size_t curl_collect(char *data, size_t size, size_t nmemb, void *ctx)
+{
+    return strbuf_append(ctx, data, size * nmemb) == 0 ? size * nmemb : 0;
+}
+
+static int fetch_url(struct loader *l, const struct ynode *at, const char *url, struct strbuf *sb)
+{
+    CURL *curl = curl_easy_init();
+    if (!curl)
+        return fail_node(l->err, at, "!include %s: cannot initialise libcurl", url);
+    char curl_err[CURL_ERROR_SIZE] = "";
+    CURLcode rc = curl_easy_setopt(curl, CURLOPT_URL, url);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, curl_collect);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(curl, CURLOPT_WRITEDATA, sb);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_err);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(curl, CURLOPT_FAILONERROR, 1L);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https,http");
+    if (rc == CURLE_OK)
+        rc = curl_easy_perform(curl);
+    curl_easy_cleanup(curl);
+    if (rc != CURLE_OK)
+        return fail_node(l->err, at, "!include %s: %s", url,
+                         curl_err[0] ? curl_err : curl_easy_strerror(rc));
+    return 0;
+}
+
+static bool is_url(const char *s)
+{
+    return strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0;
+}
+
+/* Resolves `target` against the including file's directory. */
+static int include_path(const char *from, const char *target, char *out, size_t len)
+{
+    if (target[0] == '/' || is_url(from))
+        return snprintf(out, len, "%s", target) < (int)len ? 0 : -ENAMETOOLONG;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", from);
+    return snprintf(out, len, "%s/%s", dirname(dir), target) < (int)len ? 0 : -ENAMETOOLONG;
+}
+
+static int file_to_tree(struct loader *l, const struct ynode *at, const char *path,
+                        struct ynode **out);
+
+static int include_node(struct loader *l, const struct ynode *at, struct ynode **out)
+{
+    if (at->kind != Y_SCALAR || !at->value[0])
+        return fail_node(l->err, at, "!include needs a file path or URL");
+    char path[PATH_MAX];
+    if (include_path(at->file, at->value, path, sizeof(path)) < 0)
+        return fail_node(l->err, at, "!include %s: path too long", at->value);
+    for (size_t i = 0; i < l->depth; i++)
+        if (strcmp(l->stack[i], path) == 0)
+            return fail_node(l->err, at, "!include %s: include cycle (%s is already being read)",
+                             at->value, path);
+    if (l->depth == INCLUDE_DEPTH_MAX)
+        return fail_node(l->err, at, "!include %s: includes nested deeper than %d", at->value,
+                         INCLUDE_DEPTH_MAX);
+    return file_to_tree(l, at, path, out);
+}
+
+static int doc_to_tree(struct loader *l, yaml_document_t *doc, yaml_node_t *node, const char *file,
+                       struct ynode **cache, int depth, struct ynode **out);
+
+static int doc_children(struct loader *l, yaml_document_t *doc, yaml_node_t *node, const char *file,
+                        struct ynode **cache, int depth, struct ynode *n)
+{
+    int ret = 0;
+    if (node->type == YAML_SEQUENCE_NODE) {
+        for (yaml_node_item_t *it = node->data.sequence.items.start;
+             ret == 0 && it < node->data.sequence.items.top; it++) {
+            struct ynode *child;
+            ret = doc_to_tree(l, doc, yaml_document_get_node(doc, *it), file, cache, depth + 1,
+                              &child);
+            if (ret == 0 && (ret = ynode_push(n, child)) < 0)
+                ynode_unref(child);
+        }
+        return ret;
+    }
+    for (yaml_node_pair_t *p = node->data.mapping.pairs.start;
+         ret == 0 && p < node->data.mapping.pairs.top; p++) {
+        yaml_node_t *key = yaml_document_get_node(doc, p->key);
+        if (key->type != YAML_SCALAR_NODE)
+            return fail(l->err, file, (int)key->start_mark.line + 1,
+                        "mapping keys must be plain strings");
+        struct ynode *k, *v;
+        ret = doc_to_tree(l, doc, key, file, cache, depth + 1, &k);
+        if (ret < 0)
+            break;
+        ret =
+            doc_to_tree(l, doc, yaml_document_get_node(doc, p->value), file, cache, depth + 1, &v);
+        if (ret < 0) {
+            ynode_unref(k);
+            break;
+        }
+        if ((ret = ynode_push(n, k)) < 0 || (ret = ynode_push(n, v)) < 0) {
+            ynode_unref(v);
+            if (ret < 0 && n->n % 2)
+                n->n--, ynode_unref(k);
+        }
+    }
+    return ret;
+}
+
+/* Aliases point at the same libyaml node: `cache` maps node index to the
+ * tree node so an alias shares it instead of copying. */
+static int doc_to_tree(struct loader *l, yaml_document_t *doc, yaml_node_t *node, const char *file,
+                       struct ynode **cache, int depth, struct ynode **out)
+{
+    int idx = (int)(node - doc->nodes.start);
+    if (cache[idx]) {
+        cache[idx]->refs++;
+        *out = cache[idx];
+        return 0;
+    }
+    if (depth > YNODE_DEPTH_MAX)
+        return fail(l->err, file, (int)node->start_mark.line + 1, "nested deeper than %d levels",
+                    YNODE_DEPTH_MAX);
+    int line = (int)node->start_mark.line + 1;
+    enum ynode_kind kind = node->type == YAML_SCALAR_NODE     ? Y_SCALAR
+                           : node->type == YAML_SEQUENCE_NODE ? Y_SEQ
+                                                              : Y_MAP;
+    struct ynode *n = ynode_new(kind, file, line);
+    if (!n)
+        return -ENOMEM;
+    int ret = 0;
+    if (kind == Y_SCALAR) {
+        n->value = strndup((const char *)node->data.scalar.value, node->data.scalar.length);
+        n->plain = node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+        ret = n->value ? 0 : -ENOMEM;
+    } else {
+        ret = doc_children(l, doc, node, file, cache, depth, n);
+    }
+    if (ret == 0 && node->tag && strcmp((const char *)node->tag, "!include") == 0) {
+        struct ynode *included;
+        ret = include_node(l, n, &included);
+        ynode_unref(n);
+        n = ret == 0 ? included : NULL;
+    }
+    if (ret < 0) {
+        ynode_unref(n);
+        return ret;
+    }
+    cache[idx] = n;
+    n->refs++;
+    *out = n;
+    return 0;
+}
+
+static int text_to_tree(struct loader *l, const char *text, size_t len, const char *file,
+                        struct ynode **out)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    if (!yaml_parser_initialize(&parser))
+        return -ENOMEM;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        int ret = fail(l->err, file, (int)parser.problem_mark.line + 1, "invalid YAML: %s%s%s",
+                       parser.problem ? parser.problem : "syntax error", parser.context ? " " : "",
+                       parser.context ? parser.context : "");
+        yaml_parser_delete(&parser);
+        return ret;
+    }
+    yaml_parser_delete(&parser);
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    int ret = 0;
+    if (!root) {
+        *out = ynode_new(Y_MAP, file, 1);
+        ret = *out ? 0 : -ENOMEM;
+    } else {
+        size_t n_nodes = (size_t)(doc.nodes.top - doc.nodes.start);
+        struct ynode **cache = calloc(n_nodes, sizeof(*cache));
+        ret = cache ? doc_to_tree(l, &doc, root, file, cache, 0, out) : -ENOMEM;
+        for (size_t i = 0; cache && i < n_nodes; i++)
+            ynode_unref(cache[i]);
+        free(cache);
+    }
+    yaml_document_delete(&doc);
+    return ret;
+}
+
+static int files_add(struct config *cfg, const char *path)
+{
+    char **files = realloc(cfg->files, (cfg->n_files + 1) * sizeof(*files));
+    if (!files)
+        return -ENOMEM;
+    cfg->files = files;
+    return (cfg->files[cfg->n_files] = strdup(path)) ? (cfg->n_files++, 0) : -ENOMEM;
+}
+
+static int file_to_tree(struct loader *l, const struct ynode *at, const char *path,
+                        struct ynode **out)
+{
+    const char *name = intern(l, path);
+    if (!name)
+        return -ENOMEM;
+    struct strbuf sb = STRBUF_INIT;
+    int ret = is_url(path) ? fetch_url(l, at, path, &sb) : strbuf_read_file(&sb, path);
+    if (ret < 0 && ret != -EINVAL) {
+        if (at)
+            fail_node(l->err, at, "!include %s: %s", path, strerror(-ret));
+        else
+            fail(l->err, path, 0, "cannot read: %s", strerror(-ret));
+    } else if (ret == 0 && !is_url(path) && l->cfg && (ret = files_add(l->cfg, path)) == 0) {
+        ;
+    }
+    if (ret == 0) {
+        l->stack[l->depth++] = name;
+        ret = text_to_tree(l, sb.data ? sb.data : "", sb.len, name, out);
+        l->depth--;
+    }
+    strbuf_release(&sb);
+    return ret;
+}
+
+/* ---- merge keys ---- */
+
+static int merge_into(struct config_error *err, struct ynode *map, const struct ynode *src,
+                      const struct ynode *at)
+{
+    if (src->kind != Y_MAP)
+        return fail_node(err, at, "'<<' needs a mapping or a list of mappings");
+    for (size_t i = 0; i + 1 < src->n; i += 2) {
+        if (map_get(map, src->items[i]->value))
+            continue; /* explicit keys win */
+        src->items[i]->refs++;
+        src->items[i + 1]->refs++;
+        if (ynode_push(map, src->items[i]) < 0 || ynode_push(map, src->items[i + 1]) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+/* Resolves `<<` in every mapping and refuses duplicate keys. */
+static int tree_resolve(struct config_error *err, struct ynode *n, int depth)
+{
+    if (n->kind == Y_SCALAR || depth > YNODE_DEPTH_MAX)
+        return 0;
+    for (size_t i = 0; i < n->n; i++) {
+        int ret = tree_resolve(err, n->items[i], depth + 1);
+        if (ret < 0)
+            return ret;
+    }
+    if (n->kind != Y_MAP)
+        return 0;
+    struct ynode *merges[32];
+    size_t n_merges = 0;
+    size_t w = 0;
+    for (size_t i = 0; i + 1 < n->n; i += 2) {
+        struct ynode *k = n->items[i], *v = n->items[i + 1];
+        for (size_t j = 0; j < w; j += 2)
+            if (strcmp(n->items[j]->value, k->value) == 0 && strcmp(k->value, "<<") != 0)
+                return fail_node(err, k, "duplicate key '%s'", k->value);
+        if (strcmp(k->value, "<<") == 0 && k->plain) {
+            if (n_merges == 32)
+                return fail_node(err, k, "too many '<<' merges");
+            merges[n_merges++] = v;
+            ynode_unref(k);
+            continue;
+        }
+        n->items[w++] = k;
+        n->items[w++] = v;
+    }
+    n->n = w;
+    int ret = 0;
+    for (size_t m = 0; ret == 0 && m < n_merges; m++) {
+        struct ynode *v = merges[m];
+        if (v->kind == Y_SEQ)
+            for (size_t j = 0; ret == 0 && j < v->n; j++)
+                ret = merge_into(err, n, v->items[j], v);
+        else
+            ret = merge_into(err, n, v, v);
+    }
+    for (size_t m = 0; m < n_merges; m++)
+        ynode_unref(merges[m]);
+    return ret;
+}
+
+/* ---- JSON ---- */
+
+static json_t *scalar_json(const struct ynode *n)
+{
+    if (!n->plain)
+        return json_string(n->value);
+    const char *v = n->value;
+    if (!*v || strcmp(v, "~") == 0 || strcasecmp(v, "null") == 0)
+        return json_null();
+    if (strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0)
+        return json_true();
+    if (strcasecmp(v, "false") == 0 || strcasecmp(v, "no") == 0)
+        return json_false();
+    char *end;
+    errno = 0;
+    long long i = strtoll(v, &end, 10);
+    if (!*end && !errno && (isdigit((unsigned char)v[0]) || v[0] == '-' || v[0] == '+'))
+        return json_integer(i);
+    double d = strtod(v, &end);
+    if (!*end && (isdigit((unsigned char)v[0]) || v[0] == '-' || v[0] == '.'))
+        return json_real(d);
+    return json_string(v);
+}
+
+static json_t *tree_json(const struct ynode *n)
+{
+    if (n->kind == Y_SCALAR) {
+        json_t *j = scalar_json(n);
+        /* Invalid UTF-8 in a quoted scalar: keep the key, lose the bytes. */
+        return j ? j : json_string("");
+    }
+    json_t *j = n->kind == Y_SEQ ? json_array() : json_object();
+    for (size_t i = 0; j && i < n->n; i += n->kind == Y_SEQ ? 1 : 2) {
+        json_t *child = tree_json(n->items[n->kind == Y_SEQ ? i : i + 1]);
+        int ret = !child             ? -1
+                  : n->kind == Y_SEQ ? json_array_append_new(j, child)
+                                     : json_object_set_new(j, n->items[i]->value, child);
+        if (ret < 0) {
+            json_decref(j);
+            return NULL;
+        }
+    }
+    return j;
+}
+
+/* ---- typed values ---- */
+
+static bool is_null(const struct ynode *n)
+{
+    return !n ||
+           (n->kind == Y_SCALAR && n->plain &&
+            (!n->value[0] || strcmp(n->value, "~") == 0 || strcasecmp(n->value, "null") == 0));
+}
+
+static int get_bool(struct config_error *err, const struct ynode *n, const char *path, bool *out)
+{
+    if (n->kind == Y_SCALAR && n->plain) {
+        const char *v = n->value;
+        if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on")) {
+            *out = true;
+            return 0;
+        }
+        if (!strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcasecmp(v, "off")) {
+            *out = false;
+            return 0;
+        }
+    }
+    return fail_node(err, n, "%s: expected true or false", path);
+}
+
+static int get_uint(struct config_error *err, const struct ynode *n, const char *path,
+                    unsigned long min, unsigned long max, unsigned *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = n->kind == Y_SCALAR && isdigit((unsigned char)n->value[0])
+                          ? strtoul(n->value, &end, 10)
+                          : 0;
+    if (n->kind != Y_SCALAR || !isdigit((unsigned char)n->value[0]) || *end || errno || v < min ||
+        v > max)
+        return fail_node(err, n, "%s: expected %s integer%s", path,
+                         min > 0 ? "a positive" : "a non-negative",
+                         max < ULONG_MAX ? " in range" : "");
+    *out = (unsigned)v;
+    return 0;
+}
+
+static const char *get_string(struct config_error *err, const struct ynode *n, const char *path)
+{
+    if (n->kind != Y_SCALAR) {
+        fail_node(err, n, "%s: expected a string", path);
+        return NULL;
+    }
+    return n->value;
+}
+
+int port_range_parse(const char *text, struct port_range *out)
+{
+    unsigned long lo, hi;
+    char *end;
+    if (!isdigit((unsigned char)text[0]))
+        return -EINVAL;
+    errno = 0;
+    lo = strtoul(text, &end, 10);
+    hi = lo;
+    if (*end == '-') {
+        const char *second = end + 1;
+        if (!isdigit((unsigned char)second[0]))
+            return -EINVAL;
+        hi = strtoul(second, &end, 10);
+    }
+    if (*end || errno || lo > 65535 || hi > 65535 || lo > hi)
+        return -EINVAL;
+    out->lo = (uint16_t)lo;
+    out->hi = (uint16_t)hi;
+    return 0;
+}
+
+static int port_list_parse(struct config_error *err, const struct ynode *n, const char *path,
+                           struct port_list *out)
+{
+    if (n->kind != Y_SEQ)
+        return fail_node(err, n, "%s: expected a list of ports or LOW-HIGH ranges", path);
+    out->ranges = calloc(n->n + 1, sizeof(*out->ranges));
+    if (!out->ranges)
+        return -ENOMEM;
+    for (size_t i = 0; i < n->n; i++) {
+        const struct ynode *item = n->items[i];
+        if (item->kind != Y_SCALAR)
+            return fail_node(err, item, "%s[%zu]: expected a port or a LOW-HIGH range", path, i);
+        if (port_range_parse(item->value, &out->ranges[i]) < 0) {
+            bool range = strchr(item->value, '-') != NULL;
+            return fail_node(err, item,
+                             range ? "%s[%zu]: '%s' is a malformed range (LOW-HIGH, 0-65535)"
+                                   : "%s[%zu]: '%s' is not a port (0-65535)",
+                             path, i, item->value);
+        }
+        out->n++;
+    }
+    return 0;
+}
+
+bool port_list_contains(const struct port_list *list, uint16_t port)
+{
+    for (size_t i = 0; i < list->n; i++)
+        if (port >= list->ranges[i].lo && port <= list->ranges[i].hi)
+            return true;
+    return false;
+}
+
+/* A mask as dotted/colon address, "N" or "/N"; -1 when malformed. */
+static int mask_prefixlen(const char *mask, int family, char *why, size_t why_len)
+{
+    unsigned bits = family == AF_INET ? 32 : 128;
+    const char *num = mask[0] == '/' ? mask + 1 : mask;
+    char *end;
+    if (isdigit((unsigned char)num[0])) {
+        unsigned long v = strtoul(num, &end, 10);
+        if (!*end && v <= bits)
+            return (int)v;
+    }
+    uint8_t raw[16];
+    int mfamily = strchr(mask, ':') ? AF_INET6 : AF_INET;
+    if (inet_pton(mfamily, mask, raw) != 1) {
+        snprintf(why, why_len, "'%s' is not a mask (dotted mask or prefix length)", mask);
+        return -1;
+    }
+    if (mfamily != family) {
+        snprintf(why, why_len, "'%s' is an IPv%d mask for an IPv%d network", mask,
+                 mfamily == AF_INET ? 4 : 6, family == AF_INET ? 4 : 6);
+        return -1;
+    }
+    int len = 0;
+    bool zero_seen = false;
+    for (unsigned i = 0; i < bits; i++) {
+        bool set = raw[i / 8] & (0x80 >> (i % 8));
+        if (set && zero_seen) {
+            snprintf(why, why_len, "'%s' is not a contiguous mask", mask);
+            return -1;
+        }
+        zero_seen |= !set;
+        len += set;
+    }
+    return len;
+}
+
+int subnet_parse(const char *network, const char *mask, struct subnet_filter *out, char *why,
+                 size_t why_len)
+{
+    char addr[INET6_ADDRSTRLEN + 8];
+    snprintf(addr, sizeof(addr), "%s", network);
+    char *slash = strchr(addr, '/');
+    if (slash && mask) {
+        snprintf(why, why_len, "'%s' has a prefix length and network_mask is also given", network);
+        return -EINVAL;
+    }
+    if (slash)
+        *slash = '\0';
+    out->family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+    memset(out->addr, 0, sizeof(out->addr));
+    if (inet_pton(out->family, addr, out->addr) != 1) {
+        snprintf(why, why_len, "'%s' is not an IPv4 or IPv6 address", network);
+        return -EINVAL;
+    }
+    const char *m = slash ? slash : mask;
+    if (!m) {
+        snprintf(why, why_len, "no network_mask (give one, or network as ADDRESS/LENGTH)");
+        return -EINVAL;
+    }
+    int len = mask_prefixlen(m, out->family, why, why_len);
+    if (len < 0)
+        return -EINVAL;
+    out->prefixlen = (unsigned)len;
+    /* Host bits are cleared: 10.1.2.3/8 means 10.0.0.0/8. */
+    for (unsigned i = (unsigned)len; i < (out->family == AF_INET ? 32u : 128u); i++)
+        out->addr[i / 8] &= (uint8_t) ~(0x80 >> (i % 8));
+    return 0;
+}
+
+/* ---- probes ---- */
+
+static int check_keys(struct config_error *err, const struct ynode *map, const char *path,
+                      const char *const *allowed)
+{
+    for (size_t i = 0; i < map->n; i += 2) {
+        const char *const *a = allowed;
+        while (*a && strcmp(*a, map->items[i]->value) != 0)
+            a++;
+        if (!*a)
+            return fail_node(err, map->items[i], "%s: unknown field '%s'", path,
+                             map->items[i]->value);
+    }
+    return 0;
+}
+
+static int filter_parse(struct config_error *err, const struct ynode *n, const char *path,
+                        struct subnet_filter *f)
+{
+    static const char *const keys[] = {"subnet_name", "network",      "network_mask",
+                                       "description", "except_ports", "include_ports",
+                                       NULL};
+    if (n->kind != Y_MAP)
+        return fail_node(err, n, "%s: expected a mapping with network and network_mask", path);
+    int ret = check_keys(err, n, path, keys);
+    if (ret < 0)
+        return ret;
+    f->file = n->file;
+    f->line = n->line;
+    char sub[256], why[256];
+    const struct ynode *network = map_get(n, "network"), *mask = map_get(n, "network_mask");
+    if (!network)
+        return fail_node(err, n, "%s: network is required", path);
+    snprintf(sub, sizeof(sub), "%s.network", path);
+    const char *net = get_string(err, network, sub);
+    snprintf(sub, sizeof(sub), "%s.network_mask", path);
+    const char *m = mask ? get_string(err, mask, sub) : NULL;
+    if (!net || (mask && !m))
+        return -EINVAL;
+    if (subnet_parse(net, m, f, why, sizeof(why)) < 0)
+        return fail_node(
+            err, mask && !strchr(net, '/') && strstr(why, "mask") ? mask : network, "%s%s: %s",
+            path, mask && !strchr(net, '/') && strstr(why, "mask") ? ".network_mask" : ".network",
+            why);
+    const struct ynode *v;
+    if ((v = map_get(n, "subnet_name")) && !is_null(v) &&
+        !(f->subnet_name = strdup(v->kind == Y_SCALAR ? v->value : "")))
+        return -ENOMEM;
+    if ((v = map_get(n, "description")) && !is_null(v) &&
+        !(f->description = strdup(v->kind == Y_SCALAR ? v->value : "")))
+        return -ENOMEM;
+    snprintf(sub, sizeof(sub), "%s.except_ports", path);
+    if ((v = map_get(n, "except_ports")) && (ret = port_list_parse(err, v, sub, &f->except_ports)))
+        return ret;
+    snprintf(sub, sizeof(sub), "%s.include_ports", path);
+    if ((v = map_get(n, "include_ports")) &&
+        (ret = port_list_parse(err, v, sub, &f->include_ports)))
+        return ret;
+    return 0;
+}
+
+static int filters_parse(struct config_error *err, const struct ynode *n, struct probe_conf *pc)
+{
+    if (n->kind != Y_SEQ)
+        return fail_node(err, n, "%s.filters: expected a list of filters", pc->name);
+    pc->filters = calloc(n->n + 1, sizeof(*pc->filters));
+    if (!pc->filters)
+        return -ENOMEM;
+    for (size_t i = 0; i < n->n; i++) {
+        char path[128];
+        snprintf(path, sizeof(path), "%s.filters[%zu]", pc->name, i);
+        pc->n_filters++;
+        int ret = filter_parse(err, n->items[i], path, &pc->filters[i]);
+        if (ret < 0)
+            return ret;
+    }
+    return 0;
+}
+
+static int labels_parse(struct config_error *err, const struct ynode *n, struct probe_conf *pc)
+{
+    if (n->kind != Y_SEQ)
+        return fail_node(err, n, "%s.container_labels: expected a list of 'label=glob,...'",
+                         pc->name);
+    pc->container_labels = calloc(n->n + 1, sizeof(*pc->container_labels));
+    if (!pc->container_labels)
+        return -ENOMEM;
+    for (size_t i = 0; i < n->n; i++) {
+        const struct ynode *item = n->items[i];
+        struct label_match *lm = &pc->container_labels[pc->n_container_labels++];
+        if (item->kind != Y_SCALAR)
+            return fail_node(err, item, "%s.container_labels[%zu]: expected 'label=glob,...'",
+                             pc->name, i);
+        char *copy = strdup(item->value), *save = NULL;
+        if (!copy)
+            return -ENOMEM;
+        for (char *pair = strtok_r(copy, ",", &save); pair; pair = strtok_r(NULL, ",", &save)) {
+            char *eq = strchr(pair, '=');
+            char **keys = realloc(lm->keys, (lm->n + 1) * sizeof(*keys));
+            if (keys)
+                lm->keys = keys;
+            char **globs = keys ? realloc(lm->globs, (lm->n + 1) * sizeof(*globs)) : NULL;
+            if (globs)
+                lm->globs = globs;
+            if (!keys || !globs || !eq || eq == pair) {
+                free(copy);
+                return !keys || !globs ? -ENOMEM
+                                       : fail_node(err, item,
+                                                   "%s.container_labels[%zu]: '%s' is not "
+                                                   "label=glob",
+                                                   pc->name, i, pair);
+            }
+            *eq = '\0';
+            lm->keys[lm->n] = strdup(pair);
+            lm->globs[lm->n] = strdup(eq + 1);
+            lm->n++;
+        }
+        free(copy);
+        if (lm->n == 0)
+            return fail_node(err, item, "%s.container_labels[%zu]: empty entry", pc->name, i);
+    }
+    return 0;
+}
+
+static int plugin_parse(struct config_error *err, const struct ynode *key, const struct ynode *v,
+                        struct probe_conf *pc, struct plugin_conf *p)
+{
+    p->file = key->file;
+    p->line = key->line;
+    p->enabled = true;
+    if (!(p->name = strdup(key->value)))
+        return -ENOMEM;
+    if (!is_null(v) && v->kind != Y_MAP)
+        return fail_node(err, v, "%s.plugins.%s: expected a mapping of the plugin's arguments",
+                         pc->name, p->name);
+    char path[256];
+    const struct ynode *b;
+    snprintf(path, sizeof(path), "%s.plugins.%s.enabled", pc->name, p->name);
+    if ((b = map_get(v, "enabled")) && get_bool(err, b, path, &p->enabled) < 0)
+        return -EINVAL;
+    snprintf(path, sizeof(path), "%s.plugins.%s.unload_on_init_exception", pc->name, p->name);
+    if ((b = map_get(v, "unload_on_init_exception")) &&
+        get_bool(err, b, path, &p->unload_on_init_exception) < 0)
+        return -EINVAL;
+    p->args = v && v->kind == Y_MAP ? tree_json(v) : json_object();
+    return p->args ? 0 : -ENOMEM;
+}
+
+static int plugins_parse(struct config_error *err, const struct ynode *n, struct probe_conf *pc)
+{
+    if (is_null(n))
+        return 0;
+    if (n->kind != Y_MAP)
+        return fail_node(err, n, "%s.plugins: expected a mapping of plugin name to arguments",
+                         pc->name);
+    pc->plugins = calloc(n->n / 2 + 1, sizeof(*pc->plugins));
+    if (!pc->plugins)
+        return -ENOMEM;
+    for (size_t i = 0; i + 1 < n->n; i += 2) {
+        int ret =
+            plugin_parse(err, n->items[i], n->items[i + 1], pc, &pc->plugins[pc->n_plugins++]);
+        if (ret < 0)
+            return ret;
+    }
+    return 0;
+}
+
+static int protocols_parse(struct config_error *err, const struct ynode *n, struct probe_conf *pc)
+{
+    if (n->kind != Y_SEQ || n->n == 0)
+        return fail_node(err, n, "%s.protocols: expected a non-empty list of tcp and udp",
+                         pc->name);
+    pc->protocols = 0;
+    for (size_t i = 0; i < n->n; i++) {
+        const char *v = n->items[i]->kind == Y_SCALAR ? n->items[i]->value : "";
+        if (strcasecmp(v, "tcp") == 0)
+            pc->protocols |= PROTO_TCP;
+        else if (strcasecmp(v, "udp") == 0)
+            pc->protocols |= PROTO_UDP;
+        else
+            return fail_node(err, n->items[i], "%s.protocols[%zu]: '%s' is not tcp or udp",
+                             pc->name, i, v);
+    }
+    return 0;
+}
+
+static int attach_parse(struct config_error *err, const struct ynode *n, struct probe_conf *pc)
+{
+    const char *v = n->kind == Y_SCALAR ? n->value : "";
+    if (strcmp(v, "auto") == 0)
+        pc->attach = ATTACH_AUTO;
+    else if (strcmp(v, "tracepoint") == 0)
+        pc->attach = ATTACH_TRACEPOINT;
+    else if (strcmp(v, "kprobe") == 0)
+        pc->attach = ATTACH_KPROBE;
+    else
+        return fail_node(err, n, "%s.attach: '%s' is not auto, tracepoint or kprobe", pc->name, v);
+    return 0;
+}
+
+static int ports_parse(struct config_error *err, const struct ynode *map, struct probe_conf *pc)
+{
+    char path[128];
+    const struct ynode *inc = map_get(map, "includeports"), *exc = map_get(map, "excludeports");
+    /* includeports wins over excludeports, as in the original. */
+    const struct ynode *v = !is_null(inc) ? inc : exc;
+    if (is_null(v))
+        return 0;
+    pc->port_rules.mode = v == inc ? PORT_RULES_INCLUDE : PORT_RULES_EXCLUDE;
+    snprintf(path, sizeof(path), "%s.%s", pc->name, v == inc ? "includeports" : "excludeports");
+    int ret = port_list_parse(err, v, path, &pc->port_rules.ports);
+    /* The losing list is still checked: a typo there is still a typo. */
+    if (ret == 0 && v == inc && !is_null(exc)) {
+        struct port_list unused = {0};
+        snprintf(path, sizeof(path), "%s.excludeports", pc->name);
+        ret = port_list_parse(err, exc, path, &unused);
+        free(unused.ranges);
+    }
+    return ret;
+}
+
+static int common_parse(struct config_error *err, const struct ynode *map, struct probe_conf *pc)
+{
+    const struct ynode *v;
+    int ret = 0;
+    if ((v = map_get(map, "filters")) && !is_null(v) && (ret = filters_parse(err, v, pc)) < 0)
+        return ret;
+    if ((ret = ports_parse(err, map, pc)) < 0)
+        return ret;
+    if ((v = map_get(map, "container_labels")) && !is_null(v) &&
+        (ret = labels_parse(err, v, pc)) < 0)
+        return ret;
+    if ((ret = plugins_parse(err, map_get(map, "plugins"), pc)) < 0)
+        return ret;
+    if ((v = map_get(map, "attach")) && (ret = attach_parse(err, v, pc)) < 0)
+        return ret;
+    return 0;
+}
+
+static bool probe_builtin_name(const char *name)
+{
+    return strcmp(name, "tcp_connect") == 0 || strcmp(name, "net_listen") == 0 ||
+           strcmp(name, "udp_session") == 0;
+}
+
+static int net_listen_parse(struct config_error *err, const struct ynode *map,
+                            struct probe_conf *pc)
+{
+    const struct ynode *v;
+    int ret = 0;
+    if ((v = map_get(map, "protocols")) && (ret = protocols_parse(err, v, pc)) < 0)
+        return ret;
+    if ((v = map_get(map, "snapshot_periodicity")) && !is_null(v) &&
+        (ret = get_uint(err, v, "net_listen.snapshot_periodicity", 0, 86400 * 365,
+                        &pc->snapshot_periodicity)) < 0)
+        return ret;
+    if ((v = map_get(map, "same_namespace_only")) &&
+        (ret = get_bool(err, v, "net_listen.same_namespace_only", &pc->same_namespace_only)) < 0)
+        return ret;
+    if ((v = map_get(map, "exclude_random_bind")) &&
+        (ret = get_bool(err, v, "net_listen.exclude_random_bind", &pc->exclude_random_bind)) < 0)
+        return ret;
+    return 0;
+}
+
+static int probe_keys_check(struct config_error *err, const struct ynode *map,
+                            const struct probe_conf *pc)
+{
+    static const char *const tcp[] = {
+        "filters", "includeports", "excludeports", "container_labels", "plugins", "attach", NULL};
+    static const char *const listen[] = {"filters",
+                                         "includeports",
+                                         "excludeports",
+                                         "container_labels",
+                                         "plugins",
+                                         "attach",
+                                         "protocols",
+                                         "snapshot_periodicity",
+                                         "same_namespace_only",
+                                         "exclude_random_bind",
+                                         NULL};
+    static const char *const udp[] = {
+        "filters", "includeports", "excludeports",         "container_labels",
+        "plugins", "attach",       "session_max_duration", NULL};
+    if (!probe_builtin_name(pc->name))
+        return 0; /* extra probes check their own options */
+    return check_keys(err, map, pc->name,
+                      strcmp(pc->name, "net_listen") == 0    ? listen
+                      : strcmp(pc->name, "udp_session") == 0 ? udp
+                                                             : tcp);
+}
+
+static int probe_parse(struct config_error *err, const struct ynode *key, const struct ynode *map,
+                       struct probe_conf *pc)
+{
+    pc->file = key->file;
+    pc->line = key->line;
+    pc->protocols = PROTO_TCP;
+    pc->session_max_duration = 120;
+    if (!(pc->name = strdup(key->value)))
+        return -ENOMEM;
+    if (!is_null(map) && map->kind != Y_MAP)
+        return fail_node(err, map, "%s: expected a mapping of the probe's options", pc->name);
+    pc->raw = map && map->kind == Y_MAP ? tree_json(map) : json_object();
+    if (!pc->raw)
+        return -ENOMEM;
+    if (is_null(map))
+        return 0;
+    int ret = probe_keys_check(err, map, pc);
+    if (ret == 0)
+        ret = common_parse(err, map, pc);
+    if (ret == 0 && strcmp(pc->name, "net_listen") == 0)
+        ret = net_listen_parse(err, map, pc);
+    const struct ynode *v = map_get(map, "session_max_duration");
+    if (ret == 0 && strcmp(pc->name, "udp_session") == 0 && v)
+        ret = get_uint(err, v, "udp_session.session_max_duration", 1, 86400 * 365,
+                       &pc->session_max_duration);
+    return ret;
+}
+
+static int config_from_tree(struct config_error *err, const struct ynode *root,
+                            config_probe_known_fn known, void *known_ctx, struct config *cfg)
+{
+    if (root->kind != Y_MAP)
+        return fail_node(err, root, "expected a mapping of probe names to their options");
+    cfg->probes = calloc(root->n / 2 + 1, sizeof(*cfg->probes));
+    if (!cfg->probes)
+        return -ENOMEM;
+    for (size_t i = 0; i + 1 < root->n; i += 2) {
+        const struct ynode *key = root->items[i];
+        if (key->value[0] == '_')
+            continue; /* anchors live here */
+        if (!known || !known(key->value, known_ctx))
+            return fail_node(err, key,
+                             "unknown probe '%s' (built in: tcp_connect, net_listen, "
+                             "udp_session; others come from --extra-probe-path)",
+                             key->value);
+        int ret = probe_parse(err, key, root->items[i + 1], &cfg->probes[cfg->n_probes++]);
+        if (ret < 0)
+            return ret;
+    }
+    return 0;
+}
+
+/* ---- public ---- */
+
+static int load_common(struct loader *l, const char *text, size_t len, const char *path,
+                       config_probe_known_fn known, void *known_ctx, struct config **out)
+{
+    struct ynode *root = NULL;
+    int ret;
+    if (text) {
+        const char *name = intern(l, path);
+        ret = name ? 0 : -ENOMEM;
+        if (ret == 0) {
+            l->stack[l->depth++] = name;
+            ret = text_to_tree(l, text, len, name, &root);
+            l->depth--;
+        }
+    } else {
+        ret = file_to_tree(l, NULL, path, &root);
+    }
+    if (ret == 0)
+        ret = tree_resolve(l->err, root, 0);
+    if (ret == 0)
+        ret = config_from_tree(l->err, root, known, known_ctx, l->cfg);
+    ynode_unref(root);
+    l->cfg->owned_names = l->names;
+    l->cfg->n_owned_names = l->n_names;
+    if (ret < 0) {
+        if (ret == -ENOMEM && !l->err->msg[0])
+            fail(l->err, path, 0, "out of memory");
+        /* Messages point into interned names: copy them before freeing. */
+        config_free(l->cfg);
+        return ret;
+    }
+    *out = l->cfg;
+    return 0;
+}
+
+static int loader_start(struct loader *l, struct config_error *err)
+{
+    memset(l, 0, sizeof(*l));
+    memset(err, 0, sizeof(*err));
+    l->err = err;
+    l->cfg = calloc(1, sizeof(*l->cfg));
+    return l->cfg ? 0 : -ENOMEM;
+}
+
+int config_load(const char *path, config_probe_known_fn known, void *known_ctx, struct config **out,
+                struct config_error *err)
+{
+    struct loader l;
+    if (loader_start(&l, err) < 0)
+        return fail(err, path, 0, "out of memory"), -ENOMEM;
+    return load_common(&l, NULL, 0, path, known, known_ctx, out);
+}
+
+int config_load_string(const char *text, const char *name, config_probe_known_fn known,
+                       void *known_ctx, struct config **out, struct config_error *err)
+{
+    struct loader l;
+    if (loader_start(&l, err) < 0)
+        return fail(err, name, 0, "out of memory"), -ENOMEM;
+    return load_common(&l, text, strlen(text), name, known, known_ctx, out);
+}
+
+int config_yaml_file_to_json(const char *path, json_t **out, struct config_error *err)
+{
+    struct loader l;
+    memset(&l, 0, sizeof(l));
+    memset(err, 0, sizeof(*err));
+    l.err = err;
+    struct ynode *root = NULL;
+    int ret = file_to_tree(&l, NULL, path, &root);
+    if (ret == 0)
+        ret = tree_resolve(err, root, 0);
+    if (ret == 0 && !(*out = tree_json(root)))
+        ret = -ENOMEM;
+    ynode_unref(root);
+    for (size_t i = 0; i < l.n_names; i++)
+        free(l.names[i]);
+    free(l.names);
+    return ret;
+}
+
+static void port_list_free(struct port_list *pl)
+{
+    free(pl->ranges);
+}
+
+static void probe_conf_free(struct probe_conf *pc)
+{
+    free(pc->name);
+    for (size_t i = 0; i < pc->n_filters; i++) {
+        free(pc->filters[i].subnet_name);
+        free(pc->filters[i].description);
+        port_list_free(&pc->filters[i].except_ports);
+        port_list_free(&pc->filters[i].include_ports);
+    }
+    free(pc->filters);
+    port_list_free(&pc->port_rules.ports);
+    for (size_t i = 0; i < pc->n_container_labels; i++) {
+        for (size_t k = 0; k < pc->container_labels[i].n; k++) {
+            free(pc->container_labels[i].keys[k]);
+            free(pc->container_labels[i].globs[k]);
+        }
+        free(pc->container_labels[i].keys);
+        free(pc->container_labels[i].globs);
+    }
+    free(pc->container_labels);
+    for (size_t i = 0; i < pc->n_plugins; i++) {
+        free(pc->plugins[i].name);
+        json_decref(pc->plugins[i].args);
+    }
+    free(pc->plugins);
+    json_decref(pc->raw);
+}
+
+void config_free(struct config *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < cfg->n_probes; i++)
+        probe_conf_free(&cfg->probes[i]);
+    free(cfg->probes);
+    for (size_t i = 0; i < cfg->n_files; i++)
+        free(cfg->files[i]);
+    free(cfg->files);
+    for (size_t i = 0; i < cfg->n_owned_names; i++)
+        free(cfg->owned_names[i]);
+    free(cfg->owned_names);
+    free(cfg);
+}
+
+void config_error_format(const struct config_error *err, char *buf, size_t len)
+{
+    if (err->line > 0)
+        snprintf(buf, len, "%s:%d: %s", err->file, err->line, err->msg);
+    else if (err->file[0])
+        snprintf(buf, len, "%s: %s", err->file, err->msg);
+    else
+        snprintf(buf, len, "%s", err->msg);
+}
+
+const struct probe_conf *config_find_probe(const struct config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_probes; i++)
+        if (strcmp(cfg->probes[i].name, name) == 0)
+            return &cfg->probes[i];
+    return NULL;
+}
