@@ -20,7 +20,7 @@ static __always_inline int raw_socket_submit(int family, int type, int protocol)
     }
     pt_header_fill(&e->h, PT_EV_PROBE, PT_PROBE_ID);
     e->family = family;
-    e->type = type;
+    e->sock_type = type;
     e->protocol = protocol;
     bpf_get_current_comm(e->comm, sizeof(e->comm));
     pt_events.ringbuf_submit(e, 0);
