@@ -28,7 +28,8 @@ fi
 # Kernel headers: BCC compiles probes at run time against the running
 # kernel's headers, found under /lib/modules/$(uname -r)/build.
 K=$(uname -r)
-if [ -e "/lib/modules/$K/build/include/linux/kconfig.h" ]; then
+if [ -e "/lib/modules/$K/build/include/linux/kconfig.h" ] ||
+   [ -e "/lib/modules/$K/source/include/linux/kconfig.h" ]; then
     exit 0
 fi
 if apt-get install -y -qq --no-install-recommends "linux-headers-$K" 2>/dev/null; then

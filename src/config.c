@@ -620,7 +620,8 @@ int subnet_parse(const char *network, const char *mask, struct subnet_filter *ou
         snprintf(why, why_len, "'%s' is not an IPv4 or IPv6 address", network);
         return -EINVAL;
     }
-    const char *m = slash ? slash : mask;
+    /* The copy's slash was cut off; the original still has "/len". */
+    const char *m = slash ? network + (slash - addr) : mask;
     if (!m) {
         snprintf(why, why_len, "no network_mask (give one, or network as ADDRESS/LENGTH)");
         return -EINVAL;

@@ -65,9 +65,13 @@ int kernel_env_check_headers(char *err, size_t errlen)
     struct utsname u;
     if (uname(&u) != 0)
         return -errno;
-    char path[512];
-    snprintf(path, sizeof(path), "/lib/modules/%s/build/include/linux/kconfig.h", u.release);
-    if (access(path, R_OK) == 0 || getenv("BCC_KERNEL_SOURCE"))
+    /* Debian splits headers: build/ holds the generated ones, source/ the
+     * rest; other distributions put everything in build/. */
+    char build[512], source[512];
+    snprintf(build, sizeof(build), "/lib/modules/%s/build/include/linux/kconfig.h", u.release);
+    snprintf(source, sizeof(source), "/lib/modules/%s/source/include/linux/kconfig.h",
+             u.release);
+    if (access(build, R_OK) == 0 || access(source, R_OK) == 0 || getenv("BCC_KERNEL_SOURCE"))
         return 0;
     snprintf(err, errlen,
              "no kernel headers for %s: BCC compiles the probes against "
