@@ -49,7 +49,8 @@ sleep 0.5
 stop_daemon
 wait $reader
 for p in "${pids[@]}"; do
-    jq -e "select(.pid == $p)" "$WORK/fifo.out" >/dev/null || fail "event for $p missing from FIFO"
+    # jq -e reports on the last input only: slurp and ask about all.
+    jq -se "any(.[]; .pid == $p)" "$WORK/fifo.out" >/dev/null || fail "event for $p missing from FIFO"
 done
 pass "all 50 events came through the FIFO before a clean exit"
 
