@@ -40,6 +40,10 @@ def main():
         finish(s, end)
     elif action == "udp-connected":  # END HOST PORT COUNT
         end, host, port, count = args[0], args[1], int(args[2]), int(args[3])
+        # A bound receiver: without one, the ICMP port-unreachable reply
+        # makes the next send on a connected socket fail.
+        sink = socket.socket(family_of(host), socket.SOCK_DGRAM)
+        sink.bind((host, port))
         s = socket.socket(family_of(host), socket.SOCK_DGRAM)
         s.connect((host, port))
         for _ in range(count):
