@@ -592,6 +592,8 @@ static enum daemon_exit daemon_start(struct daemon *d)
 
     if (module_render(d, &text) < 0)
         goto out;
+    /* Before the plugins: they are stored in the dispatcher. */
+    dispatch_init(&d->dispatch, NULL, &d->out);
     if (filters_build(d) < 0 || plugins_load(d) < 0) {
         status = DAEMON_EXIT_CONFIG;
         goto out;
@@ -604,7 +606,7 @@ static enum daemon_exit daemon_start(struct daemon *d)
         snprintf(d->err, sizeof(d->err), "cannot set up: %s", strerror(errno));
         goto out;
     }
-    dispatch_init(&d->dispatch, d->cache, &d->out);
+    d->dispatch.cache = d->cache;
     d->dispatch.lost_event_telemetry = d->opts->lost_event_telemetry;
     d->dispatch.lost_reader = lost_read;
     d->dispatch.lost_ctx = d;
