@@ -23,9 +23,18 @@
 #define EXTRA_MAX_POINTS 16
 
 enum field_type {
-    FIELD_U8, FIELD_U16, FIELD_U32, FIELD_U64,
-    FIELD_S8, FIELD_S16, FIELD_S32, FIELD_S64,
-    FIELD_BOOL, FIELD_IPV4, FIELD_IPV6, FIELD_STRING,
+    FIELD_U8,
+    FIELD_U16,
+    FIELD_U32,
+    FIELD_U64,
+    FIELD_S8,
+    FIELD_S16,
+    FIELD_S32,
+    FIELD_S64,
+    FIELD_BOOL,
+    FIELD_IPV4,
+    FIELD_IPV6,
+    FIELD_STRING,
 };
 
 /* Name, C declaration, size, alignment (as clang lays out the struct). */
@@ -35,12 +44,12 @@ static const struct {
     size_t size;
     size_t align;
 } field_types[] = {
-    [FIELD_U8] = {"u8", "__u8", 1, 1},       [FIELD_U16] = {"u16", "__u16", 2, 2},
-    [FIELD_U32] = {"u32", "__u32", 4, 4},    [FIELD_U64] = {"u64", "__u64", 8, 8},
-    [FIELD_S8] = {"s8", "__s8", 1, 1},       [FIELD_S16] = {"s16", "__s16", 2, 2},
-    [FIELD_S32] = {"s32", "__s32", 4, 4},    [FIELD_S64] = {"s64", "__s64", 8, 8},
-    [FIELD_BOOL] = {"bool", "__u8", 1, 1},   [FIELD_IPV4] = {"ipv4", "__u8", 4, 1},
-    [FIELD_IPV6] = {"ipv6", "__u8", 16, 1},  [FIELD_STRING] = {"string", "char", 0, 1},
+    [FIELD_U8] = {"u8", "__u8", 1, 1},      [FIELD_U16] = {"u16", "__u16", 2, 2},
+    [FIELD_U32] = {"u32", "__u32", 4, 4},   [FIELD_U64] = {"u64", "__u64", 8, 8},
+    [FIELD_S8] = {"s8", "__s8", 1, 1},      [FIELD_S16] = {"s16", "__s16", 2, 2},
+    [FIELD_S32] = {"s32", "__s32", 4, 4},   [FIELD_S64] = {"s64", "__s64", 8, 8},
+    [FIELD_BOOL] = {"bool", "__u8", 1, 1},  [FIELD_IPV4] = {"ipv4", "__u8", 4, 1},
+    [FIELD_IPV6] = {"ipv6", "__u8", 16, 1}, [FIELD_STRING] = {"string", "char", 0, 1},
 };
 
 struct extra_field {
@@ -69,14 +78,14 @@ struct extra_desc {
 };
 
 /* Field names the daemon itself writes. */
-static const char *const reserved_fields[] = {"timestamp", "probe", "pid", "proctree", "error",
-                                              "type", NULL};
+static const char *const reserved_fields[] = {"timestamp", "probe", "pid", "proctree",
+                                              "error",     "type",  NULL};
 /* Options the config module already knows for every probe. */
-static const char *const common_options[] = {"filters", "includeports", "excludeports",
-                                             "container_labels", "plugins", "attach", NULL};
+static const char *const common_options[] = {
+    "filters", "includeports", "excludeports", "container_labels", "plugins", "attach", NULL};
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
-                                                      const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
+                                                      ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -186,8 +195,8 @@ static int parse_field(struct extra_desc *d, const json_t *f, size_t i, const ch
     return 0;
 }
 
-static int parse_fields(struct extra_desc *d, const json_t *fields, const char *origin,
-                        char *err, size_t errlen)
+static int parse_fields(struct extra_desc *d, const json_t *fields, const char *origin, char *err,
+                        size_t errlen)
 {
     if (!json_is_array(fields) || json_array_size(fields) == 0 ||
         json_array_size(fields) > EXTRA_MAX_FIELDS)
@@ -260,8 +269,10 @@ static int parse_setting(struct extra_setting *s, const json_t *j, size_t i, con
     const char *type = json_string_value(json_object_get(j, "type"));
     json_t *def = json_object_get(j, "default");
     if (!identifier_valid(name) || in_list(common_options, name))
-        return fail(err, errlen, "%s: settings[%zu].name: expected an identifier not used by "
-                                 "every probe", origin, i);
+        return fail(err, errlen,
+                    "%s: settings[%zu].name: expected an identifier not used by "
+                    "every probe",
+                    origin, i);
     if (!type || (strcmp(type, "int") != 0 && strcmp(type, "bool") != 0))
         return fail(err, errlen, "%s: settings[%zu].type: expected int or bool", origin, i);
     s->is_bool = strcmp(type, "bool") == 0;
@@ -283,8 +294,8 @@ static int parse_settings(struct extra_desc *d, const json_t *settings, const ch
     if (!d->settings)
         return -ENOMEM;
     for (size_t i = 0; i < json_array_size(settings); i++) {
-        int ret = parse_setting(&d->settings[i], json_array_get(settings, i), i, origin, err,
-                                errlen);
+        int ret =
+            parse_setting(&d->settings[i], json_array_get(settings, i), i, origin, err, errlen);
         d->n_settings += d->settings[i].name != NULL;
         if (ret < 0)
             return ret;
@@ -300,10 +311,11 @@ static int parse_description(struct extra_desc *d, const json_t *desc, const cha
     json_t *value;
     if (!json_is_object(desc))
         return fail(err, errlen, "%s: expected a mapping with attach and fields", origin);
-    json_object_foreach((json_t *)desc, key, value)
-        if (!in_list(keys, key))
-            return fail(err, errlen, "%s: unknown key '%s' (expected attach, fields, settings, "
-                                     "description)", origin, key);
+    json_object_foreach((json_t *)desc, key, value) if (!in_list(keys, key)) return fail(
+        err, errlen,
+        "%s: unknown key '%s' (expected attach, fields, settings, "
+        "description)",
+        origin, key);
     const json_t *attach = json_object_get(desc, "attach");
     if (!json_is_object(attach))
         return fail(err, errlen, "%s: attach: expected a mapping with tracepoint and/or kprobe",
@@ -314,8 +326,7 @@ static int parse_description(struct extra_desc *d, const json_t *desc, const cha
     if (ret == 0)
         ret = parse_form(d, attach, 1, origin, err, errlen);
     if (ret == 0 && d->n_points[0] + d->n_points[1] == 0)
-        ret = fail(err, errlen, "%s: attach: no attach point in tracepoint or kprobe form",
-                   origin);
+        ret = fail(err, errlen, "%s: attach: no attach point in tracepoint or kprobe form", origin);
     if (ret == 0)
         ret = parse_settings(d, json_object_get(desc, "settings"), origin, err, errlen);
     return ret;
@@ -377,7 +388,7 @@ static int extra_render_settings(const struct probe_ops *ops, const struct probe
                             ops->name, d->record_size);
     for (size_t i = 0; ret == 0 && i < d->n_settings; i++) {
         json_t *v = conf ? json_object_get(conf->raw, d->settings[i].name) : NULL;
-        json_int_t value = !v ? d->settings[i].def
+        json_int_t value = !v                   ? d->settings[i].def
                            : json_is_boolean(v) ? json_is_true(v)
                                                 : json_integer_value(v);
         ret = strbuf_printf(out, "#define PT_SETTING_%s %" JSON_INTEGER_FORMAT "LL\n",
@@ -390,24 +401,42 @@ static json_t *field_value(const struct extra_field *f, const uint8_t *p)
 {
     char buf[INET6_ADDRSTRLEN];
     union {
-        uint8_t u8; uint16_t u16; uint32_t u32; uint64_t u64;
-        int8_t s8; int16_t s16; int32_t s32; int64_t s64;
+        uint8_t u8;
+        uint16_t u16;
+        uint32_t u32;
+        uint64_t u64;
+        int8_t s8;
+        int16_t s16;
+        int32_t s32;
+        int64_t s64;
     } v;
     memcpy(&v, p, f->size < sizeof(v) ? f->size : sizeof(v));
     switch (f->type) {
-    case FIELD_U8: return json_integer(v.u8);
-    case FIELD_U16: return json_integer(v.u16);
-    case FIELD_U32: return json_integer(v.u32);
+    case FIELD_U8:
+        return json_integer(v.u8);
+    case FIELD_U16:
+        return json_integer(v.u16);
+    case FIELD_U32:
+        return json_integer(v.u32);
     /* JSON readers lose precision past 2^53 anyway; keep the bits. */
-    case FIELD_U64: return json_integer((json_int_t)v.u64);
-    case FIELD_S8: return json_integer(v.s8);
-    case FIELD_S16: return json_integer(v.s16);
-    case FIELD_S32: return json_integer(v.s32);
-    case FIELD_S64: return json_integer(v.s64);
-    case FIELD_BOOL: return json_boolean(v.u8);
-    case FIELD_IPV4: return json_string(inet_ntop(AF_INET, p, buf, sizeof(buf)));
-    case FIELD_IPV6: return json_string(probe_addr_format(AF_INET6, p, buf));
-    case FIELD_STRING: return json_string_lossy((const char *)p, strnlen((const char *)p, f->size));
+    case FIELD_U64:
+        return json_integer((json_int_t)v.u64);
+    case FIELD_S8:
+        return json_integer(v.s8);
+    case FIELD_S16:
+        return json_integer(v.s16);
+    case FIELD_S32:
+        return json_integer(v.s32);
+    case FIELD_S64:
+        return json_integer(v.s64);
+    case FIELD_BOOL:
+        return json_boolean(v.u8);
+    case FIELD_IPV4:
+        return json_string(inet_ntop(AF_INET, p, buf, sizeof(buf)));
+    case FIELD_IPV6:
+        return json_string(probe_addr_format(AF_INET6, p, buf));
+    case FIELD_STRING:
+        return json_string_lossy((const char *)p, strnlen((const char *)p, f->size));
     }
     return NULL;
 }
@@ -417,7 +446,8 @@ static int extra_decode(struct probe_instance *pi, const void *record, size_t si
     const struct extra_desc *d = pi->ops->desc;
     for (size_t i = 0; i < d->n_fields; i++) {
         const struct extra_field *f = &d->fields[i];
-        if (json_object_set_new(event, f->name, field_value(f, (const uint8_t *)record + f->offset)))
+        if (json_object_set_new(event, f->name,
+                                field_value(f, (const uint8_t *)record + f->offset)))
             return -ENOMEM;
     }
     return 0;
@@ -442,8 +472,10 @@ int extra_probe_from_json(const char *name, const json_t *desc, const char *temp
 {
     memset(ops, 0, sizeof(*ops));
     if (!identifier_valid(name))
-        return fail(err, errlen, "%s: '%s' is not a valid probe name (lower-case letters, digits, "
-                                 "_)", origin, name);
+        return fail(err, errlen,
+                    "%s: '%s' is not a valid probe name (lower-case letters, digits, "
+                    "_)",
+                    origin, name);
     struct extra_desc *d = calloc(1, sizeof(*d));
     if (!d)
         return -ENOMEM;

@@ -44,8 +44,7 @@ static int extra_dir_load(struct probe_registry *reg, const char *dir, char *err
     return ret;
 }
 
-int probe_registry_init(struct probe_registry *reg, const char *extra_dir, char *err,
-                        size_t errlen)
+int probe_registry_init(struct probe_registry *reg, const char *extra_dir, char *err, size_t errlen)
 {
     memset(reg, 0, sizeof(*reg));
     if (!extra_dir)

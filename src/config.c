@@ -741,12 +741,13 @@ static int labels_parse(struct config_error *err, const struct ynode *n, struct 
             if (globs)
                 lm->globs = globs;
             if (!keys || !globs || !eq || eq == pair) {
+                int ret = !keys || !globs ? -ENOMEM
+                                          : fail_node(err, item,
+                                                      "%s.container_labels[%zu]: '%s' is not "
+                                                      "label=glob",
+                                                      pc->name, i, pair);
                 free(copy);
-                return !keys || !globs ? -ENOMEM
-                                       : fail_node(err, item,
-                                                   "%s.container_labels[%zu]: '%s' is not "
-                                                   "label=glob",
-                                                   pc->name, i, pair);
+                return ret;
             }
             *eq = '\0';
             lm->keys[lm->n] = strdup(pair);

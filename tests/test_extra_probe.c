@@ -29,8 +29,8 @@ static int load(const char *json_text, struct probe_ops *ops, char *err, size_t 
     json_error_t jerr;
     json_t *desc = json_loads(json_text, 0, &jerr);
     assert_non_null(desc);
-    int ret = extra_probe_from_json("myprobe", desc, "/x/myprobe.bpf.c", "myprobe.yml", ops, err,
-                                    errlen);
+    int ret =
+        extra_probe_from_json("myprobe", desc, "/x/myprobe.bpf.c", "myprobe.yml", ops, err, errlen);
     json_decref(desc);
     return ret;
 }
@@ -51,7 +51,7 @@ static void test_layout_follows_c_alignment(void **state)
     struct strbuf sb = STRBUF_INIT;
     assert_int_equal(ops.render_settings(&ops, NULL, &sb), 0);
     assert_non_null(strstr(sb.data, "struct myprobe_event {\n    struct pt_header h;\n"
-                                     "    __u8 small;\n    __u64 big;\n"));
+                                    "    __u8 small;\n    __u64 big;\n"));
     assert_non_null(strstr(sb.data, "char name[5];"));
     assert_non_null(strstr(sb.data, "__builtin_offsetof(struct myprobe_event, flag) == 69"));
     assert_non_null(strstr(sb.data, "#define PT_SETTING_limit 7LL"));
@@ -96,8 +96,9 @@ static void expect_error(const char *json_text, const char *message)
 }
 
 #define FIELDS "\"fields\": [{\"name\": \"a\", \"type\": \"u32\"}]"
-#define TP "\"attach\": {\"tracepoint\": [{\"target\": \"syscalls/sys_enter_socket\", " \
-           "\"program\": \"p\"}]}"
+#define TP                                                                                         \
+    "\"attach\": {\"tracepoint\": [{\"target\": \"syscalls/sys_enter_socket\", "                   \
+    "\"program\": \"p\"}]}"
 
 static void test_description_errors(void **state)
 {
