@@ -90,12 +90,12 @@ struct probe_ops {
 struct probe_instance {
     const struct probe_ops *ops;
     const struct probe_conf *conf;
-    uint32_t id; /* PT_PROBE_ID in the template; indexes the shared maps */
+    uint32_t id;             /* PT_PROBE_ID in the template; indexes the shared maps */
     enum attach_mode attach; /* the form chosen: ATTACH_TRACEPOINT or ATTACH_KPROBE */
     const struct probe_services *services;
     void *services_ctx;
     const struct filter_tables *filters; /* what the kernel applies, for userland checks */
-    void *state; /* the probe's own, owned by its start/stop */
+    void *state;                         /* the probe's own, owned by its start/stop */
 };
 
 /* The built-in probes. */

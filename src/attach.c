@@ -19,8 +19,7 @@ static int attach_tracepoint(int prog_fd, const char *target, struct attach_link
     return link->fd < 0 ? -(errno ? errno : EINVAL) : 0;
 }
 
-static int attach_kprobe(int prog_fd, const struct probe_attach_point *ap,
-                         struct attach_link *link)
+static int attach_kprobe(int prog_fd, const struct probe_attach_point *ap, struct attach_link *link)
 {
     enum bpf_probe_attach_type type =
         ap->kind == PROBE_KRETPROBE ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY;

@@ -69,8 +69,8 @@ static int parse_unsigned(const char *text, unsigned long max, unsigned long *ou
     return 0;
 }
 
-__attribute__((format(printf, 2, 3))) static enum cli_result usage_error(FILE *err,
-                                                                         const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static enum cli_result usage_error(FILE *err, const char *fmt,
+                                                                         ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -92,28 +92,50 @@ enum cli_result cli_parse(int argc, char **argv, struct cli_options *opts, FILE 
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":c:f:pwvh", long_options, NULL)) != -1) {
         switch (c) {
-        case 'c': opts->config_path = optarg; break;
-        case 'f': opts->output_path = optarg; break;
-        case 'p': opts->print_and_quit = true; break;
-        case 'w': opts->watch_config = true; break;
-        case 'v': opts->show_version = true; break;
-        case 'h': opts->show_help = true; break;
+        case 'c':
+            opts->config_path = optarg;
+            break;
+        case 'f':
+            opts->output_path = optarg;
+            break;
+        case 'p':
+            opts->print_and_quit = true;
+            break;
+        case 'w':
+            opts->watch_config = true;
+            break;
+        case 'v':
+            opts->show_version = true;
+            break;
+        case 'h':
+            opts->show_help = true;
+            break;
         case OPT_HEALTH_CHECK_PERIOD:
             if (parse_unsigned(optarg, 86400, &v) < 0 || v == 0)
-                return usage_error(err, "--health-check-period: '%s' is not a number of seconds "
-                                        "between 1 and 86400", optarg);
+                return usage_error(err,
+                                   "--health-check-period: '%s' is not a number of seconds "
+                                   "between 1 and 86400",
+                                   optarg);
             opts->health_check_period = (unsigned)v;
             break;
         case OPT_LOST_EVENT_TELEMETRY:
             if (parse_unsigned(optarg, 1000000000ul, &v) < 0 || v == 0)
-                return usage_error(err, "--lost-event-telemetry: '%s' is not a positive number "
-                                        "of events", optarg);
+                return usage_error(err,
+                                   "--lost-event-telemetry: '%s' is not a positive number "
+                                   "of events",
+                                   optarg);
             opts->lost_event_telemetry = v;
             break;
-        case OPT_EXTRA_PROBE_PATH: opts->extra_probe_path = optarg; break;
-        case OPT_EXTRA_PLUGIN_PATH: opts->extra_plugin_path = optarg; break;
-        case ':': return usage_error(err, "option '%s' needs a value", argv[optind - 1]);
-        default: return usage_error(err, "unknown option '%s'", argv[optind - 1]);
+        case OPT_EXTRA_PROBE_PATH:
+            opts->extra_probe_path = optarg;
+            break;
+        case OPT_EXTRA_PLUGIN_PATH:
+            opts->extra_plugin_path = optarg;
+            break;
+        case ':':
+            return usage_error(err, "option '%s' needs a value", argv[optind - 1]);
+        default:
+            return usage_error(err, "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)

@@ -6,11 +6,11 @@
 #include <stdio.h>
 
 struct cli_options {
-    const char *config_path;  /* -c; NULL: no probes configured */
-    const char *output_path;  /* -f; "-" is stdout */
-    bool print_and_quit;      /* -p */
-    bool watch_config;        /* -w */
-    unsigned health_check_period; /* seconds */
+    const char *config_path;            /* -c; NULL: no probes configured */
+    const char *output_path;            /* -f; "-" is stdout */
+    bool print_and_quit;                /* -p */
+    bool watch_config;                  /* -w */
+    unsigned health_check_period;       /* seconds */
     unsigned long lost_event_telemetry; /* every N events; 0 = off */
     const char *extra_probe_path;
     const char *extra_plugin_path;

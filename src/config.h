@@ -29,10 +29,10 @@ struct port_list {
 /* One entry of a probe's `filters` list. Addresses are kept in network byte
  * order; an IPv4 network has family AF_INET and uses addr[0..3]. */
 struct subnet_filter {
-    char *subnet_name; /* may be NULL */
-    char *description; /* may be NULL */
-    int family;        /* AF_INET or AF_INET6 */
-    uint8_t addr[16];  /* network address, host bits cleared */
+    char *subnet_name;  /* may be NULL */
+    char *description;  /* may be NULL */
+    int family;         /* AF_INET or AF_INET6 */
+    uint8_t addr[16];   /* network address, host bits cleared */
     unsigned prefixlen; /* 0..32 for AF_INET, 0..128 for AF_INET6 */
     struct port_list except_ports;
     struct port_list include_ports;
@@ -93,7 +93,7 @@ struct probe_conf {
     enum attach_mode attach; /* key `attach: auto|tracepoint|kprobe` */
 
     /* net_listen */
-    unsigned protocols; /* PROTO_* bits; default PROTO_TCP */
+    unsigned protocols;            /* PROTO_* bits; default PROTO_TCP */
     unsigned snapshot_periodicity; /* seconds, 0 = off */
     bool same_namespace_only;
     bool exclude_random_bind;
@@ -122,7 +122,8 @@ struct config {
 struct config_error {
     char file[512];
     int line;
-    char msg[512]; /* e.g. "tcp_connect.filters[1].network_mask: '255.0.255.0' is not a contiguous mask" */
+    char msg[512]; /* e.g. "tcp_connect.filters[1].network_mask: '255.0.255.0' is not a contiguous
+                      mask" */
 };
 
 /* Tells the loader which top-level keys name probes: built-ins, and the ones
@@ -131,8 +132,8 @@ typedef bool (*config_probe_known_fn)(const char *name, void *ctx);
 
 /* Parses and validates `path`. Returns 0 and sets *out, or a negative errno
  * and fills *err (-EINVAL for invalid content, -ENOENT etc. for I/O). */
-int config_load(const char *path, config_probe_known_fn known, void *known_ctx,
-                struct config **out, struct config_error *err);
+int config_load(const char *path, config_probe_known_fn known, void *known_ctx, struct config **out,
+                struct config_error *err);
 
 /* Same, from a string (for tests); `name` is used in messages and as the base
  * for relative !include paths (its directory). */

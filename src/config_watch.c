@@ -133,8 +133,7 @@ bool config_swappable(const struct config *cur, const struct config *next)
     bool same = true;
     for (size_t i = 0; i < cur->n_probes && same; i++) {
         json_t *a = fixed_part(cur->probes[i].raw), *b = fixed_part(next->probes[i].raw);
-        same = strcmp(cur->probes[i].name, next->probes[i].name) == 0 && a && b &&
-               json_equal(a, b);
+        same = strcmp(cur->probes[i].name, next->probes[i].name) == 0 && a && b && json_equal(a, b);
         json_decref(a);
         json_decref(b);
     }

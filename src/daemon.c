@@ -93,8 +93,8 @@ static void paths_resolve(struct daemon *d)
         *slash = '\0';
     const char *env = getenv("PIDTREE_TEMPLATE_DIR");
     snprintf(candidate, sizeof(candidate), "%s/../share/pidtree-bcc/templates", exe);
-    const char *templates = env                       ? env
-                            : dir_exists(candidate)   ? candidate
+    const char *templates = env                                      ? env
+                            : dir_exists(candidate)                  ? candidate
                             : dir_exists(PIDTREE_SOURCE_TEMPLATEDIR) ? PIDTREE_SOURCE_TEMPLATEDIR
                                                                      : PIDTREE_TEMPLATEDIR;
     /* A path longer than PATH_MAX cannot be opened anyway; truncation then
@@ -133,9 +133,13 @@ static struct probe_instance *probe_add(struct daemon *d, const struct probe_ops
         return NULL;
     }
     struct probe_instance *pi = &d->probes[d->n_probes];
-    *pi = (struct probe_instance){.ops = ops, .conf = conf, .id = (uint32_t)d->n_probes,
-                                  .attach = ATTACH_TRACEPOINT, .services = &dispatch_services,
-                                  .services_ctx = &d->dispatch, .filters = &d->filters[d->n_probes]};
+    *pi = (struct probe_instance){.ops = ops,
+                                  .conf = conf,
+                                  .id = (uint32_t)d->n_probes,
+                                  .attach = ATTACH_TRACEPOINT,
+                                  .services = &dispatch_services,
+                                  .services_ctx = &d->dispatch,
+                                  .filters = &d->filters[d->n_probes]};
     d->n_probes++;
     return pi;
 }
@@ -149,8 +153,7 @@ static int probes_configure(struct daemon *d, bool probing)
     for (size_t i = 0; i < d->cfg->n_probes; i++) {
         const struct probe_conf *conf = &d->cfg->probes[i];
         const struct probe_ops *ops = probe_registry_find(&d->registry, conf->name);
-        if (ops->requires && !probe_present(d, ops->requires) &&
-            !probe_add(d, ops->requires, NULL))
+        if (ops->requires && !probe_present(d, ops->requires) && !probe_add(d, ops->requires, NULL))
             return -EINVAL;
         struct probe_instance *pi = probe_add(d, ops, conf);
         if (!pi || (ops->validate && ops->validate(ops, conf, d->err, sizeof(d->err)) < 0))
@@ -205,8 +208,7 @@ static int module_render(struct daemon *d, struct strbuf *text)
     for (size_t i = 0; i < d->n_probes; i++)
         rp[i] = (struct render_probe){d->probes[i].ops, d->probes[i].conf, d->probes[i].id,
                                       d->probes[i].attach};
-    struct render_options ropts = {.template_dir = d->template_dir,
-                                   .ringbuf_pages = RINGBUF_PAGES};
+    struct render_options ropts = {.template_dir = d->template_dir, .ringbuf_pages = RINGBUF_PAGES};
     return render_module(&ropts, rp, d->n_probes, text, d->err, sizeof(d->err));
 }
 
@@ -237,8 +239,7 @@ static int module_load(struct daemon *d, const char *text)
             for (size_t k = 0; k < n && !dup; k++)
                 dup = strcmp(specs[k].function, form->points[j].function) == 0;
             if (!dup)
-                specs[n++] =
-                    (struct bpf_prog_spec){form->points[j].function, form->points[j].kind};
+                specs[n++] = (struct bpf_prog_spec){form->points[j].function, form->points[j].kind};
         }
     }
     char msg[ERRLEN - 64];
@@ -351,8 +352,7 @@ static void lost_check(struct daemon *d, bool report)
         if (i == 0)
             proc_cache_scan(d->cache);
         if (report || i != 0)
-            fprintf(stderr,
-                    "pidtree-bcc: probe '%s': %llu events lost so far (ring buffer full)\n",
+            fprintf(stderr, "pidtree-bcc: probe '%s': %llu events lost so far (ring buffer full)\n",
                     d->probes[i].ops->name, (unsigned long long)lost);
         d->lost_seen[i] = lost;
     }
@@ -417,12 +417,12 @@ static int filters_swap(struct daemon *d, const struct config *next)
     size_t c = 0;
     for (size_t i = 1; i < d->n_probes && ret == 0; i++)
         if (d->probes[i].conf)
-            ret = filter_tables_build(&next->probes[c++], d->probes[i].id, &next_rule_id,
-                                      &fresh[i], d->err, sizeof(d->err));
+            ret = filter_tables_build(&next->probes[c++], d->probes[i].id, &next_rule_id, &fresh[i],
+                                      d->err, sizeof(d->err));
     for (size_t i = 1; i < d->n_probes && ret == 0; i++)
         if (d->probes[i].conf)
-            ret = filter_tables_load(&fresh[i], &d->filters[i], d->subnets_fd,
-                                     d->subnet_ports_fd, d->port_bits_fd);
+            ret = filter_tables_load(&fresh[i], &d->filters[i], d->subnets_fd, d->subnet_ports_fd,
+                                     d->port_bits_fd);
     for (size_t i = 1; i < d->n_probes; i++) {
         if (ret == 0 && d->probes[i].conf) {
             filter_tables_release(&d->filters[i]);
@@ -697,8 +697,8 @@ static enum daemon_exit print_module(struct daemon *d)
 {
     struct strbuf text = STRBUF_INIT;
     enum daemon_exit status = DAEMON_EXIT_RUNTIME;
-    if (module_render(d, &text) == 0 &&
-        fwrite(text.data, 1, text.len, stdout) == text.len && fflush(stdout) == 0)
+    if (module_render(d, &text) == 0 && fwrite(text.data, 1, text.len, stdout) == text.len &&
+        fflush(stdout) == 0)
         status = DAEMON_EXIT_OK;
     else
         log_error(d->err[0] ? d->err : "cannot write the rendered module");

@@ -9,8 +9,8 @@
 
 /* The LPM key for an address: probe id, then the address as IPv6 (IPv4 as
  * ::ffff:a.b.c.d), with the prefix length counting the probe id's 32 bits. */
-static void subnet_key_make(uint32_t probe_id, int family, const uint8_t *addr,
-                            unsigned prefixlen, struct pt_subnet_key *key)
+static void subnet_key_make(uint32_t probe_id, int family, const uint8_t *addr, unsigned prefixlen,
+                            struct pt_subnet_key *key)
 {
     memset(key, 0, sizeof(*key));
     key->probe_id_be[0] = (uint8_t)(probe_id >> 24);

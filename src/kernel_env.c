@@ -69,8 +69,7 @@ int kernel_env_check_headers(char *err, size_t errlen)
      * rest; other distributions put everything in build/. */
     char build[512], source[512];
     snprintf(build, sizeof(build), "/lib/modules/%s/build/include/linux/kconfig.h", u.release);
-    snprintf(source, sizeof(source), "/lib/modules/%s/source/include/linux/kconfig.h",
-             u.release);
+    snprintf(source, sizeof(source), "/lib/modules/%s/source/include/linux/kconfig.h", u.release);
     if (access(build, R_OK) == 0 || access(source, R_OK) == 0 || getenv("BCC_KERNEL_SOURCE"))
         return 0;
     snprintf(err, errlen,

@@ -12,8 +12,8 @@
 #define NETSTAT_UDP_UNCONNECTED 0x07
 
 struct netstat_entry {
-    int family; /* AF_INET or AF_INET6 */
-    int protocol; /* IPPROTO_TCP or IPPROTO_UDP */
+    int family;        /* AF_INET or AF_INET6 */
+    int protocol;      /* IPPROTO_TCP or IPPROTO_UDP */
     uint8_t laddr[16]; /* network order; IPv4 in the first 4 bytes */
     uint16_t lport;
     unsigned state;

@@ -63,8 +63,7 @@ static int render_tracepoint_anchors(const struct render_probe *probes, size_t n
             if (strbuf_printf(out,
                               "int pt_tp__%.*s__%s(struct tracepoint__%.*s__%s *args) "
                               "{ return 0; }\n",
-                              cat_len, ap->target, slash + 1, cat_len, ap->target,
-                              slash + 1) < 0)
+                              cat_len, ap->target, slash + 1, cat_len, ap->target, slash + 1) < 0)
                 return -ENOMEM;
         }
     }
@@ -89,11 +88,12 @@ static int render_preamble(const struct render_options *opts, const struct rende
 static int render_probe_text(const struct render_options *opts, const struct render_probe *rp,
                              struct strbuf *out, char *err, size_t errlen)
 {
-    int ret = strbuf_printf(out, "\n#line 1 \"<settings of %s>\"\n#define PT_PROBE_ID %u\n"
-                                 "#define PT_ATTACH %s\n",
-                            rp->ops->name, rp->id,
-                            rp->attach == ATTACH_KPROBE ? "PT_ATTACH_KPROBE"
-                                                        : "PT_ATTACH_TRACEPOINT");
+    int ret =
+        strbuf_printf(out,
+                      "\n#line 1 \"<settings of %s>\"\n#define PT_PROBE_ID %u\n"
+                      "#define PT_ATTACH %s\n",
+                      rp->ops->name, rp->id,
+                      rp->attach == ATTACH_KPROBE ? "PT_ATTACH_KPROBE" : "PT_ATTACH_TRACEPOINT");
     if (ret == 0 && rp->ops->render_settings && rp->conf)
         ret = rp->ops->render_settings(rp->ops, rp->conf, out);
     if (ret < 0) {

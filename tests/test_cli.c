@@ -10,8 +10,7 @@
 
 #include "cli.h"
 
-static enum cli_result parse(struct cli_options *o, char *errbuf, size_t len, int argc,
-                             char **argv)
+static enum cli_result parse(struct cli_options *o, char *errbuf, size_t len, int argc, char **argv)
 {
     FILE *err = fmemopen(errbuf, len, "w");
     assert_non_null(err);
@@ -36,9 +35,14 @@ static void test_all_options(void **state)
 {
     char e[512] = "";
     struct cli_options o;
-    char *argv[] = {"pidtree-bcc", "-c", "c.yml", "--output_file", "out", "-p", "-w",
-                    "--health-check-period", "5", "--lost-event-telemetry", "100",
-                    "--extra-probe-path", "/p", "--extra-plugin-path", "/q", NULL};
+    char *argv[] = {"pidtree-bcc", "-c",
+                    "c.yml",       "--output_file",
+                    "out",         "-p",
+                    "-w",          "--health-check-period",
+                    "5",           "--lost-event-telemetry",
+                    "100",         "--extra-probe-path",
+                    "/p",          "--extra-plugin-path",
+                    "/q",          NULL};
     assert_int_equal(parse(&o, e, sizeof(e), 15, argv), CLI_OK);
     assert_string_equal(o.config_path, "c.yml");
     assert_string_equal(o.output_path, "out");

@@ -60,7 +60,7 @@ static void test_subnets_v4(void **state)
     assert_true(dropped(&t, "172.31.255.255", 443)); /* include_ports drops 443 only */
     assert_false(dropped(&t, "172.31.255.255", 444));
     assert_false(dropped(&t, "172.32.0.0", 443)); /* outside the /12 */
-    assert_false(dropped(&t, "10.1.2.3", 443)); /* the /24 decides, not the /8 */
+    assert_false(dropped(&t, "10.1.2.3", 443));   /* the /24 decides, not the /8 */
     assert_true(dropped(&t, "10.1.2.3", 444));
     filter_tables_release(&t);
 }
@@ -87,8 +87,7 @@ static void test_subnets_v6_and_mapped(void **state)
 static void test_global_ports(void **state)
 {
     struct port_range ex[2] = {{22, 22}, {6000, 6009}};
-    struct probe_conf pc = {.name = "tcp_connect",
-                            .port_rules = {PORT_RULES_EXCLUDE, {ex, 2}}};
+    struct probe_conf pc = {.name = "tcp_connect", .port_rules = {PORT_RULES_EXCLUDE, {ex, 2}}};
     struct filter_tables t;
     build(&pc, &t);
     assert_true(dropped(&t, "8.8.8.8", 22));
@@ -152,10 +151,8 @@ static void test_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_subnets_v4),
-        cmocka_unit_test(test_subnets_v6_and_mapped),
-        cmocka_unit_test(test_global_ports),
-        cmocka_unit_test(test_keys_are_per_probe),
+        cmocka_unit_test(test_subnets_v4),   cmocka_unit_test(test_subnets_v6_and_mapped),
+        cmocka_unit_test(test_global_ports), cmocka_unit_test(test_keys_are_per_probe),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

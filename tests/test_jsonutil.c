@@ -31,11 +31,17 @@ static void test_valid_utf8_unchanged(void **state)
 static void test_invalid_bytes_replaced(void **state)
 {
     /* lone continuation, truncated sequence, overlong, surrogate, > U+10FFFF */
-    const char text[] = "a\x80" "b\xc3" "c\xc0\xaf" "d\xed\xa0\x80" "e\xf4\x90\x80\x80";
+    const char text[] = "a\x80"
+                        "b\xc3"
+                        "c\xc0\xaf"
+                        "d\xed\xa0\x80"
+                        "e\xf4\x90\x80\x80";
     json_t *s = json_string_lossy(text, sizeof(text) - 1);
     assert_non_null(s);
     const char *v = json_string_value(s);
-    assert_non_null(strstr(v, "a\xef\xbf\xbd" "b\xef\xbf\xbd" "c"));
+    assert_non_null(strstr(v, "a\xef\xbf\xbd"
+                              "b\xef\xbf\xbd"
+                              "c"));
     /* What was written parses back: the output is valid JSON. */
     char *out = json_dumps(s, JSON_ENCODE_ANY);
     json_t *back = json_loads(out, JSON_DECODE_ANY, NULL);

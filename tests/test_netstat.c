@@ -48,9 +48,9 @@ static void test_parse_udp6(void **state)
 static void test_parse_garbage(void **state)
 {
     struct netstat_entry e;
-    assert_int_equal(netstat_parse_line("  sl  local_address rem_address   st", AF_INET,
-                                        IPPROTO_TCP, &e),
-                     -EINVAL);
+    assert_int_equal(
+        netstat_parse_line("  sl  local_address rem_address   st", AF_INET, IPPROTO_TCP, &e),
+        -EINVAL);
     assert_int_equal(netstat_parse_line("", AF_INET, IPPROTO_TCP, &e), -EINVAL);
     /* An IPv6-length address in an IPv4 table. */
     assert_int_equal(netstat_parse_line("0: 00000000000000000000000001000000:14E9 "
@@ -111,10 +111,8 @@ static void test_own_socket_resolves(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_tcp4_listener),
-        cmocka_unit_test(test_parse_udp6),
-        cmocka_unit_test(test_parse_garbage),
-        cmocka_unit_test(test_foreach_fake_dir),
+        cmocka_unit_test(test_parse_tcp4_listener), cmocka_unit_test(test_parse_udp6),
+        cmocka_unit_test(test_parse_garbage),       cmocka_unit_test(test_foreach_fake_dir),
         cmocka_unit_test(test_own_socket_resolves),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -47,9 +47,11 @@ static void test_tracepoint_form(void **state)
     assert_non_null(strstr(text, "#line 1 \"" PIDTREE_SOURCE_TEMPLATEDIR "/process.bpf.c\""));
     assert_non_null(strstr(text, "#line 1 \"" PIDTREE_SOURCE_TEMPLATEDIR "/tcp_connect.bpf.c\""));
     assert_non_null(strstr(text, "#define PT_RINGBUF_PAGES 2048\n"));
-    assert_non_null(strstr(text, "#define PT_PROBE_ID 1\n#define PT_ATTACH PT_ATTACH_TRACEPOINT\n"));
+    assert_non_null(
+        strstr(text, "#define PT_PROBE_ID 1\n#define PT_ATTACH PT_ATTACH_TRACEPOINT\n"));
     /* One type anchor per tracepoint used. */
-    assert_int_equal(count(text, "struct tracepoint__sock__inet_sock_set_state *args) { return"), 1);
+    assert_int_equal(count(text, "struct tracepoint__sock__inet_sock_set_state *args) { return"),
+                     1);
     assert_int_equal(count(text, "int pt_tp__task__task_newtask("), 1);
     free(text);
 }

@@ -46,8 +46,8 @@ static void kernel_counted(struct fake_counts *f, struct pt_udp_dest_key key, ui
                            uint64_t first, uint64_t last)
 {
     f->keys[f->n] = key;
-    f->values[f->n] = (struct pt_udp_dest_value){.msg_count = count, .first_ns = first,
-                                                 .last_ns = last};
+    f->values[f->n] =
+        (struct pt_udp_dest_value){.msg_count = count, .first_ns = first, .last_ns = last};
     f->n++;
 }
 

@@ -66,15 +66,15 @@ struct pidtree_plugin {
 /* Declares the exported descriptor:
  *   PIDTREE_PLUGIN_DEFINE("myplugin", my_probes, my_init, my_process, my_destroy);
  */
-#define PIDTREE_PLUGIN_DEFINE(NAME, PROBES, INIT, PROCESS, DESTROY)                               \
-    __attribute__((visibility("default"))) const struct pidtree_plugin pidtree_plugin = {       \
-        .abi_version = PIDTREE_PLUGIN_ABI_VERSION,                                                \
-        .struct_size = sizeof(struct pidtree_plugin),                                             \
-        .name = (NAME),                                                                           \
-        .probes = (PROBES),                                                                       \
-        .init = (INIT),                                                                           \
-        .process = (PROCESS),                                                                     \
-        .destroy = (DESTROY),                                                                     \
+#define PIDTREE_PLUGIN_DEFINE(NAME, PROBES, INIT, PROCESS, DESTROY)                                \
+    __attribute__((visibility("default"))) const struct pidtree_plugin pidtree_plugin = {          \
+        .abi_version = PIDTREE_PLUGIN_ABI_VERSION,                                                 \
+        .struct_size = sizeof(struct pidtree_plugin),                                              \
+        .name = (NAME),                                                                            \
+        .probes = (PROBES),                                                                        \
+        .init = (INIT),                                                                            \
+        .process = (PROCESS),                                                                      \
+        .destroy = (DESTROY),                                                                      \
     }
 
 #ifdef __cplusplus
