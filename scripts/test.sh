@@ -19,7 +19,7 @@ cmake --build build -j"$jobs"
 echo "== format check"
 scripts/check-format.sh
 echo "== unit and integration tests"
-(cd build && ctest --output-on-failure)
+(cd build && ctest --output-on-failure -LE qemu)
 
 echo "== build with ASan + UBSan"
 cmake -S . -B build-sanitize -DPIDTREE_WERROR=ON -DPIDTREE_SANITIZE=ON \
@@ -27,7 +27,8 @@ cmake -S . -B build-sanitize -DPIDTREE_WERROR=ON -DPIDTREE_SANITIZE=ON \
 cmake --build build-sanitize -j"$jobs"
 echo "== unit and integration tests under ASan + UBSan"
 (cd build-sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure)
+    LSAN_OPTIONS=suppressions="$PWD/../scripts/lsan.supp":print_suppressions=0 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -LE qemu)
 
 echo "== unit tests under valgrind"
 scripts/valgrind-tests.sh build
