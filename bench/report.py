@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Renders bench/results/latest.json as the markdown the README quotes:
+one table of measurements, one of the targets (ratios from this one run)."""
+import json
+import sys
+
+
+def row(cells):
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def fmt(v, digits=1):
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:,.{digits}f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def main(path):
+    data = json.load(open(path))
+    s = {x["scenario"]: x for x in data["scenarios"]}
+    m = data["machine"]
+    out = [f"Machine: {m['cores']} cores, {m['cpu']}, kernel {m['kernel']}; "
+           f"commit {m['commit']}, {m['date']}.", ""]
+    out.append(row(["scenario", "workload rate /s", "generated", "events written",
+                    "lost (kernel)", "daemon CPU (cores)", "peak RSS MB"]))
+    out.append(row(["---"] * 7))
+    for x in data["scenarios"]:
+        if "rate" not in x:
+            continue
+        out.append(row([x["scenario"], fmt(x.get("rate")), fmt(x.get("generated")),
+                        fmt(x.get("events")), fmt(x.get("lost_kernel")),
+                        fmt(x.get("daemon_cpu"), 3), fmt(x.get("peak_rss_mb"))]))
+    out.append("")
+
+    def ratio(a, b):
+        return s[a]["rate"] / s[b]["rate"] if a in s and b in s and s[b]["rate"] else 0.0
+
+    lat = s.get("latency_10k", {})
+    st = s.get("startup_all_probes", {})
+    soak = s.get("rss_soak", {})
+    rep = s.get("connect_loopback_reported", {})
+    targets = [
+        ("filtered loopback connects: rate with daemon / without",
+         f"{ratio('connect_loopback_filtered', 'connect_loopback_alone'):.3f}", ">= 0.97",
+         ratio('connect_loopback_filtered', 'connect_loopback_alone') >= 0.97),
+        ("filtered namespace connects: rate with daemon / without",
+         f"{ratio('connect_netns_filtered', 'connect_netns_alone'):.3f}", ">= 0.97",
+         ratio('connect_netns_filtered', 'connect_netns_alone') >= 0.97),
+        ("one-thread loopback storm: events / connections",
+         f"{rep.get('events', 0)} / {rep.get('generated', 0)}", "all, 0 lost",
+         rep.get("events") == rep.get("generated") and rep.get("lost_kernel") == 0),
+        ("one-thread loopback storm: daemon CPU", f"{rep.get('daemon_cpu', 0):.3f} cores",
+         "< 0.5", rep.get("daemon_cpu", 1) < 0.5),
+        ("start-up, three probes", f"{st.get('startup_s', 0):.3f} s", "< 1.5 s",
+         st.get("startup_s", 9) < 1.5),
+        ("RSS after start-up", f"{st.get('rss_after_start_mb', 0):.1f} MB", "< 40 MB",
+         st.get("rss_after_start_mb", 99) < 40),
+        (f"RSS over a {soak.get('seconds', 0)} s storm (start / end / max)",
+         f"{soak.get('rss_start_mb', 0):.1f} / {soak.get('rss_end_mb', 0):.1f} / "
+         f"{soak.get('rss_max_mb', 0):.1f} MB", "flat",
+         soak.get("rss_max_mb", 99) - soak.get("rss_start_mb", 0) < 2),
+        (f"latency at {lat.get('rate', 0):,.0f} events/s (p50 / p99 / max)",
+         f"{lat.get('p50_ms', 0):.2f} / {lat.get('p99_ms', 0):.2f} / {lat.get('max_ms', 0):.2f} ms",
+         "p99 < 10 ms", lat.get("p99_ms", 99) < 10),
+    ]
+    out.append(row(["target", "measured", "goal", "met"]))
+    out.append(row(["---"] * 4))
+    for name, measured, goal, met in targets:
+        out.append(row([name, measured, goal, "yes" if met else "**no**"]))
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

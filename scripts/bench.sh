@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# The benchmark (`sudo make bench`): every scenario in one run, the workload
+# alone and with the daemon attached, on this machine. Prints a markdown
+# table and writes bench/results/latest.{json,md}. Benchmarks are not tests:
+# the exit status is 0 whether or not a target is met, non-zero only when
+# something broke (the daemon did not start, a tool is missing).
+#
+# Traffic goes only to 127.0.0.0/8 and a network namespace made here
+# (198.51.100.2 behind a veth). Every run is bounded in time and count.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BUILD=${BUILD:-build}
+SECS=${BENCH_SECONDS:-5}     # per workload run
+SOAK=${BENCH_SOAK:-60}       # RSS flatness run; 600 for the 10-minute target
+[ "$(id -u)" -eq 0 ] || { echo "bench: run as root (sudo make bench)" >&2; exit 1; }
+
+cmake --build "$BUILD" --target pidtree-bcc loadgen line_latency > /dev/null
+BIN=$ROOT/$BUILD/pidtree-bcc
+LOADGEN=$ROOT/$BUILD/bench/loadgen
+LATENCY=$ROOT/$BUILD/bench/line_latency
+WORK=$(mktemp -d /tmp/pidtree-bench.XXXXXX)
+NETNS=ptbench$$
+DAEMON_PID=""
+RESULTS=$WORK/results.jsonl
+
+cleanup() {
+    [ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null
+    ip netns del "$NETNS" 2>/dev/null || true
+    ip link del "${NETNS}h" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+ip netns add "$NETNS"
+ip link add "${NETNS}h" type veth peer name "${NETNS}n"
+ip link set "${NETNS}n" netns "$NETNS"
+ip addr add 198.51.100.1/24 dev "${NETNS}h"
+ip link set "${NETNS}h" up
+ip netns exec "$NETNS" ip addr add 198.51.100.2/24 dev "${NETNS}n"
+ip netns exec "$NETNS" ip link set "${NETNS}n" up
+
+config() { # config NAME BODY: writes $WORK/NAME.yml
+    printf '%s\n' "$2" > "$WORK/$1.yml"
+    echo "$WORK/$1.yml"
+}
+CFG_FILTERED=$(config filtered 'tcp_connect:
+  filters:
+    - {network: 127.0.0.0/8}
+    - {network: 198.51.100.0/24}')
+CFG_TCP=$(config tcp 'tcp_connect: {}')
+CFG_ALL=$(config all 'tcp_connect: {}
+net_listen: {}
+udp_session: {}')
+
+# start_daemon CONFIG OUTPUT: starts it; sets DAEMON_PID and STARTUP_S.
+start_daemon() {
+    local t0 i
+    t0=$(date +%s.%N)
+    "$BIN" -c "$1" -f "$2" 2> "$WORK/daemon.err" &
+    DAEMON_PID=$!
+    for i in $(seq 1 600); do
+        grep -q "attached in" "$WORK/daemon.err" && break
+        kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$WORK/daemon.err" >&2; exit 1; }
+        sleep 0.01
+    done
+    grep -q "attached in" "$WORK/daemon.err" || { echo "bench: daemon did not attach" >&2; exit 1; }
+    STARTUP_S=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN {print a - b}')
+}
+
+stop_daemon() {
+    kill -TERM "$DAEMON_PID"
+    wait "$DAEMON_PID" || { echo "bench: daemon exited $? on SIGTERM" >&2; exit 1; }
+    DAEMON_PID=""
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$DAEMON_PID/stat"; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$DAEMON_PID/status"; }
+hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$DAEMON_PID/status"; }
+kernel_lost() { # from the daemon's stop summary
+    awk '/events written/ {s += $(NF-4)} END {print s + 0}' "$WORK/daemon.err"
+}
+
+# measured NAME CONFIG LOADGEN_ARGS...: runs the workload with the daemon
+# and records rate, events, loss, CPU and memory as one JSON object.
+measured() {
+    local name=$1 cfg=$2; shift 2
+    local out=$WORK/$name.jsonl t0 t1 c0 c1 run hz
+    start_daemon "$cfg" "$out"
+    c0=$(cpu_ticks); t0=$(date +%s.%N)
+    run=$("$LOADGEN" "$@" -d "$SECS")
+    sleep 0.5 # let the last events drain before reading CPU
+    c1=$(cpu_ticks); t1=$(date +%s.%N); hz=$(getconf CLK_TCK)
+    local hwm; hwm=$(hwm_kb)
+    stop_daemon
+    jq -n --arg name "$name" --argjson run "$run" \
+        --argjson events "$(wc -l < "$out")" --argjson lost "$(kernel_lost)" \
+        --argjson cpu "$(awk -v c="$((c1 - c0))" -v hz="$hz" -v t="$(awk -v a="$t1" -v b="$t0" 'BEGIN {print a - b}')" 'BEGIN {print c / hz / t}')" \
+        --argjson hwm "$hwm" --argjson startup "$STARTUP_S" \
+        '{scenario: $name, rate: $run.rate, generated: $run.count, events: $events,
+          lost_kernel: $lost, daemon_cpu: $cpu, peak_rss_mb: ($hwm / 1024),
+          startup_s: $startup}' >> "$RESULTS"
+}
+
+baseline() { # baseline NAME LOADGEN_ARGS...: the workload alone
+    local name=$1; shift
+    jq -n --arg name "$name" --argjson run "$("$LOADGEN" "$@" -d "$SECS")" \
+        '{scenario: $name, rate: $run.rate, generated: $run.count}' >> "$RESULTS"
+}
+
+echo "== start-up with tcp_connect, net_listen, udp_session" >&2
+start_daemon "$CFG_ALL" /dev/null
+sleep 1
+jq -n --argjson s "$STARTUP_S" --argjson rss "$(rss_kb)" \
+    '{scenario: "startup_all_probes", startup_s: $s, rss_after_start_mb: ($rss / 1024)}' >> "$RESULTS"
+stop_daemon
+
+echo "== loopback connect storm, one thread" >&2
+baseline connect_loopback_alone connect 127.0.0.1 9
+measured connect_loopback_filtered "$CFG_FILTERED" connect 127.0.0.1 9
+measured connect_loopback_reported "$CFG_TCP" connect 127.0.0.1 9
+echo "== namespace host connect storm, one thread" >&2
+baseline connect_netns_alone connect 198.51.100.2 9
+measured connect_netns_filtered "$CFG_FILTERED" connect 198.51.100.2 9
+measured connect_netns_reported "$CFG_TCP" connect 198.51.100.2 9
+echo "== fork storm: a new process per connection" >&2
+baseline fork_alone fork 127.0.0.1 9
+measured fork_reported "$CFG_TCP" fork 127.0.0.1 9
+echo "== UDP sessions: 2 destinations x 2 datagrams, then close" >&2
+baseline udp_alone udp 127.0.0.1 9
+measured udp_reported "$(config udp 'udp_session: {}')" udp 127.0.0.1 9
+echo "== listen churn" >&2
+baseline listen_alone listen 127.0.0.1 9911
+measured listen_reported "$(config listen 'net_listen: {}')" listen 127.0.0.1 9911
+
+echo "== latency at 10,000 events/s" >&2
+mkfifo "$WORK/fifo"
+"$LATENCY" < "$WORK/fifo" > "$WORK/latency.json" &
+reader=$!
+start_daemon "$CFG_TCP" "$WORK/fifo"
+"$LOADGEN" connect 127.0.0.1 9 -r 10000 -d "$SECS" > "$WORK/paced.json"
+sleep 0.5
+stop_daemon
+wait "$reader"
+jq -n --argjson lat "$(cat "$WORK/latency.json")" --argjson run "$(cat "$WORK/paced.json")" \
+    '{scenario: "latency_10k", rate: $run.rate, generated: $run.count, events: $lat.lines,
+      p50_ms: $lat.p50_ms, p99_ms: $lat.p99_ms, max_ms: $lat.max_ms}' >> "$RESULTS"
+
+echo "== RSS over a ${SOAK} s storm" >&2
+start_daemon "$CFG_TCP" /dev/null
+rss_start=$(rss_kb)
+"$LOADGEN" connect 127.0.0.1 9 -r 20000 -d "$SOAK" > /dev/null &
+gen=$!
+rss_max=$rss_start
+while kill -0 "$gen" 2>/dev/null; do
+    rss=$(rss_kb); [ "$rss" -gt "$rss_max" ] && rss_max=$rss
+    sleep 2
+done
+rss_end=$(rss_kb)
+stop_daemon
+jq -n --argjson a "$rss_start" --argjson b "$rss_end" --argjson m "$rss_max" --argjson s "$SOAK" \
+    '{scenario: "rss_soak", seconds: $s, rss_start_mb: ($a / 1024), rss_end_mb: ($b / 1024),
+      rss_max_mb: ($m / 1024)}' >> "$RESULTS"
+
+mkdir -p bench/results
+machine=$(jq -n --arg cpu "$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)" \
+    --arg kernel "$(uname -r)" --argjson cores "$(nproc)" --arg date "$(date -u +%FT%TZ)" \
+    --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+    '{cpu: $cpu, cores: $cores, kernel: $kernel, date: $date, commit: $commit}')
+jq -s --argjson machine "$machine" '{machine: $machine, scenarios: .}' "$RESULTS" \
+    > bench/results/latest.json
+python3 "$ROOT/bench/report.py" bench/results/latest.json | tee bench/results/latest.md
