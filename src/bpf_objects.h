@@ -1,11 +1,13 @@
 /* bpf_objects: a rendered module compiled, loaded, and reduced to fds.
  *
- * libbcc compiles through LLVM, which leaves over 100 MB mapped and much of
- * it resident. A daemon on every host should not carry that, so the compile
- * and the program loads happen in a short-lived child process, which sends
- * the program and map file descriptors back over a unix socket and exits;
- * the daemon keeps only the fds. The child's stderr (clang's diagnostics,
- * the verifier log) is captured for the error message.
+ * libbcc compiles through LLVM, and merely linking it maps and relocates
+ * libLLVM and libclang-cpp: tens of MB resident for the process's life. A
+ * daemon on every host should not carry that, so the compile and the
+ * program loads happen in a separate executable, pidtree-bcc-compile, run
+ * once at start-up, which sends the program and map file descriptors back
+ * over a unix socket and exits; the daemon keeps only the fds and links
+ * nothing but BCC's small libbcc_bpf. The compiler's stderr (clang's
+ * diagnostics, the verifier log) is captured for the error message.
  */
 #ifndef PIDTREE_BPF_OBJECTS_H
 #define PIDTREE_BPF_OBJECTS_H
@@ -26,6 +28,9 @@ struct bpf_objects;
  * output, trimmed to fit). */
 struct bpf_objects *bpf_objects_load(const char *text, const struct bpf_prog_spec *progs,
                                      size_t n_progs, char *err, size_t errlen);
+
+/* Where pidtree-bcc-compile is; set once before the first load. */
+void bpf_objects_set_compiler(const char *path);
 
 /* The fd of a loaded program or a map, or -ENOENT. Owned by the set. */
 int bpf_objects_prog_fd(const struct bpf_objects *objs, const char *function);

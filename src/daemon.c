@@ -102,6 +102,10 @@ static void paths_resolve(struct daemon *d)
     if (snprintf(d->template_dir, sizeof(d->template_dir), "%s", templates) >=
         (int)sizeof(d->template_dir))
         d->template_dir[0] = '\0';
+    /* The compiler sits next to a binary run from its build tree. */
+    snprintf(candidate, sizeof(candidate), "%s/pidtree-bcc-compile", exe);
+    if (access(candidate, X_OK) == 0)
+        bpf_objects_set_compiler(candidate);
     snprintf(candidate, sizeof(candidate), "%s/plugins", exe);
     if (snprintf(d->plugin_dir, sizeof(d->plugin_dir), "%s",
                  dir_exists(candidate) ? candidate : PIDTREE_PLUGINDIR) >=
@@ -158,7 +162,10 @@ static int probes_configure(struct daemon *d, bool probing)
         struct probe_instance *pi = probe_add(d, ops, conf);
         if (!pi || (ops->validate && ops->validate(ops, conf, d->err, sizeof(d->err)) < 0))
             return -EINVAL;
-        if (kernel_env_choose_form(ops, conf->attach, probing, &pi->attach, d->err,
+        /* -p renders an explicitly requested form even where it could not
+         * attach: it loads nothing. */
+        bool probe_kernel = probing && !(d->opts->print_and_quit && conf->attach != ATTACH_AUTO);
+        if (kernel_env_choose_form(ops, conf->attach, probe_kernel, &pi->attach, d->err,
                                    sizeof(d->err)) < 0)
             return -ENOTSUP;
     }

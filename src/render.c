@@ -77,9 +77,17 @@ static int render_preamble(const struct render_options *opts, const struct rende
     for (size_t i = 0; i < n && ret == 0; i++)
         ret = strbuf_printf(out, " %s (id %u, %s)", probes[i].ops->name, probes[i].id,
                             probes[i].attach == ATTACH_KPROBE ? "kprobe" : "tracepoint");
+    /* What attaches where, for readers of -p (and the verifier test). */
+    static const char *const kinds[] = {"tracepoint", "kprobe", "kretprobe"};
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        const struct probe_form *form = probe_form_get(probes[i].ops, probes[i].attach);
+        for (size_t j = 0; j < form->n_points && ret == 0; j++)
+            ret = strbuf_printf(out, "\n * attach %s %s -> %s", kinds[form->points[j].kind],
+                                form->points[j].target, form->points[j].function);
+    }
     if (ret == 0)
         ret = strbuf_printf(out,
-                            " */\n#define PT_BPF 1\n#define PT_RINGBUF_PAGES %u\n"
+                            "\n */\n#define PT_BPF 1\n#define PT_RINGBUF_PAGES %u\n"
                             "#define PT_ATTACH_TRACEPOINT 1\n#define PT_ATTACH_KPROBE 2\n",
                             opts->ringbuf_pages);
     return ret;

@@ -8,7 +8,16 @@
 #include <uapi/linux/ptrace.h>
 #include <uapi/linux/in.h>
 #include <uapi/linux/in6.h>
-#include <linux/socket.h>
+/* Socket constants spelled out: <linux/socket.h> and <linux/net.h> would
+ * add a second of compile time to every start-up. These values are ABI. */
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
+#define PT_SOCK_STREAM 1
+#define PT_SOCK_DGRAM 2
 
 BPF_RINGBUF_OUTPUT(pt_events, PT_RINGBUF_PAGES);
 

@@ -107,7 +107,7 @@ int net_listen__sys_exit_bind(void *ctx)
     if (args->ret == 0 && info)
         info->flags |= PT_SOCK_BOUND | (p->port == 0 ? PT_SOCK_RANDOM_BIND : 0);
     /* TCP sockets are reported when they listen. */
-    if (args->ret == 0 && NET_LISTEN_UDP && (!info || info->type == SOCK_DGRAM))
+    if (args->ret == 0 && NET_LISTEN_UDP && (!info || info->type == PT_SOCK_DGRAM))
         net_listen_submit(p, info ? PT_LISTEN_UDP : PT_LISTEN_UNKNOWN, p->fd);
     net_listen_pending.delete(&tid);
     return 0;

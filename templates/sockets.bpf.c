@@ -9,8 +9,6 @@
  * and lookups happen only in socket syscalls, which fail on other fds.
  */
 
-#include <linux/net.h>
-
 BPF_TABLE("lru_hash", struct pt_sock_key, struct pt_sock_info, pt_sockets, PT_MAX_SOCKETS);
 BPF_HASH(pt_socket_args, __u64, struct pt_sock_info, 4096);
 

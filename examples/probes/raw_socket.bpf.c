@@ -2,8 +2,6 @@
  * The daemon generates `struct raw_socket_event` from raw_socket.yml and
  * defines PT_SETTING_include_packet from the config. */
 
-#include <linux/socket.h>
-
 #define RAW_SOCKET_TYPE_MASK 0xf /* the type without SOCK_NONBLOCK/CLOEXEC */
 #define RAW_SOCK_RAW 3
 #define RAW_AF_PACKET 17

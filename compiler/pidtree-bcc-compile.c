@@ -1,0 +1,104 @@
+/* pidtree-bcc-compile: compiles a rendered module through libbcc (and so
+ * LLVM), loads its programs, and hands the program and map fds to the
+ * daemon over a socket, then exits.
+ *
+ * A separate executable so that the daemon never maps LLVM: linking libbcc
+ * relocates libLLVM and libclang-cpp at start-up, tens of MB resident for
+ * the daemon's whole life. Invoked by the daemon only:
+ *
+ *   pidtree-bcc-compile SOCK_FD TEXT_FD KIND:FUNCTION...
+ *
+ * KIND is t (tracepoint) or k (kprobe or kretprobe). Diagnostics go to
+ * stderr, which the daemon captures for its error message.
+ */
+#include <bcc/bcc_common.h>
+#include <bcc/libbpf.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fdpass.h"
+#include "strbuf.h"
+
+#define VERIFIER_LOG_SIZE (1u << 20)
+
+static int program_load(void *mod, const char *function, int type, char *log)
+{
+    void *insns = bpf_function_start(mod, function);
+    if (!insns) {
+        fprintf(stderr, "program %s not found in the compiled module\n", function);
+        return -ENOENT;
+    }
+    log[0] = '\0';
+    int fd = bcc_func_load(mod, type, function, insns, (int)bpf_function_size(mod, function),
+                           bpf_module_license(mod), bpf_module_kern_version(mod), 0, log,
+                           VERIFIER_LOG_SIZE, NULL, 0);
+    if (fd < 0) {
+        int err = errno ? errno : EINVAL;
+        size_t len = strlen(log);
+        /* The verifier's verdict is at the end of its log. */
+        const char *tail = len > 3000 ? log + len - 3000 : log;
+        fprintf(stderr, "program %s rejected by the kernel: %s\n%s\n", function, strerror(err),
+                tail);
+        return -err;
+    }
+    return fd;
+}
+
+static int compile_and_send(int sock, const char *text, char **specs, int n)
+{
+    void *mod = bpf_module_create_c_from_string(text, 0, NULL, 0, true, NULL);
+    if (!mod) {
+        fprintf(stderr, "the eBPF module did not compile\n");
+        return -EINVAL;
+    }
+    char *log = malloc(VERIFIER_LOG_SIZE);
+    if (!log)
+        return -ENOMEM;
+    int ret = 0;
+    for (int i = 0; i < n && ret == 0; i++) {
+        const char *function = specs[i] + 2;
+        int type = specs[i][0] == 't' ? BPF_PROG_TYPE_TRACEPOINT : BPF_PROG_TYPE_KPROBE;
+        int fd = program_load(mod, function, type, log);
+        ret = fd < 0 ? fd : fdpass_send(sock, FDPASS_PROG, function, fd, 0);
+    }
+    free(log);
+    for (size_t i = 0; i < bpf_num_tables(mod) && ret == 0; i++)
+        ret = fdpass_send(sock, FDPASS_MAP, bpf_table_name(mod, i), bpf_table_fd_id(mod, i), 0);
+    /* No bpf_module_destroy: the process exits, and the kernel objects live
+     * on through the fds the daemon now holds. */
+    return ret;
+}
+
+static bool spec_valid(const char *s)
+{
+    return (s[0] == 't' || s[0] == 'k') && s[1] == ':' && s[2];
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "pidtree-bcc-compile is run by pidtree-bcc, not by hand\n");
+        return 2;
+    }
+    int sock = atoi(argv[1]), text_fd = atoi(argv[2]);
+    for (int i = 3; i < argc; i++)
+        if (!spec_valid(argv[i])) {
+            fprintf(stderr, "bad program spec '%s'\n", argv[i]);
+            return 2;
+        }
+    struct strbuf text = STRBUF_INIT;
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", text_fd);
+    int ret = strbuf_read_file(&text, path);
+    if (ret < 0)
+        fprintf(stderr, "cannot read the module text: %s\n", strerror(-ret));
+    else
+        ret = compile_and_send(sock, text.data, argv + 3, argc - 3);
+    fdpass_send(sock, FDPASS_DONE, NULL, -1, ret);
+    fflush(stderr);
+    return ret == 0 ? 0 : 1;
+}
