@@ -1,6 +1,7 @@
 #include "dispatch.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,11 +113,20 @@ static int on_lifecycle(struct dispatch *d, const struct pt_header *h, const voi
 
 static int write_json_line(struct dispatch *d, json_t *obj)
 {
-    strbuf_reset(&d->line);
-    size_t need = json_dumpb(obj, NULL, 0, JSON_COMPACT);
-    if (need == 0 || strbuf_reserve(&d->line, need) < 0)
+    /* Serialising is most of the daemon's work per event: once into the
+     * buffer kept from the last line, twice only when a line outgrows it. */
+    d->line.len = 0;
+    if (d->line.cap < 4096 && strbuf_reserve(&d->line, 4096) < 0)
         return -ENOMEM;
-    d->line.len = json_dumpb(obj, d->line.data, need, JSON_COMPACT);
+    size_t need = json_dumpb(obj, d->line.data, d->line.cap, JSON_COMPACT);
+    if (need > d->line.cap) {
+        if (strbuf_reserve(&d->line, need) < 0)
+            return -ENOMEM;
+        need = json_dumpb(obj, d->line.data, d->line.cap, JSON_COMPACT);
+    }
+    if (need == 0)
+        return -ENOMEM;
+    d->line.len = need;
     int ret = output_line(d->out, d->line.data, d->line.len);
     if (ret < 0 && !d->output_error)
         d->output_error = ret;
@@ -152,6 +162,13 @@ static json_t *event_build(struct dispatch *d, struct probe_instance *pi, uint32
     const char *tree_error = "";
     json_t *obj = json_object();
     json_t *tree = proc_cache_tree(d->cache, pid, &tree_error);
+    /* The tree's entries are shared with the process cache; plugins may
+     * change them, so theirs is a copy. */
+    if (tree && d->plugins[pi->id]) {
+        json_t *copy = json_deep_copy(tree);
+        json_decref(tree);
+        tree = copy;
+    }
     if (!obj || !tree || set_timestamp(d, obj, boot_ns) ||
         json_object_set_new(obj, "probe", json_string(pi->ops->name)) ||
         json_object_set_new(obj, "pid", json_integer(pid)) ||
@@ -171,17 +188,57 @@ static json_t *event_build(struct dispatch *d, struct probe_instance *pi, uint32
     return obj;
 }
 
+/* The line, written straight from the process cache's serialised entries:
+ * the same bytes event_build() and write_json_line() would make, without
+ * re-encoding every ancestor's command line for every event. Only for
+ * probes without plugins, which may change any field. */
+static int write_line_direct(struct dispatch *d, struct probe_instance *pi, uint32_t pid,
+                             uint64_t boot_ns, json_t *fields)
+{
+    char ts[40];
+    const char *tree_error = "";
+    time_format_iso8601((uint64_t)((int64_t)boot_ns + d->boot_to_realtime_ns), ts, sizeof(ts));
+    d->line.len = 0;
+    if (strbuf_printf(&d->line,
+                      "{\"timestamp\":\"%s\",\"probe\":\"%s\",\"pid\":%" PRIu32 ",\"proctree\":",
+                      ts, pi->ops->name, pid) < 0 ||
+        proc_cache_tree_text(d->cache, pid, &d->line, &tree_error) < 0)
+        return -ENOMEM;
+    /* The probe's fields and `error`, as one object whose braces are cut. */
+    json_t *rest = json_copy(fields);
+    const char *probe_error = json_string_value(json_object_get(fields, "error"));
+    if (!rest ||
+        json_object_set_new(
+            rest, "error", json_string(probe_error && probe_error[0] ? probe_error : tree_error))) {
+        json_decref(rest);
+        return -ENOMEM;
+    }
+    char *text = json_dumps(rest, JSON_COMPACT);
+    json_decref(rest);
+    int ret = text && strbuf_printf(&d->line, ",%s", text + 1) == 0 ? 0 : -ENOMEM;
+    free(text);
+    if (ret == 0)
+        ret = output_line(d->out, d->line.data, d->line.len);
+    if (ret < 0 && ret != -ENOMEM && !d->output_error)
+        d->output_error = ret;
+    return ret;
+}
+
 int dispatch_emit(struct dispatch *d, struct probe_instance *pi, uint32_t pid, uint64_t boot_ns,
                   json_t *fields)
 {
-    json_t *obj = event_build(d, pi, pid, boot_ns, fields);
-    if (!obj)
-        return -ENOMEM;
     struct plugin_set *plugins = d->plugins[pi->id];
-    if (plugins)
+    int ret;
+    if (plugins) {
+        json_t *obj = event_build(d, pi, pid, boot_ns, fields);
+        if (!obj)
+            return -ENOMEM;
         plugin_set_process(plugins, obj);
-    int ret = write_json_line(d, obj);
-    json_decref(obj);
+        ret = write_json_line(d, obj);
+        json_decref(obj);
+    } else {
+        ret = write_line_direct(d, pi, pid, boot_ns, fields);
+    }
     uint64_t now = time_boot_ns();
     if (now > boot_ns) {
         d->latency_sum_ns += now - boot_ns;

@@ -34,6 +34,12 @@ struct proc_entry {
     /* From a fork event's clock rather than /proc: may differ from /proc's
      * value by a tick, since the event fires just after the task started. */
     bool start_approx;
+    /* This entry's {"pid", "cmdline", "username"}, built on first use and
+     * shared by every tree it appears in until the entry changes: most
+     * events come from processes already seen. */
+    json_t *json;
+    char *text; /* the same, serialised: most lines are written from this */
+    size_t text_len;
 };
 
 struct user_entry {
@@ -77,6 +83,8 @@ static void entry_unref(struct proc_cache *c, struct proc_entry *e)
 {
     while (e && --e->refs == 0) {
         struct proc_entry *parent = e->parent;
+        json_decref(e->json);
+        free(e->text);
         free(e->cmdline);
         free(e);
         c->n_entries--;
@@ -91,8 +99,18 @@ static void entry_discard(struct proc_cache *c, struct proc_entry *e)
     entry_unref(c, e);
 }
 
+/* The cached JSON no longer says what the entry holds. */
+static void entry_changed(struct proc_entry *e)
+{
+    json_decref(e->json);
+    e->json = NULL;
+    free(e->text);
+    e->text = NULL;
+}
+
 static void entry_set_cmdline(struct proc_entry *e, char *cmdline)
 {
+    entry_changed(e);
     free(e->cmdline);
     e->cmdline = cmdline;
     e->cmdline_len = strlen(cmdline);
@@ -375,6 +393,7 @@ static bool same_start(const struct proc_entry *a, const struct proc_entry *b)
  * stays, since /proc shows an orphan under its reaper. */
 static void scan_merge(struct proc_entry *old, struct proc_entry *fresh)
 {
+    entry_changed(old);
     old->uid = fresh->uid;
     old->kthread = fresh->kthread;
     old->start = fresh->start;
@@ -551,13 +570,15 @@ void proc_cache_exit(struct proc_cache *c, uint32_t pid)
 void proc_cache_set_uid(struct proc_cache *c, uint32_t pid, uint32_t uid)
 {
     struct proc_entry *e = table_find(c, pid);
-    if (e)
+    if (e && e->uid != uid) {
         e->uid = uid;
+        entry_changed(e);
+    }
 }
 
 /* ---- the tree ---- */
 
-static int tree_append(struct proc_cache *c, json_t *arr, const struct proc_entry *e)
+static json_t *entry_json(struct proc_cache *c, const struct proc_entry *e)
 {
     json_t *obj = json_object();
     json_t *line = json_string_lossy(e->cmdline ? e->cmdline : "", e->cmdline_len);
@@ -565,13 +586,38 @@ static int tree_append(struct proc_cache *c, json_t *arr, const struct proc_entr
     json_t *user = json_string_lossy(name, strlen(name));
     int ret = -ENOMEM;
     if (obj && line && user && json_object_set_new(obj, "pid", json_integer(e->pid)) == 0 &&
-        json_object_set(obj, "cmdline", line) == 0 && json_object_set(obj, "username", user) == 0 &&
-        json_array_append(arr, obj) == 0)
+        json_object_set(obj, "cmdline", line) == 0 && json_object_set(obj, "username", user) == 0)
         ret = 0;
-    json_decref(obj);
     json_decref(line);
     json_decref(user);
-    return ret;
+    if (ret < 0) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+static int tree_append(struct proc_cache *c, json_t *arr, struct proc_entry *e)
+{
+    if (!e->json && !(e->json = entry_json(c, e)))
+        return -ENOMEM;
+    return json_array_append(arr, e->json) == 0 ? 0 : -ENOMEM;
+}
+
+static int tree_append_text(struct proc_cache *c, struct strbuf *out, struct proc_entry *e,
+                            bool first)
+{
+    if (!e->json && !(e->json = entry_json(c, e)))
+        return -ENOMEM;
+    if (!e->text) {
+        e->text = json_dumps(e->json, JSON_COMPACT);
+        if (!e->text)
+            return -ENOMEM;
+        e->text_len = strlen(e->text);
+    }
+    if (!first && strbuf_append(out, ",", 1) < 0)
+        return -ENOMEM;
+    return strbuf_append(out, e->text, e->text_len);
 }
 
 static bool tree_root(const struct proc_entry *e)
@@ -593,21 +639,20 @@ static struct proc_entry *tree_up(struct proc_cache *c, struct proc_entry *e)
     return NULL;
 }
 
-json_t *proc_cache_tree(struct proc_cache *c, uint32_t pid, const char **error)
+/* Walks from `pid` up to the root, calling `visit` on each entry. */
+static int tree_walk(struct proc_cache *c, uint32_t pid, const char **error,
+                     int (*visit)(struct proc_cache *c, struct proc_entry *e, int depth, void *ctx),
+                     void *ctx)
 {
     c->error[0] = '\0';
     *error = c->error;
-    json_t *arr = json_array();
-    if (!arr)
-        return NULL;
     struct proc_entry *e = find_or_load(c, pid);
     if (!e)
         snprintf(c->error, sizeof(c->error), "process %" PRIu32 " not found", pid);
     for (int depth = 0; e; depth++) {
-        if (tree_append(c, arr, e) < 0) {
-            json_decref(arr);
-            return NULL;
-        }
+        int ret = visit(c, e, depth, ctx);
+        if (ret < 0)
+            return ret;
         if (tree_root(e))
             break;
         if (depth + 1 >= MAX_DEPTH) {
@@ -616,7 +661,37 @@ json_t *proc_cache_tree(struct proc_cache *c, uint32_t pid, const char **error)
         }
         e = tree_up(c, e);
     }
+    return 0;
+}
+
+static int visit_json(struct proc_cache *c, struct proc_entry *e, int depth, void *arr)
+{
+    return tree_append(c, arr, e);
+}
+
+static int visit_text(struct proc_cache *c, struct proc_entry *e, int depth, void *out)
+{
+    return tree_append_text(c, out, e, depth == 0);
+}
+
+json_t *proc_cache_tree(struct proc_cache *c, uint32_t pid, const char **error)
+{
+    json_t *arr = json_array();
+    if (!arr)
+        return NULL;
+    if (tree_walk(c, pid, error, visit_json, arr) < 0) {
+        json_decref(arr);
+        return NULL;
+    }
     return arr;
+}
+
+int proc_cache_tree_text(struct proc_cache *c, uint32_t pid, struct strbuf *out, const char **error)
+{
+    if (strbuf_append(out, "[", 1) < 0)
+        return -ENOMEM;
+    int ret = tree_walk(c, pid, error, visit_text, out);
+    return ret < 0 ? ret : strbuf_append(out, "]", 1);
 }
 
 /* ---- helpers ---- */

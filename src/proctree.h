@@ -55,6 +55,12 @@ void proc_cache_set_uid(struct proc_cache *cache, uint32_t pid, uint32_t uid);
  * Returns a new reference, or NULL on allocation failure. */
 json_t *proc_cache_tree(struct proc_cache *cache, uint32_t pid, const char **error);
 
+/* The same tree serialised as compact JSON, appended to `out`: the entries'
+ * text is cached between events. Returns 0 or -ENOMEM. */
+struct strbuf;
+int proc_cache_tree_text(struct proc_cache *cache, uint32_t pid, struct strbuf *out,
+                         const char **error);
+
 /* Number of entries (live and exited) held, for memory bounds and tests. */
 size_t proc_cache_size(const struct proc_cache *cache);
 

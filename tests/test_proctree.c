@@ -257,6 +257,15 @@ static void test_exec(void **state)
     assert_string_equal(field(t, 0, "cmdline"), "python3 -c print(1)");
     json_decref(t);
 
+    /* Entries are cached as JSON between events: an exec or a uid change
+     * must show in the next tree. */
+    proc_cache_exec(c, 200, 0, "second\0", 7, 0);
+    proc_cache_set_uid(c, 200, 4000123);
+    t = check_tree(c, 200, (uint32_t[]){200, 100, 1, 0}, "");
+    assert_string_equal(field(t, 0, "cmdline"), "second");
+    assert_string_equal(field(t, 0, "username"), "4000123");
+    json_decref(t);
+
     /* Truncated and gone from /proc; unknown, so no parent either. */
     proc_cache_exec(c, 600, 0, "a\0b\0", 4, 1);
     t = check_tree(c, 600, (uint32_t[]){600, 0}, "parent of 600 not found");
