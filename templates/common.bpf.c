@@ -6,10 +6,19 @@
  * happened (a perf buffer per CPU would not give that order).
  */
 #include <uapi/linux/ptrace.h>
-#include <uapi/linux/in.h>
 #include <uapi/linux/in6.h>
-/* Socket constants spelled out: <linux/socket.h> and <linux/net.h> would
- * add a second of compile time to every start-up. These values are ABI. */
+/* Socket constants spelled out: <linux/socket.h>, <linux/net.h> and
+ * <uapi/linux/in.h> (which pulls in the first) would add over a second of
+ * compile time to every start-up. These values are ABI. PT_ names keep them
+ * apart from the kernel's own, which a kprobe form's headers define. */
+#define PT_IPPROTO_TCP 6
+#define PT_IPPROTO_UDP 17
+struct pt_sockaddr_in {
+    __u16 sin_family;
+    __be16 sin_port;
+    __u8 sin_addr[4];
+    __u8 sin_zero[8];
+};
 #ifndef AF_INET
 #define AF_INET 2
 #endif
@@ -100,13 +109,13 @@ static __always_inline int pt_read_user_sockaddr(const void *uaddr, __u16 *famil
                                                  __u8 *addr)
 {
     struct sockaddr_in6 sa = {};
-    if (!uaddr || bpf_probe_read_user(&sa, sizeof(struct sockaddr_in), uaddr))
+    if (!uaddr || bpf_probe_read_user(&sa, sizeof(struct pt_sockaddr_in), uaddr))
         return -1;
     *family = sa.sin6_family;
     *port = ntohs(sa.sin6_port);
     if (sa.sin6_family == AF_INET) {
-        const struct sockaddr_in *sin = (const struct sockaddr_in *)&sa;
-        __builtin_memcpy(addr, &sin->sin_addr, 4);
+        const struct pt_sockaddr_in *sin = (const struct pt_sockaddr_in *)&sa;
+        __builtin_memcpy(addr, sin->sin_addr, 4);
         __builtin_memset(addr + 4, 0, 12);
         return 0;
     }

@@ -58,7 +58,7 @@ int net_listen__sys_enter_listen(void *ctx)
 int net_listen__inet_sock_set_state(void *ctx)
 {
     struct tracepoint__sock__inet_sock_set_state *args = ctx;
-    if (args->protocol != IPPROTO_TCP || args->newstate != TCP_LISTEN)
+    if (args->protocol != PT_IPPROTO_TCP || args->newstate != TCP_LISTEN)
         return 0;
     __u64 tid = bpf_get_current_pid_tgid();
     struct pt_listen_pending *p = net_listen_pending.lookup(&tid);
@@ -182,7 +182,7 @@ int net_listen__inet_bind_ret(struct pt_regs *ctx)
         return 0;
     __u16 protocol = 0;
     bpf_probe_read_kernel(&protocol, sizeof(protocol), &call->sk->sk_protocol);
-    if (PT_REGS_RC(ctx) == 0 && NET_LISTEN_UDP && protocol == IPPROTO_UDP) {
+    if (PT_REGS_RC(ctx) == 0 && NET_LISTEN_UDP && protocol == PT_IPPROTO_UDP) {
         net_listen_from_sock(call->sk, &call->p);
         net_listen_submit(&call->p, PT_LISTEN_UDP, -1);
     }

@@ -36,7 +36,7 @@ static __always_inline int tcp_connect_submit(__u16 family, __u16 dport, __u16 s
 int tcp_connect__inet_sock_set_state(void *ctx)
 {
     struct tracepoint__sock__inet_sock_set_state *args = ctx;
-    if (args->protocol != IPPROTO_TCP || args->oldstate != TCP_CLOSE ||
+    if (args->protocol != PT_IPPROTO_TCP || args->oldstate != TCP_CLOSE ||
         args->newstate != TCP_SYN_SENT)
         return 0;
     __u8 saddr[16], daddr[16];

@@ -96,7 +96,10 @@ int udp_session__sys_enter_sendmsg(void *ctx)
 {
     struct tracepoint__syscalls__sys_enter_sendmsg *args = ctx;
     void *name = NULL;
-    bpf_probe_read_user(&name, sizeof(name), &args->msg->msg_name);
+    /* msg_name is the first field of struct user_msghdr (and of mmsghdr,
+     * whose msg_hdr comes first): read by address, without the header
+     * that defines them. */
+    bpf_probe_read_user(&name, sizeof(name), (const void *)args->msg);
     udp_session_remember(args->fd, name);
     return 0;
 }
@@ -105,7 +108,7 @@ int udp_session__sys_enter_sendmmsg(void *ctx)
 {
     struct tracepoint__syscalls__sys_enter_sendmmsg *args = ctx;
     void *name = NULL;
-    bpf_probe_read_user(&name, sizeof(name), &args->mmsg->msg_hdr.msg_name);
+    bpf_probe_read_user(&name, sizeof(name), (const void *)args->mmsg);
     udp_session_remember(args->fd, name);
     return 0;
 }
@@ -113,7 +116,7 @@ int udp_session__sys_enter_sendmmsg(void *ctx)
 int udp_session__sock_send_length(void *ctx)
 {
     struct tracepoint__sock__sock_send_length *args = ctx;
-    if (args->protocol != IPPROTO_UDP || args->ret <= 0)
+    if (args->protocol != PT_IPPROTO_UDP || args->ret <= 0)
         return 0;
     struct pt_udp_dest_key key = {.sk = (__u64)args->sk};
     __u64 tid = bpf_get_current_pid_tgid();
