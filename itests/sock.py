@@ -38,6 +38,14 @@ def main():
             for _ in range(int(count)):
                 s.sendto(b"x", (host, int(port)))
         finish(s, end)
+    elif action == "udp-sendmsg":  # END HOST:PORT:COUNT ... (sendmsg with msg_name)
+        end = args[0]
+        dests = [a.rsplit(":", 2) for a in args[1:]]
+        s = socket.socket(family_of(dests[0][0]), socket.SOCK_DGRAM)
+        for host, port, count in dests:
+            for _ in range(int(count)):
+                s.sendmsg([b"x"], [], 0, (host, int(port)))
+        finish(s, end)
     elif action == "udp-connected":  # END HOST PORT COUNT
         end, host, port, count = args[0], args[1], int(args[2]), int(args[3])
         # A bound receiver: without one, the ICMP port-unreachable reply

@@ -33,6 +33,12 @@ session "two destinations, ended by close" "$pid" "" \
      .destinations[1].daddr == "127.0.0.12" and .destinations[1].port == 7702 and
      .destinations[1].msg_count == 5 and (.destinations[0].duration >= 0)'
 
+pid=$(sock udp-sendmsg close ::ffff:127.0.0.14:7707:2 ::ffff:127.0.0.15:7708:3)
+session "sendmsg on an IPv6 socket to IPv4-mapped addresses, printed as IPv4" "$pid" "" \
+    '(.destinations | length) == 2 and .destinations[0].daddr == "127.0.0.14" and
+     .destinations[0].msg_count == 2 and .destinations[1].daddr == "127.0.0.15" and
+     .destinations[1].port == 7708 and .destinations[1].msg_count == 3'
+
 pid=$(sock udp-connected close ::1 7703 4)
 session "connected IPv6 socket" "$pid" "" \
     '(.destinations | length) == 1 and .destinations[0].daddr == "::1" and
