@@ -99,13 +99,31 @@ measured() {
         --argjson hwm "$hwm" --argjson startup "$STARTUP_S" \
         '{scenario: $name, rate: $run.rate, generated: $run.count, events: $events,
           lost_kernel: $lost, daemon_cpu: $cpu, peak_rss_mb: ($hwm / 1024),
-          startup_s: $startup}' >> "$RESULTS"
+          startup_s: $startup}' >> "${OUT_JSON:-$RESULTS}"
 }
 
 baseline() { # baseline NAME LOADGEN_ARGS...: the workload alone
     local name=$1; shift
     jq -n --arg name "$name" --argjson run "$("$LOADGEN" "$@" -d "$SECS")" \
-        '{scenario: $name, rate: $run.rate, generated: $run.count}' >> "$RESULTS"
+        '{scenario: $name, rate: $run.rate, generated: $run.count}' >> "${OUT_JSON:-$RESULTS}"
+}
+
+# paired NAME ADDR: the workload alone and with filtering daemon, alternated
+# three times; the medians are reported (this machine's rate drifts by a few
+# per cent between runs, more than the overhead being measured).
+paired() {
+    local name=$1 addr=$2 i
+    OUT_JSON=$WORK/trials.jsonl
+    : > "$OUT_JSON"
+    for i in 1 2 3; do
+        baseline "${name}_alone" connect "$addr" 9
+        measured "${name}_filtered" "$CFG_FILTERED" connect "$addr" 9
+    done
+    unset OUT_JSON
+    for kind in alone filtered; do
+        jq -s --arg s "${name}_$kind" '[.[] | select(.scenario == $s)] | sort_by(.rate) |
+            .[1] + {trials: [.[].rate]}' "$WORK/trials.jsonl" >> "$RESULTS"
+    done
 }
 
 echo "== start-up with tcp_connect, net_listen, udp_session" >&2
@@ -116,12 +134,10 @@ jq -n --argjson s "$STARTUP_S" --argjson rss "$(rss_kb)" \
 stop_daemon
 
 echo "== loopback connect storm, one thread" >&2
-baseline connect_loopback_alone connect 127.0.0.1 9
-measured connect_loopback_filtered "$CFG_FILTERED" connect 127.0.0.1 9
+paired connect_loopback 127.0.0.1
 measured connect_loopback_reported "$CFG_TCP" connect 127.0.0.1 9
 echo "== namespace host connect storm, one thread" >&2
-baseline connect_netns_alone connect 198.51.100.2 9
-measured connect_netns_filtered "$CFG_FILTERED" connect 198.51.100.2 9
+paired connect_netns 198.51.100.2
 measured connect_netns_reported "$CFG_TCP" connect 198.51.100.2 9
 echo "== fork storm: a new process per connection" >&2
 baseline fork_alone fork 127.0.0.1 9
