@@ -55,13 +55,15 @@ start_daemon() {
     : > "$OUT"; : > "$ERR"
     "$PIDTREE_BIN" -c "$config" -f "$OUT" "$@" 2> "$ERR" &
     DAEMON_PID=$!
-    local i
-    for i in $(seq 1 600); do
+    # Under software emulation (the QEMU kernel matrix) a compile takes
+    # minutes, not a second: PIDTREE_ATTACH_TIMEOUT stretches the wait.
+    local i limit=$((${PIDTREE_ATTACH_TIMEOUT:-60} * 10))
+    for i in $(seq 1 "$limit"); do
         grep -q "attached in" "$ERR" && return 0
         kill -0 "$DAEMON_PID" 2>/dev/null || fail "daemon exited during start-up: $(cat "$ERR")"
         sleep 0.1
     done
-    fail "daemon did not attach within 60 s"
+    fail "daemon did not attach within ${PIDTREE_ATTACH_TIMEOUT:-60} s"
 }
 
 # stop_daemon: SIGTERM; the daemon must exit 0.

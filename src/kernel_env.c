@@ -93,6 +93,13 @@ static const char *form_missing_tracepoint(const struct probe_ops *ops)
 int kernel_env_choose_form(const struct probe_ops *ops, enum attach_mode wanted, bool probing,
                            enum attach_mode *chosen, char *err, size_t errlen)
 {
+    /* For the kernel-matrix tests: run a whole suite in one form without
+     * editing its configs. Only `attach: auto` is overridden. */
+    const char *forced = getenv("PIDTREE_FORCE_ATTACH");
+    if (wanted == ATTACH_AUTO && forced)
+        wanted = strcmp(forced, "kprobe") == 0       ? ATTACH_KPROBE
+                 : strcmp(forced, "tracepoint") == 0 ? ATTACH_TRACEPOINT
+                                                     : ATTACH_AUTO;
     if (!probing) {
         *chosen = wanted == ATTACH_KPROBE ? ATTACH_KPROBE : ATTACH_TRACEPOINT;
         return 0;
