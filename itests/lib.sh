@@ -7,6 +7,7 @@ set -euo pipefail
 
 : "${PIDTREE_BIN:?PIDTREE_BIN must point at the pidtree-bcc binary}"
 : "${PIDTREE_SOURCE_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+source "$PIDTREE_SOURCE_DIR/scripts/netns.sh"
 
 TEST_NAME=$(basename "$0" .sh)
 WORK=$(mktemp -d "/tmp/pidtree-${TEST_NAME}.XXXXXX")
@@ -27,8 +28,7 @@ cleanup() {
     local job
     for job in $(jobs -p); do kill "$job" 2>/dev/null || true; done
     if [ -n "$NETNS" ]; then
-        ip netns del "$NETNS" 2>/dev/null || true
-        ip link del "${NETNS}h" 2>/dev/null || true
+        netns_delete "$NETNS"
     fi
     if [ $rc -ne 0 ]; then
         echo "--- daemon stderr ($ERR)"; tail -n 40 "$ERR" 2>/dev/null || true
@@ -99,18 +99,11 @@ tcp_connect_to() {
     bash -c 'echo $$; exec 3<>"/dev/tcp/$0/$1"' "$host" "$port" 2>/dev/null || true
 }
 
-# make_netns: a namespace with 198.51.100.2, reachable from the host at
-# 198.51.100.1 over a veth pair. Sets $NETNS.
+# make_netns: the test host 198.51.100.2 in a namespace (scripts/netns.sh).
+# Sets $NETNS.
 make_netns() {
     NETNS="pt$$"
-    ip netns add "$NETNS"
-    ip link add "${NETNS}h" type veth peer name "${NETNS}n"
-    ip link set "${NETNS}n" netns "$NETNS"
-    ip addr add 198.51.100.1/24 dev "${NETNS}h"
-    ip link set "${NETNS}h" up
-    ip netns exec "$NETNS" ip addr add 198.51.100.2/24 dev "${NETNS}n"
-    ip netns exec "$NETNS" ip link set "${NETNS}n" up
-    ip netns exec "$NETNS" ip link set lo up
+    netns_create "$NETNS"
 }
 
 # write_config NAME <<EOF ... EOF: writes a config file into $WORK.

@@ -26,19 +26,13 @@ RESULTS=$WORK/results.jsonl
 
 cleanup() {
     [ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null
-    ip netns del "$NETNS" 2>/dev/null || true
-    ip link del "${NETNS}h" 2>/dev/null || true
+    netns_delete "$NETNS"
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-ip netns add "$NETNS"
-ip link add "${NETNS}h" type veth peer name "${NETNS}n"
-ip link set "${NETNS}n" netns "$NETNS"
-ip addr add 198.51.100.1/24 dev "${NETNS}h"
-ip link set "${NETNS}h" up
-ip netns exec "$NETNS" ip addr add 198.51.100.2/24 dev "${NETNS}n"
-ip netns exec "$NETNS" ip link set "${NETNS}n" up
+source scripts/netns.sh
+netns_create "$NETNS"
 
 config() { # config NAME BODY: writes $WORK/NAME.yml
     printf '%s\n' "$2" > "$WORK/$1.yml"

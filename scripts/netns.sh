@@ -1,0 +1,22 @@
+# Sourced by the integration tests and the benchmark.
+#
+# netns_create NAME: a network namespace holding 198.51.100.2, reachable
+# from the host at 198.51.100.1 over a veth pair NAMEh/NAMEn. The only
+# remote host tests and benchmarks talk to: it exists only on this machine.
+netns_create() {
+    local ns=$1
+    ip netns add "$ns"
+    ip link add "${ns}h" type veth peer name "${ns}n"
+    ip link set "${ns}n" netns "$ns"
+    ip addr add 198.51.100.1/24 dev "${ns}h"
+    ip link set "${ns}h" up
+    ip netns exec "$ns" ip addr add 198.51.100.2/24 dev "${ns}n"
+    ip netns exec "$ns" ip link set "${ns}n" up
+    ip netns exec "$ns" ip link set lo up
+}
+
+# netns_delete NAME: undoes netns_create; quiet when there is nothing.
+netns_delete() {
+    ip netns del "$1" 2>/dev/null || true
+    ip link del "${1}h" 2>/dev/null || true
+}
