@@ -55,7 +55,10 @@ struct pt_exec_event {
     struct pt_header h;
     __u32 args_len;
     __u32 truncated;
-    char args[PT_ARGS_SIZE];
+    /* PT_ARGS_SIZE of arguments, plus room for one more read: the kernel
+     * program masks its offset so that verifiers before 6.x, which lose the
+     * loop's bound, can still prove every write in range. */
+    char args[PT_ARGS_SIZE + PT_ARG_MAX];
 };
 
 struct pt_exec_ret_event {

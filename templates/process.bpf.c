@@ -46,7 +46,7 @@ static __always_inline int pt_exec_enter(const char *const *argv)
             e->truncated = 1;
             break;
         }
-        long n = bpf_probe_read_user_str(&e->args[off], PT_ARG_MAX, arg);
+        long n = bpf_probe_read_user_str(&e->args[off & (PT_ARGS_SIZE - 1)], PT_ARG_MAX, arg);
         if (n < 0)
             break;
         if (n == PT_ARG_MAX)
@@ -58,7 +58,7 @@ static __always_inline int pt_exec_enter(const char *const *argv)
     e->args_len = off;
     __u32 size = offsetof(struct pt_exec_event, args) + (off & (PT_ARGS_SIZE - 1));
     if (off >= PT_ARGS_SIZE)
-        size = sizeof(*e);
+        size = offsetof(struct pt_exec_event, args) + PT_ARGS_SIZE;
     if (pt_events.ringbuf_output(e, size, 0))
         pt_count_lost(PT_PROCESS_PROBE_ID);
     return 0;
