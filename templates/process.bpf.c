@@ -46,7 +46,13 @@ static __always_inline int pt_exec_enter(const char *const *argv)
             e->truncated = 1;
             break;
         }
-        long n = bpf_probe_read_user_str(&e->args[off & (PT_ARGS_SIZE - 1)], PT_ARG_MAX, arg);
+        /* The bound above is hidden from clang so that the mask stays in the
+         * code: verifiers before 6.x (Debian's 6.1) lose that bound across
+         * iterations and need the mask, with the buffer's slack, to prove
+         * the write in range. */
+        __u32 at = off;
+        asm volatile("" : "+r"(at));
+        long n = bpf_probe_read_user_str(&e->args[at & (PT_ARGS_SIZE - 1)], PT_ARG_MAX, arg);
         if (n < 0)
             break;
         if (n == PT_ARG_MAX)
