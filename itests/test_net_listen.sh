@@ -7,7 +7,7 @@ require_root
 make_netns
 
 # A listener that exists before the daemon starts.
-python3 "$(dirname "$0")/sock.py" tcp-listen 127.0.0.9 7600 30 > "$WORK/old.pid" &
+python3 "$(dirname "$0")/sock.py" tcp-listen 127.0.0.9 7600 $((30 + ${PIDTREE_ATTACH_TIMEOUT:-0})) > "$WORK/old.pid" &
 old_listener=$!
 for i in $(seq 1 50); do [ -s "$WORK/old.pid" ] && break; sleep 0.1; done
 old_pid=$(head -n1 "$WORK/old.pid")

@@ -15,6 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 CACHE=${PIDTREE_QEMU_CACHE:-/var/cache/pidtree-qemu}
 TIMEOUT=${PIDTREE_QEMU_TIMEOUT:-3000}
 SUITE=${*:-test_tcp_connect test_net_listen test_udp_session}
@@ -34,8 +35,11 @@ fi
 KPKG=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')
 KVER=${KPKG#linux-image-}
 PKGS=libbpfcc,libjansson4,libyaml-0-2,libcurl4,python3,jq,iproute2,procps,kmod,util-linux,bash
-PKGS=$PKGS,initramfs-tools,$KPKG,linux-headers-$KVER,make,gcc,libc6-dev,hostname
-ROOTFS=$CACHE/rootfs-$(echo "$KVER $PKGS" | sha1sum | cut -c1-12)
+PKGS=$PKGS,initramfs-tools,make,gcc,libc6-dev,hostname
+# The kernel comes from the security suite, which debootstrap does not read:
+# installed afterwards with the host's own apt sources.
+KERNEL_PKGS="$KPKG linux-headers-$KVER"
+ROOTFS=$CACHE/rootfs-$(echo "$KERNEL_PKGS $PKGS" | sha1sum | cut -c1-12)
 
 t0=$(date +%s)
 if [ ! -e "$ROOTFS/.complete" ]; then
@@ -44,6 +48,15 @@ if [ ! -e "$ROOTFS/.complete" ]; then
     mkdir -p "$CACHE"
     debootstrap --variant=minbase --include="$PKGS" bookworm "$ROOTFS" "$MIRROR" > "$CACHE/debootstrap.log" 2>&1 ||
         { tail -n 30 "$CACHE/debootstrap.log" >&2; exit 1; }
+    cp /etc/apt/sources.list.d/*.sources "$ROOTFS/etc/apt/sources.list.d/" 2>/dev/null || true
+    [ -e /etc/apt/sources.list ] && cp /etc/apt/sources.list "$ROOTFS/etc/apt/"
+    rm -f "$ROOTFS"/etc/apt/sources.list.d/*.disabled*
+    mount -t proc proc "$ROOTFS/proc"
+    { chroot "$ROOTFS" apt-get update -qq &&
+        DEBIAN_FRONTEND=noninteractive chroot "$ROOTFS" apt-get install -y -qq \
+            --no-install-recommends $KERNEL_PKGS; } > "$CACHE/kernel-install.log" 2>&1 ||
+        { umount "$ROOTFS/proc"; tail -n 30 "$CACHE/kernel-install.log" >&2; exit 1; }
+    umount "$ROOTFS/proc"
     [ -e "$ROOTFS/boot/initrd.img-$KVER" ] || chroot "$ROOTFS" update-initramfs -c -k "$KVER"
     touch "$ROOTFS/.complete"
 fi
@@ -65,7 +78,7 @@ mount -t bpf bpf /sys/fs/bpf 2>/dev/null
 ip link set lo up
 hostname pidtree-guest
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin PIDTREE_ATTACH_TIMEOUT=900
-export PIDTREE_BIN=$ROOT/$BUILD/pidtree-bcc PIDTREE_BUILD_DIR=$ROOT/$BUILD PIDTREE_SOURCE_DIR=$ROOT
+export PIDTREE_BIN=$BUILD/pidtree-bcc PIDTREE_BUILD_DIR=$BUILD PIDTREE_SOURCE_DIR=$ROOT
 echo "QEMU-KERNEL \$(uname -r) kprobes=\$(test -e /sys/kernel/tracing/kprobe_events -o -e /sys/kernel/debug/tracing/kprobe_events && echo yes || echo unknown)"
 run() { # run MODE TEST
     local start=\$(date +%s) rc=0

@@ -67,6 +67,14 @@ static __always_inline void pt_addr_copy(__u8 *dst, __u16 family, const __u8 *v4
     }
 }
 
+static __always_inline int pt_is_v4_mapped(const __u8 *a)
+{
+    for (int i = 0; i < 10; i++)
+        if (a[i])
+            return 0;
+    return a[10] == 0xff && a[11] == 0xff;
+}
+
 static __always_inline int pt_port_dropped(__u32 probe_id, __u16 port)
 {
     __u32 word = probe_id * PT_PORT_WORDS + (port >> 6);

@@ -179,6 +179,10 @@ static __always_inline int udp_session_kprobe(struct pt_regs *ctx, __u16 family)
     }
     if (key.dport == 0)
         return 0;
+    /* udpv6_sendmsg hands IPv4-mapped destinations to udp_sendmsg, whose
+     * probe counts them: counting here too would report each twice. */
+    if (family == AF_INET6 && pt_is_v4_mapped(key.daddr))
+        return 0;
     udp_session_count(&key, -1);
     return 0;
 }
