@@ -13,7 +13,7 @@ PKGS=(
     build-essential cmake pkg-config clang-format
     libbpfcc-dev bpfcc-tools libjansson-dev libyaml-dev libcurl4-openssl-dev
     libcmocka-dev jq iproute2 netcat-openbsd procps valgrind
-    python3
+    python3 qemu-system-x86 debootstrap e2fsprogs
 )
 
 missing=()

@@ -32,4 +32,7 @@ echo "== unit and integration tests under ASan + UBSan"
 
 echo "== unit tests under valgrind"
 scripts/valgrind-tests.sh build
+
+echo "== kernel matrix: Debian's stock kernel under QEMU, kprobe forms"
+(cd build && ctest --output-on-failure -L qemu)
 echo "== all tests passed"

@@ -122,6 +122,9 @@ struct net_listen_call {
     struct pt_listen_pending p;
 };
 BPF_HASH(net_listen_calls, __u64, struct net_listen_call, 4096);
+/* Sockets bound to port 0 (the kernel chose the port), so that listen() on
+ * them later counts as a random bind too. LRU: a closed socket just ages. */
+BPF_TABLE("lru_hash", __u64, __u8, net_listen_random_sks, 10240);
 
 /* The kprobe form reads sock_common's leading fields only (stable). */
 static __always_inline void net_listen_from_sock(struct sock *sk, struct pt_listen_pending *p)
@@ -139,6 +142,11 @@ int net_listen__inet_listen(struct pt_regs *ctx)
     struct socket *sock = (struct socket *)PT_REGS_PARM1(ctx);
     struct net_listen_call call = {};
     bpf_probe_read_kernel(&call.sk, sizeof(call.sk), &sock->sk);
+    /* No local port yet: listen() will pick one, as bind() to port 0 did. */
+    struct sock_common skc = {};
+    bpf_probe_read_kernel(&skc, sizeof(skc), &call.sk->__sk_common);
+    __u64 key = (__u64)call.sk;
+    call.p.random = skc.skc_num == 0 || net_listen_random_sks.lookup(&key) != NULL;
     __u64 tid = bpf_get_current_pid_tgid();
     net_listen_calls.update(&tid, &call);
     return 0;
@@ -152,8 +160,6 @@ int net_listen__inet_listen_ret(struct pt_regs *ctx)
         return 0;
     if (PT_REGS_RC(ctx) == 0 && NET_LISTEN_TCP) {
         net_listen_from_sock(call->sk, &call->p);
-        /* A random port cannot be told apart here; kprobe kernels report
-         * every listener. */
         net_listen_submit(&call->p, PT_LISTEN_TCP, -1);
     }
     net_listen_calls.delete(&tid);
@@ -182,6 +188,11 @@ int net_listen__inet_bind_ret(struct pt_regs *ctx)
         return 0;
     __u16 protocol = 0;
     bpf_probe_read_kernel(&protocol, sizeof(protocol), &call->sk->sk_protocol);
+    if (PT_REGS_RC(ctx) == 0 && call->p.random) {
+        __u64 key = (__u64)call->sk;
+        __u8 one = 1;
+        net_listen_random_sks.update(&key, &one);
+    }
     if (PT_REGS_RC(ctx) == 0 && NET_LISTEN_UDP && protocol == PT_IPPROTO_UDP) {
         net_listen_from_sock(call->sk, &call->p);
         net_listen_submit(&call->p, PT_LISTEN_UDP, -1);
