@@ -79,7 +79,8 @@ ip link set lo up
 hostname pidtree-guest
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin PIDTREE_ATTACH_TIMEOUT=900
 export PIDTREE_BIN=$BUILD/pidtree-bcc PIDTREE_BUILD_DIR=$BUILD PIDTREE_SOURCE_DIR=$ROOT
-echo "QEMU-KERNEL \$(uname -r) kprobes=\$(test -e /sys/kernel/tracing/kprobe_events -o -e /sys/kernel/debug/tracing/kprobe_events && echo yes || echo unknown)"
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+echo "QEMU-KERNEL \$(uname -r) kprobes=\$(test -e /sys/kernel/tracing/kprobe_events && echo yes || echo no)"
 run() { # run MODE TEST
     local start=\$(date +%s) rc=0
     if [ "\$1" = auto ]; then unset PIDTREE_FORCE_ATTACH; else export PIDTREE_FORCE_ATTACH=\$1; fi
