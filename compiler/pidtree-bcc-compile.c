@@ -98,6 +98,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "cannot read the module text: %s\n", strerror(-ret));
     else
         ret = compile_and_send(sock, text.data, argv + 3, argc - 3);
+    strbuf_release(&text);
     fdpass_send(sock, FDPASS_DONE, NULL, -1, ret);
     fflush(stderr);
     return ret == 0 ? 0 : 1;
