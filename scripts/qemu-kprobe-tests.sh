@@ -73,7 +73,8 @@ cat > "$STAGE/pidtree-init" <<EOF
 #!/bin/bash
 # PID 1 of the guest: mounts, runs the tests, reports, powers off.
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
-mkdir -p /dev/pts; mount -t devpts pts /dev/pts; mount -t tmpfs tmp /tmp
+mkdir -p /dev/pts; mount -t devpts pts /dev/pts
+# /tmp stays on the image: the project may live under it (a CI checkout).
 mount -t bpf bpf /sys/fs/bpf 2>/dev/null
 ip link set lo up
 hostname pidtree-guest
