@@ -38,36 +38,34 @@ struct ynode {
 /* State of one config_load call: strings outliving it go to `cfg`. */
 struct loader {
     struct config *cfg;
-    struct config_error *err;
+    struct pt_error *err;
     const char *stack[INCLUDE_DEPTH_MAX]; /* files being read, for cycles */
     size_t depth;
     char **names; /* interned file names; handed to cfg->owned_names */
     size_t n_names;
 };
 
-__attribute__((format(printf, 4, 5))) static int fail(struct config_error *err, const char *file,
+__attribute__((format(printf, 4, 5))) static int fail(struct pt_error *err, const char *file,
                                                       int line, const char *fmt, ...)
 {
-    snprintf(err->file, sizeof(err->file), "%s", file ? file : "");
-    err->line = line;
+    char msg[sizeof(err->msg)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return -EINVAL;
+    return pt_error_set(err, EINVAL, file, line, "%s", msg);
 }
 
-static int fail_node(struct config_error *err, const struct ynode *n, const char *fmt, ...)
+static int fail_node(struct pt_error *err, const struct ynode *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static int fail_node(struct config_error *err, const struct ynode *n, const char *fmt, ...)
+static int fail_node(struct pt_error *err, const struct ynode *n, const char *fmt, ...)
 {
-    snprintf(err->file, sizeof(err->file), "%s", n->file);
-    err->line = n->line;
+    char msg[sizeof(err->msg)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return -EINVAL;
+    return pt_error_set(err, EINVAL, n->file, n->line, "%s", msg);
 }
 
 /* ---- node tree ---- */
@@ -355,7 +353,7 @@ static int file_to_tree(struct loader *l, const struct ynode *at, const char *pa
 
 /* ---- merge keys ---- */
 
-static int merge_into(struct config_error *err, struct ynode *map, const struct ynode *src,
+static int merge_into(struct pt_error *err, struct ynode *map, const struct ynode *src,
                       const struct ynode *at)
 {
     if (src->kind != Y_MAP)
@@ -372,7 +370,7 @@ static int merge_into(struct config_error *err, struct ynode *map, const struct 
 }
 
 /* Resolves `<<` in every mapping and refuses duplicate keys. */
-static int tree_resolve(struct config_error *err, struct ynode *n, int depth)
+static int tree_resolve(struct pt_error *err, struct ynode *n, int depth)
 {
     if (n->kind == Y_SCALAR || depth > YNODE_DEPTH_MAX)
         return 0;
@@ -470,7 +468,7 @@ static bool is_null(const struct ynode *n)
             (!n->value[0] || strcmp(n->value, "~") == 0 || strcasecmp(n->value, "null") == 0));
 }
 
-static int get_bool(struct config_error *err, const struct ynode *n, const char *path, bool *out)
+static int get_bool(struct pt_error *err, const struct ynode *n, const char *path, bool *out)
 {
     if (n->kind == Y_SCALAR && n->plain) {
         const char *v = n->value;
@@ -486,7 +484,7 @@ static int get_bool(struct config_error *err, const struct ynode *n, const char 
     return fail_node(err, n, "%s: expected true or false", path);
 }
 
-static int get_uint(struct config_error *err, const struct ynode *n, const char *path,
+static int get_uint(struct pt_error *err, const struct ynode *n, const char *path,
                     unsigned long min, unsigned long max, unsigned *out)
 {
     char *end;
@@ -503,7 +501,7 @@ static int get_uint(struct config_error *err, const struct ynode *n, const char 
     return 0;
 }
 
-static const char *get_string(struct config_error *err, const struct ynode *n, const char *path)
+static const char *get_string(struct pt_error *err, const struct ynode *n, const char *path)
 {
     if (n->kind != Y_SCALAR) {
         fail_node(err, n, "%s: expected a string", path);
@@ -534,7 +532,7 @@ int port_range_parse(const char *text, struct port_range *out)
     return 0;
 }
 
-static int port_list_parse(struct config_error *err, const struct ynode *n, const char *path,
+static int port_list_parse(struct pt_error *err, const struct ynode *n, const char *path,
                            struct port_list *out)
 {
     if (n->kind != Y_SEQ)
@@ -638,7 +636,7 @@ int subnet_parse(const char *network, const char *mask, struct subnet_filter *ou
 
 /* ---- probes ---- */
 
-static int check_keys(struct config_error *err, const struct ynode *map, const char *path,
+static int check_keys(struct pt_error *err, const struct ynode *map, const char *path,
                       const char *const *allowed)
 {
     for (size_t i = 0; i < map->n; i += 2) {
@@ -652,7 +650,7 @@ static int check_keys(struct config_error *err, const struct ynode *map, const c
     return 0;
 }
 
-static int filter_parse(struct config_error *err, const struct ynode *n, const char *path,
+static int filter_parse(struct pt_error *err, const struct ynode *n, const char *path,
                         struct subnet_filter *f)
 {
     static const char *const keys[] = {"subnet_name", "network",      "network_mask",
@@ -697,7 +695,7 @@ static int filter_parse(struct config_error *err, const struct ynode *n, const c
     return 0;
 }
 
-static int filters_parse(struct config_error *err, const struct ynode *n, struct probe_conf *pc)
+static int filters_parse(struct pt_error *err, const struct ynode *n, struct probe_conf *pc)
 {
     if (n->kind != Y_SEQ)
         return fail_node(err, n, "%s.filters: expected a list of filters", pc->name);
@@ -715,7 +713,7 @@ static int filters_parse(struct config_error *err, const struct ynode *n, struct
     return 0;
 }
 
-static int labels_parse(struct config_error *err, const struct ynode *n, struct probe_conf *pc)
+static int labels_parse(struct pt_error *err, const struct ynode *n, struct probe_conf *pc)
 {
     if (n->kind != Y_SEQ)
         return fail_node(err, n, "%s.container_labels: expected a list of 'label=glob,...'",
@@ -761,7 +759,7 @@ static int labels_parse(struct config_error *err, const struct ynode *n, struct 
     return 0;
 }
 
-static int plugin_parse(struct config_error *err, const struct ynode *key, const struct ynode *v,
+static int plugin_parse(struct pt_error *err, const struct ynode *key, const struct ynode *v,
                         struct probe_conf *pc, struct plugin_conf *p)
 {
     p->file = key->file;
@@ -785,7 +783,7 @@ static int plugin_parse(struct config_error *err, const struct ynode *key, const
     return p->args ? 0 : -ENOMEM;
 }
 
-static int plugins_parse(struct config_error *err, const struct ynode *n, struct probe_conf *pc)
+static int plugins_parse(struct pt_error *err, const struct ynode *n, struct probe_conf *pc)
 {
     if (is_null(n))
         return 0;
@@ -804,7 +802,7 @@ static int plugins_parse(struct config_error *err, const struct ynode *n, struct
     return 0;
 }
 
-static int protocols_parse(struct config_error *err, const struct ynode *n, struct probe_conf *pc)
+static int protocols_parse(struct pt_error *err, const struct ynode *n, struct probe_conf *pc)
 {
     if (n->kind != Y_SEQ || n->n == 0)
         return fail_node(err, n, "%s.protocols: expected a non-empty list of tcp and udp",
@@ -823,7 +821,7 @@ static int protocols_parse(struct config_error *err, const struct ynode *n, stru
     return 0;
 }
 
-static int attach_parse(struct config_error *err, const struct ynode *n, struct probe_conf *pc)
+static int attach_parse(struct pt_error *err, const struct ynode *n, struct probe_conf *pc)
 {
     const char *v = n->kind == Y_SCALAR ? n->value : "";
     if (strcmp(v, "auto") == 0)
@@ -837,7 +835,7 @@ static int attach_parse(struct config_error *err, const struct ynode *n, struct 
     return 0;
 }
 
-static int ports_parse(struct config_error *err, const struct ynode *map, struct probe_conf *pc)
+static int ports_parse(struct pt_error *err, const struct ynode *map, struct probe_conf *pc)
 {
     char path[128];
     const struct ynode *inc = map_get(map, "includeports"), *exc = map_get(map, "excludeports");
@@ -858,7 +856,7 @@ static int ports_parse(struct config_error *err, const struct ynode *map, struct
     return ret;
 }
 
-static int common_parse(struct config_error *err, const struct ynode *map, struct probe_conf *pc)
+static int common_parse(struct pt_error *err, const struct ynode *map, struct probe_conf *pc)
 {
     const struct ynode *v;
     int ret = 0;
@@ -882,8 +880,7 @@ static bool probe_builtin_name(const char *name)
            strcmp(name, "udp_session") == 0;
 }
 
-static int net_listen_parse(struct config_error *err, const struct ynode *map,
-                            struct probe_conf *pc)
+static int net_listen_parse(struct pt_error *err, const struct ynode *map, struct probe_conf *pc)
 {
     const struct ynode *v;
     int ret = 0;
@@ -902,7 +899,7 @@ static int net_listen_parse(struct config_error *err, const struct ynode *map,
     return 0;
 }
 
-static int probe_keys_check(struct config_error *err, const struct ynode *map,
+static int probe_keys_check(struct pt_error *err, const struct ynode *map,
                             const struct probe_conf *pc)
 {
     static const char *const tcp[] = {
@@ -929,7 +926,7 @@ static int probe_keys_check(struct config_error *err, const struct ynode *map,
                                                              : tcp);
 }
 
-static int probe_parse(struct config_error *err, const struct ynode *key, const struct ynode *map,
+static int probe_parse(struct pt_error *err, const struct ynode *key, const struct ynode *map,
                        struct probe_conf *pc)
 {
     pc->file = key->file;
@@ -957,7 +954,7 @@ static int probe_parse(struct config_error *err, const struct ynode *key, const 
     return ret;
 }
 
-static int config_from_tree(struct config_error *err, const struct ynode *root,
+static int config_from_tree(struct pt_error *err, const struct ynode *root,
                             config_probe_known_fn known, void *known_ctx, struct config *cfg)
 {
     if (root->kind != Y_MAP)
@@ -1017,7 +1014,7 @@ static int load_common(struct loader *l, const char *text, size_t len, const cha
     return 0;
 }
 
-static int loader_start(struct loader *l, struct config_error *err)
+static int loader_start(struct loader *l, struct pt_error *err)
 {
     memset(l, 0, sizeof(*l));
     memset(err, 0, sizeof(*err));
@@ -1027,7 +1024,7 @@ static int loader_start(struct loader *l, struct config_error *err)
 }
 
 int config_load(const char *path, config_probe_known_fn known, void *known_ctx, struct config **out,
-                struct config_error *err)
+                struct pt_error *err)
 {
     struct loader l;
     if (loader_start(&l, err) < 0)
@@ -1036,7 +1033,7 @@ int config_load(const char *path, config_probe_known_fn known, void *known_ctx, 
 }
 
 int config_load_string(const char *text, const char *name, config_probe_known_fn known,
-                       void *known_ctx, struct config **out, struct config_error *err)
+                       void *known_ctx, struct config **out, struct pt_error *err)
 {
     struct loader l;
     if (loader_start(&l, err) < 0)
@@ -1044,7 +1041,7 @@ int config_load_string(const char *text, const char *name, config_probe_known_fn
     return load_common(&l, text, strlen(text), name, known, known_ctx, out);
 }
 
-int config_yaml_file_to_json(const char *path, json_t **out, struct config_error *err)
+int config_yaml_file_to_json(const char *path, json_t **out, struct pt_error *err)
 {
     struct loader l;
     memset(&l, 0, sizeof(l));
@@ -1110,16 +1107,6 @@ void config_free(struct config *cfg)
         free(cfg->owned_names[i]);
     free(cfg->owned_names);
     free(cfg);
-}
-
-void config_error_format(const struct config_error *err, char *buf, size_t len)
-{
-    if (err->line > 0)
-        snprintf(buf, len, "%s:%d: %s", err->file, err->line, err->msg);
-    else if (err->file[0])
-        snprintf(buf, len, "%s: %s", err->file, err->msg);
-    else
-        snprintf(buf, len, "%s", err->msg);
 }
 
 const struct probe_conf *config_find_probe(const struct config *cfg, const char *name)

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
+
 /* An inclusive port range; a single port has lo == hi. */
 struct port_range {
     uint16_t lo;
@@ -117,15 +119,6 @@ struct config {
     size_t n_owned_names;
 };
 
-/* What config_load() reports when it fails. `file` and `line` point at the
- * offending node (line is 1-based; 0 when unknown). */
-struct config_error {
-    char file[512];
-    int line;
-    char msg[512]; /* e.g. "tcp_connect.filters[1].network_mask: '255.0.255.0' is not a contiguous
-                      mask" */
-};
-
 /* Tells the loader which top-level keys name probes: built-ins, and the ones
  * found in --extra-probe-path. Returns true when `name` is a probe. */
 typedef bool (*config_probe_known_fn)(const char *name, void *ctx);
@@ -133,17 +126,14 @@ typedef bool (*config_probe_known_fn)(const char *name, void *ctx);
 /* Parses and validates `path`. Returns 0 and sets *out, or a negative errno
  * and fills *err (-EINVAL for invalid content, -ENOENT etc. for I/O). */
 int config_load(const char *path, config_probe_known_fn known, void *known_ctx, struct config **out,
-                struct config_error *err);
+                struct pt_error *err);
 
 /* Same, from a string (for tests); `name` is used in messages and as the base
  * for relative !include paths (its directory). */
 int config_load_string(const char *text, const char *name, config_probe_known_fn known,
-                       void *known_ctx, struct config **out, struct config_error *err);
+                       void *known_ctx, struct config **out, struct pt_error *err);
 
 void config_free(struct config *cfg);
-
-/* Formats an error as "FILE:LINE: MSG". */
-void config_error_format(const struct config_error *err, char *buf, size_t len);
 
 const struct probe_conf *config_find_probe(const struct config *cfg, const char *name);
 
@@ -161,7 +151,7 @@ int subnet_parse(const char *network, const char *mask, struct subnet_filter *ou
  * for descriptions of probes from --extra-probe-path. Plain scalars that
  * read as integers, booleans or null become those; others are strings.
  * Returns 0 and a new reference in *out, or a negative errno and *err. */
-int config_yaml_file_to_json(const char *path, json_t **out, struct config_error *err);
+int config_yaml_file_to_json(const char *path, json_t **out, struct pt_error *err);
 
 /* True when `port` is in `list`. */
 bool port_list_contains(const struct port_list *list, uint16_t port);

@@ -178,7 +178,7 @@ static int config_prepare(struct daemon *d)
         log_error("no configuration: give one with -c CONFIG (see example_config.yml)");
         return -EINVAL;
     }
-    struct config_error cerr;
+    struct pt_error cerr;
     int ret = probe_registry_init(&d->registry, d->opts->extra_probe_path, d->err, sizeof(d->err));
     if (ret < 0) {
         log_error(d->err);
@@ -186,7 +186,7 @@ static int config_prepare(struct daemon *d)
     }
     ret = config_load(d->opts->config_path, probe_known, &d->registry, &d->cfg, &cerr);
     if (ret < 0) {
-        config_error_format(&cerr, d->err, sizeof(d->err));
+        pt_error_format(&cerr, d->err, sizeof(d->err));
         log_error(d->err);
         return ret;
     }
@@ -446,9 +446,9 @@ static int filters_swap(struct daemon *d, const struct config *next)
 static void config_reload(struct daemon *d)
 {
     struct config *next = NULL;
-    struct config_error cerr;
+    struct pt_error cerr;
     if (config_load(d->opts->config_path, probe_known, &d->registry, &next, &cerr) < 0) {
-        config_error_format(&cerr, d->err, sizeof(d->err));
+        pt_error_format(&cerr, d->err, sizeof(d->err));
         fprintf(stderr, "pidtree-bcc: config change ignored, still running the old one: %s\n",
                 d->err);
         return;

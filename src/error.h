@@ -1,0 +1,36 @@
+#ifndef PIDTREE_ERROR_H
+#define PIDTREE_ERROR_H
+/* error: the project's one error convention.
+ *
+ * A function that can fail returns 0 (or a count) on success and a negative
+ * errno on failure; when it fails it describes the cause in a struct
+ * pt_error: where (file and line, when the fault is in an input file) and
+ * what. The first error recorded wins: a later failure while unwinding
+ * (closing, freeing, a fallback that also failed) must not overwrite the
+ * cause the user needs to see. */
+
+#include <stddef.h>
+
+struct pt_error {
+    char file[512]; /* input file at fault, "" when none */
+    int line;       /* 1-based line in `file`, 0 when unknown */
+    char msg[1024]; /* e.g. "tcp_connect.filters[1].network_mask: '255.0.255.0' is not a
+                       contiguous mask" */
+};
+
+/* Records the error unless one is already recorded, and returns -errnum
+ * (errnum is a positive errno such as EINVAL). `file` may be NULL. errno is
+ * preserved, so callers may pass errno after formatting calls. */
+__attribute__((format(printf, 5, 6))) int
+pt_error_set(struct pt_error *err, int errnum, const char *file, int line, const char *fmt, ...);
+
+/* True once an error is recorded. */
+int pt_error_is_set(const struct pt_error *err);
+
+/* Forgets the recorded error. */
+void pt_error_clear(struct pt_error *err);
+
+/* Formats an error as "FILE:LINE: MSG", "FILE: MSG" or "MSG". */
+void pt_error_format(const struct pt_error *err, char *buf, size_t len);
+
+#endif
