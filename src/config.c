@@ -1106,6 +1106,7 @@ void config_free(struct config *cfg)
     for (size_t i = 0; i < cfg->n_owned_names; i++)
         free(cfg->owned_names[i]);
     free(cfg->owned_names);
+    pt_diags_free(&cfg->warnings);
     free(cfg);
 }
 

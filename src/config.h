@@ -117,6 +117,8 @@ struct config {
     /* File names the structs above point into (file fields). Owned. */
     char **owned_names;
     size_t n_owned_names;
+    /* What was accepted with a warning (ignored or duplicate keys). */
+    struct pt_diags warnings;
 };
 
 /* Tells the loader which top-level keys name probes: built-ins, and the ones

@@ -172,6 +172,15 @@ static int probes_configure(struct daemon *d, bool probing)
     return 0;
 }
 
+static void config_warnings_print(const struct config *cfg)
+{
+    char line[sizeof(cfg->warnings.items[0].file) + sizeof(cfg->warnings.items[0].msg) + 16];
+    for (size_t i = 0; i < cfg->warnings.n; i++) {
+        pt_error_format(&cfg->warnings.items[i], line, sizeof(line));
+        fprintf(stderr, "pidtree-bcc: warning: %s\n", line);
+    }
+}
+
 static int config_prepare(struct daemon *d)
 {
     if (!d->opts->config_path) {
@@ -190,6 +199,7 @@ static int config_prepare(struct daemon *d)
         log_error(d->err);
         return ret;
     }
+    config_warnings_print(d->cfg);
     if (d->cfg->n_probes == 0) {
         snprintf(d->err, sizeof(d->err), "%s: no probes configured", d->opts->config_path);
         log_error(d->err);
@@ -453,6 +463,7 @@ static void config_reload(struct daemon *d)
                 d->err);
         return;
     }
+    config_warnings_print(next);
     struct config **grown = realloc(d->retired, (d->n_retired + 1) * sizeof(*grown));
     if (!config_swappable(d->cfg, next) || !grown) {
         if (grown)

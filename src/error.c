@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int pt_error_set(struct pt_error *err, int errnum, const char *file, int line, const char *fmt, ...)
@@ -38,4 +39,27 @@ void pt_error_format(const struct pt_error *err, char *buf, size_t len)
         snprintf(buf, len, "%s: %s", err->file, err->msg);
     else
         snprintf(buf, len, "%s", err->msg);
+}
+
+int pt_diags_add(struct pt_diags *d, const char *file, int line, const char *fmt, ...)
+{
+    struct pt_error *grown = realloc(d->items, (d->n + 1) * sizeof(*grown));
+    if (!grown)
+        return -ENOMEM;
+    d->items = grown;
+    struct pt_error *e = &d->items[d->n++];
+    snprintf(e->file, sizeof(e->file), "%s", file ? file : "");
+    e->line = line;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+    va_end(ap);
+    return 0;
+}
+
+void pt_diags_free(struct pt_diags *d)
+{
+    free(d->items);
+    d->items = NULL;
+    d->n = 0;
 }

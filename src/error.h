@@ -33,4 +33,18 @@ void pt_error_clear(struct pt_error *err);
 /* Formats an error as "FILE:LINE: MSG", "FILE: MSG" or "MSG". */
 void pt_error_format(const struct pt_error *err, char *buf, size_t len);
 
+/* A list of non-fatal findings (a key that is ignored, a duplicate key whose
+ * last value is taken), each with where it is. Loaders append to it; the
+ * daemon prints them as warnings, or refuses the input in strict mode. */
+struct pt_diags {
+    struct pt_error *items;
+    size_t n;
+};
+
+/* Appends one finding; returns 0 or -ENOMEM. */
+__attribute__((format(printf, 4, 5))) int pt_diags_add(struct pt_diags *d, const char *file,
+                                                       int line, const char *fmt, ...);
+
+void pt_diags_free(struct pt_diags *d);
+
 #endif
