@@ -29,7 +29,6 @@
 /* 2048 pages (8 MiB): a full second of a 30,000 connects/s storm fits with
  * room to spare while the daemon is descheduled. */
 #define RINGBUF_PAGES 2048
-#define MAX_LINKS 64
 #define ERRLEN 8192
 
 struct daemon {
@@ -42,7 +41,7 @@ struct daemon {
     char plugin_dir[PATH_MAX];
 
     struct bpf_objects *objs;
-    struct attach_link links[MAX_LINKS];
+    struct attach_link *links; /* one per attach point of every probe */
     size_t n_links;
     struct filter_tables filters[PT_MAX_PROBES];
     struct ring_buffer *ringbuf;
@@ -54,6 +53,7 @@ struct daemon {
     size_t n_retired;
     int lost_fd;
     int n_cpus;
+    uint64_t *lost_values; /* one per possible CPU */
     uint64_t lost_seen[PT_MAX_PROBES];
     uint32_t next_rule_id;
     unsigned ticks;
@@ -245,13 +245,26 @@ static int filters_build(struct daemon *d)
 
 /* ---- loading and attaching ---- */
 
+/* Every attach point of every probe, however many the probes declare. */
+static size_t attach_points_count(const struct daemon *d)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < d->n_probes; i++)
+        n += probe_form_get(d->probes[i].ops, d->probes[i].attach)->n_points;
+    return n;
+}
+
 static int module_load(struct daemon *d, const char *text)
 {
-    struct bpf_prog_spec specs[MAX_LINKS];
+    struct bpf_prog_spec *specs = calloc(attach_points_count(d) + 1, sizeof(*specs));
+    if (!specs) {
+        snprintf(d->err, sizeof(d->err), "out of memory loading the eBPF programs");
+        return -ENOMEM;
+    }
     size_t n = 0;
     for (size_t i = 0; i < d->n_probes; i++) {
         const struct probe_form *form = probe_form_get(d->probes[i].ops, d->probes[i].attach);
-        for (size_t j = 0; j < form->n_points && n < MAX_LINKS; j++) {
+        for (size_t j = 0; j < form->n_points; j++) {
             bool dup = false;
             for (size_t k = 0; k < n && !dup; k++)
                 dup = strcmp(specs[k].function, form->points[j].function) == 0;
@@ -261,11 +274,11 @@ static int module_load(struct daemon *d, const char *text)
     }
     char msg[ERRLEN - 64];
     d->objs = bpf_objects_load(text, specs, n, msg, sizeof(msg));
-    if (!d->objs) {
+    int ret = d->objs ? 0 : -errno;
+    free(specs);
+    if (ret < 0)
         snprintf(d->err, sizeof(d->err), "cannot load the eBPF programs: %s", msg);
-        return -errno;
-    }
-    return 0;
+    return ret;
 }
 
 static int maps_open(struct daemon *d)
@@ -294,6 +307,11 @@ static int maps_open(struct daemon *d)
 
 static int probes_attach(struct daemon *d)
 {
+    d->links = calloc(attach_points_count(d) + 1, sizeof(*d->links));
+    if (!d->links) {
+        snprintf(d->err, sizeof(d->err), "out of memory attaching the probes");
+        return -ENOMEM;
+    }
     for (size_t i = 0; i < d->n_probes; i++) {
         struct probe_instance *pi = &d->probes[i];
         const struct probe_form *form = probe_form_get(pi->ops, pi->attach);
@@ -319,6 +337,8 @@ static void probes_detach(struct daemon *d)
     for (size_t i = d->n_links; i-- > 0;)
         attach_link_destroy(&d->links[i]);
     d->n_links = 0;
+    free(d->links);
+    d->links = NULL;
 }
 
 /* ---- lost events ---- */
@@ -350,11 +370,12 @@ static int map_fd_lookup(void *ctx, const char *name)
 static uint64_t lost_read(void *ctx, uint32_t probe_id)
 {
     struct daemon *d = ctx;
-    uint64_t values[512] = {0}, sum = 0;
-    if (d->lost_fd < 0 || d->n_cpus > 512 || bpf_lookup_elem(d->lost_fd, &probe_id, values) < 0)
+    uint64_t sum = 0;
+    if (d->lost_fd < 0 || !d->lost_values ||
+        bpf_lookup_elem(d->lost_fd, &probe_id, d->lost_values) < 0)
         return 0;
     for (int i = 0; i < d->n_cpus; i++)
-        sum += values[i];
+        sum += d->lost_values[i];
     return sum;
 }
 
@@ -689,6 +710,7 @@ static void daemon_stop(struct daemon *d)
 
 static void daemon_cleanup(struct daemon *d)
 {
+    probes_detach(d); /* what a failed start attached */
     if (d->ringbuf)
         bpf_free_ringbuf(d->ringbuf);
     event_loop_free(d->loop);
@@ -708,6 +730,7 @@ static void daemon_cleanup(struct daemon *d)
     for (size_t i = 0; i < d->n_retired; i++)
         config_free(d->retired[i]);
     free(d->retired);
+    free(d->lost_values);
     probe_registry_release(&d->registry);
 }
 
@@ -734,8 +757,15 @@ enum daemon_exit daemon_main(const struct cli_options *opts)
     d->opts = opts;
     d->signal_fd = d->ringbuf_fd = d->lost_fd = -1;
     d->n_cpus = possible_cpus();
+    /* A per-CPU value is one u64 per possible CPU, however many there are. */
+    d->lost_values = calloc((size_t)d->n_cpus, sizeof(*d->lost_values));
     paths_resolve(d);
     enum daemon_exit status = DAEMON_EXIT_CONFIG;
+    if (!d->lost_values) {
+        log_error("out of memory");
+        status = DAEMON_EXIT_RUNTIME;
+        goto cleanup;
+    }
     if (config_prepare(d) < 0)
         goto cleanup;
     if (!opts->print_and_quit && environment_check(d) < 0) {

@@ -1,6 +1,7 @@
 #include "render.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,23 +40,30 @@ static int render_file(const struct render_options *opts, const char *name, stru
  * which does not compile when two probes share a tracepoint. So one anchor
  * per tracepoint declares the type, and the probes' programs take `void *ctx`
  * and cast. The anchors are never loaded. */
+/* True when a point before probe `i`'s point `j` names the same tracepoint. */
+static bool tracepoint_seen_before(const struct render_probe *probes, size_t i, size_t j,
+                                   const char *target)
+{
+    for (size_t pi = 0; pi <= i; pi++) {
+        const struct probe_form *form = probe_form_get(probes[pi].ops, probes[pi].attach);
+        size_t end = pi == i ? j : form->n_points;
+        for (size_t pj = 0; pj < end; pj++)
+            if (form->points[pj].kind == PROBE_TRACEPOINT &&
+                strcmp(form->points[pj].target, target) == 0)
+                return true;
+    }
+    return false;
+}
+
 static int render_tracepoint_anchors(const struct render_probe *probes, size_t n,
                                      struct strbuf *out)
 {
-    const char *seen[64];
-    size_t n_seen = 0;
     for (size_t i = 0; i < n; i++) {
         const struct probe_form *form = probe_form_get(probes[i].ops, probes[i].attach);
         for (size_t j = 0; j < form->n_points; j++) {
             const struct probe_attach_point *ap = &form->points[j];
-            if (ap->kind != PROBE_TRACEPOINT)
+            if (ap->kind != PROBE_TRACEPOINT || tracepoint_seen_before(probes, i, j, ap->target))
                 continue;
-            bool dup = false;
-            for (size_t k = 0; k < n_seen && !dup; k++)
-                dup = strcmp(seen[k], ap->target) == 0;
-            if (dup || n_seen == sizeof(seen) / sizeof(seen[0]))
-                continue;
-            seen[n_seen++] = ap->target;
             const char *slash = strchr(ap->target, '/');
             if (!slash)
                 return -EINVAL;

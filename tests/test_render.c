@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,12 +77,47 @@ static void test_missing_template_dir(void **state)
     free(err);
 }
 
+/* Many probes declaring many tracepoints (extra probes may declare 16 each,
+ * and reuse each other's): one anchor per distinct tracepoint, none lost. */
+static void test_many_tracepoint_anchors(void **state)
+{
+    enum { N_PROBES = 10, N_POINTS = 16 };
+    static char targets[N_PROBES][N_POINTS][32];
+    static struct probe_attach_point points[N_PROBES][N_POINTS];
+    static struct probe_ops ops[N_PROBES];
+    struct render_probe rp[N_PROBES];
+    for (int i = 0; i < N_PROBES; i++) {
+        for (int j = 0; j < N_POINTS; j++) {
+            /* Probe i reuses the last half of probe i-1's tracepoints. */
+            snprintf(targets[i][j], sizeof(targets[i][j]), "cat/tp%d", i * N_POINTS / 2 + j);
+            points[i][j] = (struct probe_attach_point){PROBE_TRACEPOINT, targets[i][j], "f"};
+        }
+        ops[i] = (struct probe_ops){
+            .name = "many", .template = "common.bpf.c", .tracepoint_form = {points[i], N_POINTS}};
+        rp[i] = (struct render_probe){&ops[i], NULL, (uint32_t)i + 1, ATTACH_TRACEPOINT};
+    }
+    struct render_options opts = {PIDTREE_SOURCE_TEMPLATEDIR, 2048};
+    struct strbuf sb = STRBUF_INIT;
+    char err[512] = "";
+    assert_int_equal(render_module(&opts, rp, N_PROBES, &sb, err, sizeof(err)), 0);
+    int distinct = (N_PROBES + 1) * N_POINTS / 2;
+    assert_true(distinct > 64);
+    assert_int_equal(count(sb.data, "{ return 0; }"), distinct);
+    for (int t = 0; t < distinct; t++) {
+        char anchor[64];
+        snprintf(anchor, sizeof(anchor), "int pt_tp__cat__tp%d(", t);
+        assert_int_equal(count(sb.data, anchor), 1);
+    }
+    strbuf_release(&sb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tracepoint_form),
         cmocka_unit_test(test_kprobe_form),
         cmocka_unit_test(test_missing_template_dir),
+        cmocka_unit_test(test_many_tracepoint_anchors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
