@@ -46,7 +46,7 @@ struct daemon {
     struct filter_tables filters[PT_MAX_PROBES];
     struct ring_buffer *ringbuf;
     int ringbuf_fd;
-    int subnets_fd, subnet_ports_fd, port_bits_fd;
+    struct filter_maps filter_maps;
     struct config_watch *watch;
     bool config_dirty;
     struct config **retired; /* swapped-out configs, freed at exit */
@@ -283,9 +283,10 @@ static int module_load(struct daemon *d, const char *text)
 
 static int maps_open(struct daemon *d)
 {
-    int subnets = d->subnets_fd = bpf_objects_map_fd(d->objs, "pt_subnets");
-    int ports = d->subnet_ports_fd = bpf_objects_map_fd(d->objs, "pt_subnet_ports");
-    int bits = d->port_bits_fd = bpf_objects_map_fd(d->objs, "pt_port_bits");
+    int *fd = d->filter_maps.fd;
+    int subnets = fd[FILTER_MAP_SUBNETS] = bpf_objects_map_fd(d->objs, "pt_subnets");
+    int ports = fd[FILTER_MAP_SUBNET_PORTS] = bpf_objects_map_fd(d->objs, "pt_subnet_ports");
+    int bits = fd[FILTER_MAP_PORT_BITS] = bpf_objects_map_fd(d->objs, "pt_port_bits");
     d->ringbuf_fd = bpf_objects_map_fd(d->objs, "pt_events");
     d->lost_fd = bpf_objects_map_fd(d->objs, "pt_lost");
     if (subnets < 0 || ports < 0 || bits < 0 || d->ringbuf_fd < 0 || d->lost_fd < 0) {
@@ -295,7 +296,7 @@ static int maps_open(struct daemon *d)
     for (size_t i = 1; i < d->n_probes; i++) {
         if (!d->probes[i].conf)
             continue;
-        int ret = filter_tables_load(&d->filters[i], NULL, subnets, ports, bits);
+        int ret = filter_tables_load(&d->filters[i], &d->filter_maps);
         if (ret < 0) {
             snprintf(d->err, sizeof(d->err), "probe '%s': cannot load its filters: %s",
                      d->probes[i].ops->name, strerror(-ret));
@@ -445,8 +446,8 @@ static void restart_for(struct daemon *d, const char *why)
     event_loop_stop(d->loop);
 }
 
-/* Builds every probe's tables from `next` and writes them over the current
- * ones; on any failure the kernel keeps what it had. */
+/* Builds every probe's tables from `next` and swaps them in, all or
+ * nothing: on any failure the kernel keeps what it had. */
 static int filters_swap(struct daemon *d, const struct config *next)
 {
     struct filter_tables fresh[PT_MAX_PROBES] = {0};
@@ -457,10 +458,11 @@ static int filters_swap(struct daemon *d, const struct config *next)
         if (d->probes[i].conf)
             ret = filter_tables_build(&next->probes[c++], d->probes[i].id, &next_rule_id, &fresh[i],
                                       d->err, sizeof(d->err));
-    for (size_t i = 1; i < d->n_probes && ret == 0; i++)
-        if (d->probes[i].conf)
-            ret = filter_tables_load(&fresh[i], &d->filters[i], d->subnets_fd, d->subnet_ports_fd,
-                                     d->port_bits_fd);
+    if (ret == 0) {
+        ret = filter_tables_swap(&fresh[1], &d->filters[1], d->n_probes - 1, &d->filter_maps);
+        if (ret < 0)
+            snprintf(d->err, sizeof(d->err), "cannot write the new filters: %s", strerror(-ret));
+    }
     for (size_t i = 1; i < d->n_probes; i++) {
         if (ret == 0 && d->probes[i].conf) {
             filter_tables_release(&d->filters[i]);
