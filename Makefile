@@ -3,7 +3,7 @@ BUILD ?= build
 CONFIG ?= example_config.yml
 IMAGE ?= pidtree-bcc
 
-.PHONY: all deps build run test bench docker-image docker-run install clean
+.PHONY: all deps build check run test bench docker-image docker-run install clean
 
 all: build
 
@@ -17,6 +17,11 @@ build:
 # Runs the tracer on $(CONFIG), from a fresh host: dependencies, build, run.
 run: deps build
 	$(BUILD)/pidtree-bcc -c $(CONFIG)
+
+# For contributors, without root: the -Werror build and the unit tests
+# (dependencies installed already; see `make deps`).
+check: build
+	cd $(BUILD) && ctest -L unit --output-on-failure
 
 # The whole test suite: unit and integration tests, then again under
 # AddressSanitizer and UndefinedBehaviorSanitizer, then valgrind.

@@ -15,7 +15,7 @@
 
 #include "config.h"
 #include "jsonutil.h"
-#include "pidtree_common.h"
+#include "templates/pidtree_common.h"
 #include "strbuf.h"
 
 #define EXTRA_MAX_FIELDS 64

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "output.h"
-#include "pidtree_common.h"
+#include "templates/pidtree_common.h"
 #include "probe.h"
 #include "proctree.h"
 #include "strbuf.h"

@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "pidtree_common.h"
+#include "templates/pidtree_common.h"
 
 struct filter_subnet_entry {
     struct pt_subnet_key key;

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "extra_probe.h"
-#include "pidtree_common.h"
+#include "templates/pidtree_common.h"
 #include "probe_registry.h"
 #include "strbuf.h"
 
