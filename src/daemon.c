@@ -17,6 +17,7 @@
 #include "dispatch.h"
 #include "event_loop.h"
 #include "filter.h"
+#include "kernel_btf.h"
 #include "kernel_env.h"
 #include "output.h"
 #include "plugin_loader.h"
@@ -160,8 +161,13 @@ static int probes_configure(struct daemon *d, bool probing)
         if (ops->requires && !probe_present(d, ops->requires) && !probe_add(d, ops->requires, NULL))
             return -EINVAL;
         struct probe_instance *pi = probe_add(d, ops, conf);
-        if (!pi || (ops->validate && ops->validate(ops, conf, d->err, sizeof(d->err)) < 0))
+        if (!pi)
             return -EINVAL;
+        struct pt_error verr = {0};
+        if (ops->validate && ops->validate(ops, conf, &verr) < 0) {
+            pt_error_format(&verr, d->err, sizeof(d->err));
+            return -EINVAL;
+        }
         /* -p renders an explicitly requested form even where it could not
          * attach: it loads nothing. */
         bool probe_kernel = probing && !(d->opts->print_and_quit && conf->attach != ATTACH_AUTO);
@@ -187,9 +193,10 @@ static int config_prepare(struct daemon *d)
         log_error("no configuration: give one with -c CONFIG (see example_config.yml)");
         return -EINVAL;
     }
-    struct pt_error cerr;
-    int ret = probe_registry_init(&d->registry, d->opts->extra_probe_path, d->err, sizeof(d->err));
+    struct pt_error cerr = {0};
+    int ret = probe_registry_init(&d->registry, d->opts->extra_probe_path, &cerr);
     if (ret < 0) {
+        pt_error_format(&cerr, d->err, sizeof(d->err));
         log_error(d->err);
         return ret;
     }
@@ -219,13 +226,28 @@ static int config_prepare(struct daemon *d)
     return 0;
 }
 
+/* Where the running kernel keeps a task's loginuid; 0 when its BTF does
+ * not say, and the process cache then has loginuids from /proc only. */
+static long task_loginuid_offset(void)
+{
+    long off = kernel_btf_file_member_offset(KERNEL_BTF_PATH, "task_struct", "loginuid");
+    if (off <= 0)
+        fprintf(stderr,
+                "pidtree-bcc: warning: %s: no offset of task_struct.loginuid (%s); login uids "
+                "are read from /proc\n",
+                KERNEL_BTF_PATH, off < 0 ? strerror((int)-off) : "at 0");
+    return off > 0 ? off : 0;
+}
+
 static int module_render(struct daemon *d, struct strbuf *text)
 {
     struct render_probe rp[PT_MAX_PROBES];
     for (size_t i = 0; i < d->n_probes; i++)
         rp[i] = (struct render_probe){d->probes[i].ops, d->probes[i].conf, d->probes[i].id,
                                       d->probes[i].attach};
-    struct render_options ropts = {.template_dir = d->template_dir, .ringbuf_pages = RINGBUF_PAGES};
+    struct render_options ropts = {.template_dir = d->template_dir,
+                                   .ringbuf_pages = RINGBUF_PAGES,
+                                   .task_loginuid_offset = task_loginuid_offset()};
     return render_module(&ropts, rp, d->n_probes, text, d->err, sizeof(d->err));
 }
 

@@ -63,6 +63,13 @@ static void on_exec(struct dispatch *d, const struct pt_exec_event *e, size_t si
     p->truncated = e->truncated || len < e->args_len;
 }
 
+static void on_fork(struct dispatch *d, const struct pt_fork_event *e)
+{
+    proc_cache_fork(d->cache, e->h.pid, e->child_pid, e->h.uid, e->h.boot_ns);
+    if (e->loginuid != PT_LOGINUID_UNKNOWN)
+        proc_cache_set_loginuid(d->cache, e->child_pid, e->loginuid);
+}
+
 static void on_exec_ret(struct dispatch *d, const struct pt_exec_ret_event *e)
 {
     struct pending_exec *p = pending_find(d, e->h.pid);
@@ -71,6 +78,8 @@ static void on_exec_ret(struct dispatch *d, const struct pt_exec_ret_event *e)
             proc_cache_exec(d->cache, e->h.pid, e->h.uid, p->args, p->len, (int)p->truncated);
         else
             proc_cache_exec(d->cache, e->h.pid, e->h.uid, NULL, 0, 1);
+        if (e->loginuid != PT_LOGINUID_UNKNOWN)
+            proc_cache_set_loginuid(d->cache, e->h.pid, e->loginuid);
     }
     if (p)
         pending_clear(p);
@@ -83,8 +92,7 @@ static int on_lifecycle(struct dispatch *d, const struct pt_header *h, const voi
     case PT_EV_FORK:
         if (size < sizeof(struct pt_fork_event))
             return -EINVAL;
-        proc_cache_fork(d->cache, h->pid, ((const struct pt_fork_event *)data)->child_pid, h->uid,
-                        h->boot_ns);
+        on_fork(d, data);
         return 0;
     case PT_EV_EXEC:
         if (size < offsetof(struct pt_exec_event, args))

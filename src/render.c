@@ -98,6 +98,9 @@ static int render_preamble(const struct render_options *opts, const struct rende
                             "\n */\n#define PT_BPF 1\n#define PT_RINGBUF_PAGES %u\n"
                             "#define PT_ATTACH_TRACEPOINT 1\n#define PT_ATTACH_KPROBE 2\n",
                             opts->ringbuf_pages);
+    if (ret == 0 && opts->task_loginuid_offset > 0)
+        ret =
+            strbuf_printf(out, "#define PT_TASK_LOGINUID_OFFSET %ld\n", opts->task_loginuid_offset);
     return ret;
 }
 

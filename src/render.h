@@ -27,6 +27,10 @@ struct render_probe {
 struct render_options {
     const char *template_dir;
     unsigned ringbuf_pages; /* a power of two */
+    /* Where task_struct.loginuid is in the running kernel (kernel_btf), as
+     * PT_TASK_LOGINUID_OFFSET; 0 when unknown (it is never the first
+     * field), and the process records then carry PT_LOGINUID_UNKNOWN. */
+    long task_loginuid_offset;
 };
 
 /* Appends the module's text to `out`. Returns 0, or a negative errno with a

@@ -26,7 +26,7 @@ static char *render(enum attach_mode tcp_mode, const char *template_dir, int *re
     static struct probe_conf pc = {.name = "tcp_connect"};
     struct render_probe rp[2] = {{&probe_process, NULL, 0, ATTACH_TRACEPOINT},
                                  {&probe_tcp_connect, &pc, 1, tcp_mode}};
-    struct render_options opts = {template_dir, 2048};
+    struct render_options opts = {template_dir, 2048, 0};
     struct strbuf sb = STRBUF_INIT;
     char err[512] = "";
     *ret = render_module(&opts, rp, 2, &sb, err, sizeof(err));
@@ -54,7 +54,22 @@ static void test_tracepoint_form(void **state)
     assert_int_equal(count(text, "struct tracepoint__sock__inet_sock_set_state *args) { return"),
                      1);
     assert_int_equal(count(text, "int pt_tp__task__task_newtask("), 1);
+    /* No loginuid offset known: the template reports it unknown. */
+    assert_null(strstr(text, "#define PT_TASK_LOGINUID_OFFSET"));
     free(text);
+}
+
+static void test_loginuid_offset(void **state)
+{
+    static struct probe_conf pc = {.name = "tcp_connect"};
+    struct render_probe rp[2] = {{&probe_process, NULL, 0, ATTACH_TRACEPOINT},
+                                 {&probe_tcp_connect, &pc, 1, ATTACH_TRACEPOINT}};
+    struct render_options opts = {PIDTREE_SOURCE_TEMPLATEDIR, 2048, 1952};
+    struct strbuf sb = STRBUF_INIT;
+    char err[512] = "";
+    assert_int_equal(render_module(&opts, rp, 2, &sb, err, sizeof(err)), 0);
+    assert_non_null(strstr(sb.data, "\n#define PT_TASK_LOGINUID_OFFSET 1952\n"));
+    strbuf_release(&sb);
 }
 
 static void test_kprobe_form(void **state)
@@ -96,7 +111,7 @@ static void test_many_tracepoint_anchors(void **state)
             .name = "many", .template = "common.bpf.c", .tracepoint_form = {points[i], N_POINTS}};
         rp[i] = (struct render_probe){&ops[i], NULL, (uint32_t)i + 1, ATTACH_TRACEPOINT};
     }
-    struct render_options opts = {PIDTREE_SOURCE_TEMPLATEDIR, 2048};
+    struct render_options opts = {PIDTREE_SOURCE_TEMPLATEDIR, 2048, 0};
     struct strbuf sb = STRBUF_INIT;
     char err[512] = "";
     assert_int_equal(render_module(&opts, rp, N_PROBES, &sb, err, sizeof(err)), 0);
@@ -114,10 +129,9 @@ static void test_many_tracepoint_anchors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tracepoint_form),
-        cmocka_unit_test(test_kprobe_form),
-        cmocka_unit_test(test_missing_template_dir),
-        cmocka_unit_test(test_many_tracepoint_anchors),
+        cmocka_unit_test(test_tracepoint_form),      cmocka_unit_test(test_kprobe_form),
+        cmocka_unit_test(test_missing_template_dir), cmocka_unit_test(test_many_tracepoint_anchors),
+        cmocka_unit_test(test_loginuid_offset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
