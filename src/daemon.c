@@ -556,6 +556,8 @@ static void on_tick(void *ctx)
     for (size_t i = 1; i < d->n_probes; i++)
         if (d->probes[i].ops->tick)
             d->probes[i].ops->tick(&d->probes[i], now);
+    for (size_t i = 1; i < d->n_probes; i++)
+        plugin_set_tick(d->dispatch.plugins[i], time_monotonic_ns());
 }
 
 static void before_sleep(void *ctx)
@@ -620,17 +622,32 @@ static int environment_check(struct daemon *d)
     return ret;
 }
 
+static const char *plugin_username(void *ctx, uint32_t uid)
+{
+    return proc_cache_username(ctx, uid);
+}
+
+static int plugin_loginuid(void *ctx, uint32_t pid, uint32_t *loginuid)
+{
+    return proc_cache_loginuid(ctx, pid, loginuid);
+}
+
+/* After the process cache: the plugins share its user names and login
+ * uids. */
 static int plugins_load(struct daemon *d)
 {
     const char *dirs[2] = {d->plugin_dir, d->opts->extra_plugin_path};
     size_t n_dirs = d->opts->extra_plugin_path ? 2 : 1;
+    struct plugin_services services = {plugin_username, plugin_loginuid, d->cache};
     for (size_t i = 1; i < d->n_probes; i++) {
         if (!d->probes[i].conf || d->probes[i].conf->n_plugins == 0)
             continue;
-        d->dispatch.plugins[i] =
-            plugin_set_load(d->probes[i].conf, dirs, n_dirs, d->err, sizeof(d->err));
-        if (!d->dispatch.plugins[i])
+        struct pt_error perr = {0};
+        d->dispatch.plugins[i] = plugin_set_load(d->probes[i].conf, dirs, n_dirs, &services, &perr);
+        if (!d->dispatch.plugins[i]) {
+            pt_error_format(&perr, d->err, sizeof(d->err));
             return -EINVAL;
+        }
     }
     return 0;
 }
@@ -655,8 +672,14 @@ static enum daemon_exit daemon_start(struct daemon *d)
 
     if (module_render(d, &text) < 0)
         goto out;
-    /* Before the plugins: they are stored in the dispatcher. */
+    /* Before the plugins: they are stored in the dispatcher and share the
+     * process cache. */
     dispatch_init(&d->dispatch, NULL, &d->out);
+    d->cache = proc_cache_new("/proc");
+    if (!d->cache) {
+        snprintf(d->err, sizeof(d->err), "cannot set up the process cache: %s", strerror(errno));
+        goto out;
+    }
     if (filters_build(d) < 0 || plugins_load(d) < 0) {
         status = DAEMON_EXIT_CONFIG;
         goto out;
@@ -664,9 +687,9 @@ static enum daemon_exit daemon_start(struct daemon *d)
     if (output_open(&d->out, d->opts->output_path, d->err, sizeof(d->err)) < 0)
         goto out;
     d->out_open = true;
-    d->cache = proc_cache_new("/proc");
-    if (!d->cache || signals_block(d) < 0) {
-        snprintf(d->err, sizeof(d->err), "cannot set up: %s", strerror(errno));
+    int ret = signals_block(d);
+    if (ret < 0) {
+        snprintf(d->err, sizeof(d->err), "cannot set up the signals: %s", strerror(-ret));
         goto out;
     }
     d->dispatch.cache = d->cache;
@@ -682,10 +705,13 @@ static enum daemon_exit daemon_start(struct daemon *d)
         goto out;
     /* Attached first, scanned second: a process born in between is in the
      * ring buffer, and its fork applied after the scan changes nothing. */
-    if (proc_cache_scan(d->cache) < 0 || probes_start(d) < 0) {
-        snprintf(d->err, sizeof(d->err), "cannot read /proc: %s", strerror(errno));
+    ret = proc_cache_scan(d->cache);
+    if (ret < 0) {
+        snprintf(d->err, sizeof(d->err), "cannot read /proc: %s", strerror(-ret));
         goto out;
     }
+    if (probes_start(d) < 0) /* says which probe */
+        goto out;
     fprintf(stderr, "pidtree-bcc: %zu probe(s) attached in %.3f s\n", d->n_probes - 1,
             (double)(time_monotonic_ns() - t0) / 1e9);
     status = DAEMON_EXIT_OK;

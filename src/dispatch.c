@@ -63,8 +63,12 @@ static void on_exec(struct dispatch *d, const struct pt_exec_event *e, size_t si
     p->truncated = e->truncated || len < e->args_len;
 }
 
+/* The fork is seen in the parent: its loginuid now, which the child
+ * inherits, and which tells a parent that logged in since its exec. */
 static void on_fork(struct dispatch *d, const struct pt_fork_event *e)
 {
+    if (e->loginuid != PT_LOGINUID_UNKNOWN)
+        proc_cache_set_loginuid(d->cache, e->h.pid, e->loginuid);
     proc_cache_fork(d->cache, e->h.pid, e->child_pid, e->h.uid, e->h.boot_ns);
     if (e->loginuid != PT_LOGINUID_UNKNOWN)
         proc_cache_set_loginuid(d->cache, e->child_pid, e->loginuid);

@@ -54,7 +54,7 @@ struct pt_header {
 struct pt_fork_event {
     struct pt_header h;
     __u32 child_pid;
-    __u32 loginuid; /* the parent's, which the child inherits */
+    __u32 loginuid; /* the parent's now, which the child inherits */
 };
 
 struct pt_exec_event {
