@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -383,20 +382,6 @@ static int plugin_load_one(const struct load_ctx *c, const char *const *dirs, si
     return ret;
 }
 
-/* Without the daemon's services (tests): names straight from the passwd
- * database, no login uids. */
-static const char *username_uncached(void *ctx, uint32_t uid)
-{
-    static char name[64];
-    struct passwd pw, *res = NULL;
-    char buf[4096];
-    if (getpwuid_r((uid_t)uid, &pw, buf, sizeof(buf), &res) == 0 && res)
-        snprintf(name, sizeof(name), "%s", res->pw_name);
-    else
-        snprintf(name, sizeof(name), "%u", (unsigned)uid);
-    return name;
-}
-
 struct plugin_set *plugin_set_load(const struct probe_conf *probe, const char *const *dirs,
                                    size_t n_dirs, const struct plugin_services *services,
                                    struct pt_error *err)
@@ -405,8 +390,7 @@ struct plugin_set *plugin_set_load(const struct probe_conf *probe, const char *c
     if (set) {
         set->probe = strdup(probe->name ? probe->name : "");
         set->items = calloc(probe->n_plugins ? probe->n_plugins : 1, sizeof(*set->items));
-        set->services =
-            services ? *services : (struct plugin_services){.username = username_uncached};
+        set->services = *services;
     }
     if (!set || !set->probe || !set->items) {
         pt_error_set(err, ENOMEM, probe->file, probe->line, "plugins of probe '%s': out of memory",

@@ -17,7 +17,7 @@ struct plugin_set;
  * once, and its process cache's login uids. */
 struct plugin_services {
     const char *(*username)(void *ctx, uint32_t uid);
-    int (*loginuid)(void *ctx, uint32_t pid, uint32_t *loginuid); /* 0 or -ENOENT */
+    int (*loginuid)(void *ctx, uint32_t pid, uint32_t *loginuid); /* 0 or -ENOENT; may be NULL */
     void *ctx;
 };
 
@@ -28,8 +28,7 @@ struct plugin_services {
  * probe, failed init without unload_on_init_exception) returns NULL with
  * `err` naming the config file, line and plugin. A plugin whose init fails
  * with unload_on_init_exception set is logged to stderr and left out.
- * Returns an empty set when no plugin is enabled. `services` (copied) may
- * be NULL: user names then come uncached, and no login uids. */
+ * Returns an empty set when no plugin is enabled. `services` is copied. */
 struct plugin_set *plugin_set_load(const struct probe_conf *probe, const char *const *dirs,
                                    size_t n_dirs, const struct plugin_services *services,
                                    struct pt_error *err);

@@ -462,7 +462,7 @@ static const char *load_from(const char *dir, char *err, size_t len)
     fixture_init(&f, "tcp_connect");
     fixture_add(&f, "identityplugin", NULL, false);
     struct pt_error perr = {0};
-    plugin_set_free(plugin_set_load(&f.probe, only, 1, NULL, &perr));
+    plugin_set_free(plugin_set_load(&f.probe, only, 1, &fake_services, &perr));
     pt_error_format(&perr, err, len);
     fixture_release(&f);
     return err;
