@@ -52,11 +52,19 @@ static int output_set_kind(struct output *out, const struct stat *st)
  * crash) gets its newline, so the next line starts whole. */
 static int output_end_line(struct output *out, const struct stat *st)
 {
-    char last;
+    char last, self[64];
     if (out->kind != OUTPUT_FILE || st->st_size == 0)
         return 0;
-    if (pread(out->fd, &last, 1, st->st_size - 1) != 1)
+    /* Our fd is write-only; read the same file through a second one. */
+    snprintf(self, sizeof(self), "/proc/self/fd/%d", out->fd);
+    int rfd = open(self, O_RDONLY | O_CLOEXEC);
+    if (rfd < 0)
         return -errno;
+    ssize_t n = pread(rfd, &last, 1, st->st_size - 1);
+    int e = errno;
+    close(rfd);
+    if (n != 1)
+        return n < 0 ? -e : -EIO;
     if (last == '\n')
         return 0;
     return write(out->fd, "\n", 1) == 1 ? 0 : -errno;
@@ -98,12 +106,16 @@ static int output_open_path(struct output *out, const char *path, struct pt_erro
     /* The FIFO open blocks until a reader comes, as before. */
     int fd = openat(dirfd, basename(base),
                     O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
-    int ret = 0;
+    int ret = 0, e = errno;
     struct stat st;
+    /* O_NOFOLLOW gives ELOOP, or EACCES where the kernel's sticky-directory
+     * guard sees the symlink first: say which. */
+    bool symlink = fd < 0 && fstatat(dirfd, basename(base), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                   S_ISLNK(st.st_mode);
     if (fd < 0)
-        ret = pt_error_set(err, errno, NULL, 0, "cannot open output file %s: %s", path,
-                           errno == ELOOP ? "it is a symlink (refused: -f never follows one)"
-                                          : strerror(errno));
+        ret = pt_error_set(err, e, NULL, 0, "cannot open output file %s: %s", path,
+                           symlink ? "it is a symlink (refused: -f never follows one)"
+                                   : strerror(e));
     else if (fstat(fd, &st) < 0)
         ret = pt_error_set(err, errno, NULL, 0, "cannot stat output file %s: %s", path,
                            strerror(errno));
