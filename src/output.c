@@ -113,9 +113,9 @@ static int output_open_path(struct output *out, const char *path, struct pt_erro
     bool symlink = fd < 0 && fstatat(dirfd, basename(base), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
                    S_ISLNK(st.st_mode);
     if (fd < 0)
-        ret = pt_error_set(err, e, NULL, 0, "cannot open output file %s: %s", path,
-                           symlink ? "it is a symlink (refused: -f never follows one)"
-                                   : strerror(e));
+        ret =
+            pt_error_set(err, e, NULL, 0, "cannot open output file %s: %s", path,
+                         symlink ? "it is a symlink (refused: -f never follows one)" : strerror(e));
     else if (fstat(fd, &st) < 0)
         ret = pt_error_set(err, errno, NULL, 0, "cannot stat output file %s: %s", path,
                            strerror(errno));
