@@ -74,7 +74,8 @@ struct daemon {
     int stalled_reported;
     /* The shared output's counters when this daemon took over. */
     unsigned long long written_before[OUTPUT_MAX_TAGS], dropped_before[OUTPUT_MAX_TAGS];
-    struct dispatch dispatch;
+    struct dispatch *dispatch;
+    struct plugin_set *plugins[PT_MAX_PROBES]; /* by probe id, until the dispatcher takes them */
     enum daemon_exit exit_code;
     char err[ERRLEN];
 };
@@ -152,8 +153,6 @@ static struct probe_instance *probe_add(struct daemon *d, const struct probe_ops
                                   .conf = conf,
                                   .id = (uint32_t)d->n_probes,
                                   .attach = ATTACH_TRACEPOINT,
-                                  .services = &dispatch_services,
-                                  .services_ctx = &d->dispatch,
                                   .filters = &d->filters[d->n_probes]};
     d->n_probes++;
     return pi;
@@ -434,7 +433,7 @@ static void lost_check(struct daemon *d, bool report)
 static int ringbuf_sample(void *ctx, void *data, size_t size)
 {
     struct daemon *d = ctx;
-    int ret = dispatch_record(&d->dispatch, data, size);
+    int ret = dispatch_record(d->dispatch, data, size);
     /* A negative return stops ring_buffer__consume, this record consumed:
      * for a broken output, after which nothing more can be written, and at
      * the end of a batch (-EAGAIN: the rest waits for the next turn). */
@@ -462,8 +461,8 @@ static void on_ringbuf(int fd, void *ctx)
 {
     struct daemon *d = ctx;
     int ret = ringbuf_consume_batch(d);
-    if (d->dispatch.output_error)
-        fail_output(d, d->dispatch.output_error);
+    if (dispatch_output_error(d->dispatch))
+        fail_output(d, dispatch_output_error(d->dispatch));
     else if (ret < 0 && ret != -EINTR && ret != -EAGAIN)
         fprintf(stderr, "pidtree-bcc: reading the ring buffer failed: %s\n", strerror(-ret));
 }
@@ -586,17 +585,17 @@ static void on_tick(void *ctx)
         d->config_dirty = false;
         config_reload(d);
     }
-    d->dispatch.boot_to_realtime_ns = time_boot_to_realtime_offset();
+    dispatch_set_clock(d->dispatch, time_boot_to_realtime_offset());
     lost_check(d, d->ticks % d->opts->health_check_period == 0);
     output_check(d);
-    if (dispatch_report_drops(&d->dispatch) < 0)
-        fail_output(d, d->dispatch.output_error ? d->dispatch.output_error : -EIO);
+    if (dispatch_report_drops(d->dispatch) < 0)
+        fail_output(d,
+                    dispatch_output_error(d->dispatch) ? dispatch_output_error(d->dispatch) : -EIO);
     uint64_t now = time_boot_ns();
     for (size_t i = 1; i < d->n_probes; i++)
         if (d->probes[i].ops->tick)
             d->probes[i].ops->tick(&d->probes[i], now);
-    for (size_t i = 1; i < d->n_probes; i++)
-        plugin_set_tick(d->dispatch.plugins[i], time_monotonic_ns());
+    dispatch_tick(d->dispatch, time_monotonic_ns());
 }
 
 static void before_sleep(void *ctx)
@@ -682,11 +681,34 @@ static int plugins_load(struct daemon *d)
         if (!d->probes[i].conf || d->probes[i].conf->n_plugins == 0)
             continue;
         struct pt_error perr = {0};
-        d->dispatch.plugins[i] = plugin_set_load(d->probes[i].conf, dirs, n_dirs, &services, &perr);
-        if (!d->dispatch.plugins[i]) {
+        d->plugins[i] = plugin_set_load(d->probes[i].conf, dirs, n_dirs, &services, &perr);
+        if (!d->plugins[i]) {
             pt_error_format(&perr, d->err, sizeof(d->err));
             return -EINVAL;
         }
+    }
+    return 0;
+}
+
+/* The runtime object the probes are served by: their records, their
+ * events, their plugins (which it takes) and their services. */
+static int dispatch_create(struct daemon *d)
+{
+    struct dispatch_env env = {.cache = d->cache,
+                               .out = d->out,
+                               .budget = d->budget,
+                               .lost_event_telemetry = d->opts->lost_event_telemetry,
+                               .lost_reader = lost_read,
+                               .map_fd = map_fd_lookup,
+                               .ctx = d};
+    d->dispatch = dispatch_new(&env);
+    if (!d->dispatch) {
+        snprintf(d->err, sizeof(d->err), "cannot set up the dispatcher: out of memory");
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < d->n_probes; i++) {
+        dispatch_add_probe(d->dispatch, &d->probes[i], d->plugins[d->probes[i].id]);
+        d->plugins[d->probes[i].id] = NULL;
     }
     return 0;
 }
@@ -718,9 +740,7 @@ static enum daemon_exit daemon_start(struct daemon *d)
 
     if (module_render(d, &text) < 0)
         goto out;
-    /* Before the plugins: they are stored in the dispatcher and share the
-     * process cache. */
-    dispatch_init(&d->dispatch, NULL, d->out);
+    /* Before the plugins: they share the process cache. */
     d->cache = proc_cache_new("/proc");
     if (!d->cache) {
         snprintf(d->err, sizeof(d->err), "cannot set up the process cache: %s", strerror(errno));
@@ -746,15 +766,8 @@ static enum daemon_exit daemon_start(struct daemon *d)
         snprintf(d->err, sizeof(d->err), "cannot set up the signals: %s", strerror(-ret));
         goto out;
     }
-    d->dispatch.cache = d->cache;
-    d->dispatch.budget = d->budget;
-    d->dispatch.lost_event_telemetry = d->opts->lost_event_telemetry;
-    d->dispatch.lost_reader = lost_read;
-    d->dispatch.lost_ctx = d;
-    d->dispatch.map_fd = map_fd_lookup;
-    d->dispatch.map_ctx = d;
-    for (size_t i = 0; i < d->n_probes; i++)
-        d->dispatch.probes[d->probes[i].id] = &d->probes[i];
+    if (dispatch_create(d) < 0)
+        goto out;
     if (module_load(d, text.data) < 0 || maps_open(d) < 0 || loop_setup(d) < 0 ||
         probes_attach(d) < 0)
         goto out;
@@ -782,7 +795,8 @@ out:
  * needs to tell "quiet" from "dropping". */
 static void stats_report(struct daemon *d)
 {
-    const struct dispatch *ds = &d->dispatch;
+    struct dispatch_stats st, *ds = &st;
+    dispatch_get_stats(d->dispatch, &st);
     uint64_t emitted = 0;
     for (size_t i = 1; i < d->n_probes; i++) {
         uint32_t id = d->probes[i].id;
@@ -813,7 +827,7 @@ static void daemon_stop(struct daemon *d, bool final)
     probes_detach(d);
     /* What the kernel submitted before the detach is still in the ring:
      * write it out before leaving. Finite: nothing is added any more. */
-    while (d->ringbuf && !d->dispatch.output_error && ringbuf_consume_batch(d) == -EAGAIN)
+    while (d->ringbuf && !dispatch_output_error(d->dispatch) && ringbuf_consume_batch(d) == -EAGAIN)
         output_flush(d->out);
     for (size_t i = 1; i < d->n_probes; i++)
         if (d->probes[i].ops->stop && d->probes[i].state)
@@ -838,10 +852,10 @@ static void daemon_cleanup(struct daemon *d)
     if (d->signal_fd >= 0)
         close(d->signal_fd);
     for (size_t i = 0; i < PT_MAX_PROBES; i++) {
-        plugin_set_free(d->dispatch.plugins[i]);
+        plugin_set_free(d->plugins[i]);
         filter_tables_release(&d->filters[i]);
     }
-    dispatch_release(&d->dispatch);
+    dispatch_free(d->dispatch);
     bpf_objects_free(d->objs);
     proc_cache_free(d->cache);
     uid_budget_free(d->budget);
@@ -924,8 +938,8 @@ static void daemon_handover(struct daemon *old, struct daemon *next, uint64_t st
     for (size_t i = 1; i < next->n_probes; i++)
         for (size_t j = 1; j < old->n_probes; j++)
             if (strcmp(next->probes[i].ops->name, old->probes[j].ops->name) == 0) {
-                next->dispatch.accept_from_ns[next->probes[i].id] = cut;
-                old->dispatch.accept_until_ns[old->probes[j].id] = cut;
+                dispatch_accept_from(next->dispatch, next->probes[i].id, cut);
+                dispatch_accept_until(old->dispatch, old->probes[j].id, cut);
             }
     daemon_stop(old, false);
     stats_mark(next);
