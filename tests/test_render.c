@@ -21,12 +21,13 @@ static size_t count(const char *hay, const char *needle)
     return n;
 }
 
-static char *render(enum attach_mode tcp_mode, const char *template_dir, int *ret)
+static char *render_with(enum attach_mode tcp_mode, const char *template_dir, long loginuid_offset,
+                         int *ret)
 {
     static struct probe_conf pc = {.name = "tcp_connect"};
     struct render_probe rp[2] = {{&probe_process, NULL, 0, ATTACH_TRACEPOINT},
                                  {&probe_tcp_connect, &pc, 1, tcp_mode}};
-    struct render_options opts = {template_dir, 2048, 0};
+    struct render_options opts = {template_dir, 2048, loginuid_offset};
     struct strbuf sb = STRBUF_INIT;
     char err[512] = "";
     *ret = render_module(&opts, rp, 2, &sb, err, sizeof(err));
@@ -35,6 +36,11 @@ static char *render(enum attach_mode tcp_mode, const char *template_dir, int *re
         return strdup(err);
     }
     return strbuf_detach(&sb);
+}
+
+static char *render(enum attach_mode tcp_mode, const char *template_dir, int *ret)
+{
+    return render_with(tcp_mode, template_dir, 0, ret);
 }
 
 static void test_tracepoint_form(void **state)
@@ -61,15 +67,11 @@ static void test_tracepoint_form(void **state)
 
 static void test_loginuid_offset(void **state)
 {
-    static struct probe_conf pc = {.name = "tcp_connect"};
-    struct render_probe rp[2] = {{&probe_process, NULL, 0, ATTACH_TRACEPOINT},
-                                 {&probe_tcp_connect, &pc, 1, ATTACH_TRACEPOINT}};
-    struct render_options opts = {PIDTREE_SOURCE_TEMPLATEDIR, 2048, 1952};
-    struct strbuf sb = STRBUF_INIT;
-    char err[512] = "";
-    assert_int_equal(render_module(&opts, rp, 2, &sb, err, sizeof(err)), 0);
-    assert_non_null(strstr(sb.data, "\n#define PT_TASK_LOGINUID_OFFSET 1952\n"));
-    strbuf_release(&sb);
+    int ret;
+    char *text = render_with(ATTACH_TRACEPOINT, PIDTREE_SOURCE_TEMPLATEDIR, 1952, &ret);
+    assert_int_equal(ret, 0);
+    assert_non_null(strstr(text, "\n#define PT_TASK_LOGINUID_OFFSET 1952\n"));
+    free(text);
 }
 
 static void test_kprobe_form(void **state)
