@@ -202,11 +202,15 @@ static void output_consume(struct output *out, size_t off)
         out->lines++;
         done++;
     }
-    memmove(out->marks, out->marks + done, (out->n_marks - done) * sizeof(*out->marks));
+    /* memmove() with NULL is undefined even for 0 bytes: nothing may be
+     * allocated yet. */
+    if (done)
+        memmove(out->marks, out->marks + done, (out->n_marks - done) * sizeof(*out->marks));
     out->n_marks -= done;
     for (size_t i = 0; i < out->n_marks; i++)
         out->marks[i].end -= off;
-    memmove(out->buf.data, out->buf.data + off, out->buf.len - off);
+    if (off)
+        memmove(out->buf.data, out->buf.data + off, out->buf.len - off);
     out->buf.len -= off;
     if (out->buf.data)
         out->buf.data[out->buf.len] = '\0';
