@@ -257,7 +257,11 @@ static int module_render(struct daemon *d, struct strbuf *text)
     struct render_options ropts = {.template_dir = d->template_dir,
                                    .ringbuf_pages = RINGBUF_PAGES,
                                    .task_loginuid_offset = task_loginuid_offset()};
-    return render_module(&ropts, rp, d->n_probes, text, d->err, sizeof(d->err));
+    struct pt_error rerr = {0};
+    int ret = render_module(&ropts, rp, d->n_probes, text, &rerr);
+    if (ret < 0)
+        pt_error_format(&rerr, d->err, sizeof(d->err));
+    return ret;
 }
 
 static int filters_build(struct daemon *d)

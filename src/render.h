@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "error.h"
 #include "probe.h"
 
 struct strbuf;
@@ -33,9 +34,9 @@ struct render_options {
     long task_loginuid_offset;
 };
 
-/* Appends the module's text to `out`. Returns 0, or a negative errno with a
- * message in `err` (e.g. a template file that cannot be read). */
+/* Appends the module's text to `out`. Returns 0, or a negative errno with
+ * `err` set (e.g. a template file that cannot be read). */
 int render_module(const struct render_options *opts, const struct render_probe *probes,
-                  size_t n_probes, struct strbuf *out, char *err, size_t errlen);
+                  size_t n_probes, struct strbuf *out, struct pt_error *err);
 
 #endif

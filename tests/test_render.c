@@ -29,11 +29,12 @@ static char *render_with(enum attach_mode tcp_mode, const char *template_dir, lo
                                  {&probe_tcp_connect, &pc, 1, tcp_mode}};
     struct render_options opts = {template_dir, 2048, loginuid_offset};
     struct strbuf sb = STRBUF_INIT;
-    char err[512] = "";
-    *ret = render_module(&opts, rp, 2, &sb, err, sizeof(err));
+    struct pt_error err = {0};
+    *ret = render_module(&opts, rp, 2, &sb, &err);
+    assert_int_equal(pt_error_is_set(&err), *ret < 0);
     if (*ret < 0) {
         strbuf_release(&sb);
-        return strdup(err);
+        return strdup(err.msg);
     }
     return strbuf_detach(&sb);
 }
@@ -63,6 +64,21 @@ static void test_tracepoint_form(void **state)
     /* No loginuid offset known: the template reports it unknown. */
     assert_null(strstr(text, "#define PT_TASK_LOGINUID_OFFSET"));
     free(text);
+}
+
+/* An error says what is wrong, never nothing. */
+static void test_bad_tracepoint_named(void **state)
+{
+    static const struct probe_attach_point points[] = {{PROBE_TRACEPOINT, "noslash", "f"}};
+    static const struct probe_ops ops = {
+        .name = "bad", .template = "common.bpf.c", .tracepoint_form = {points, 1}};
+    struct render_probe rp = {&ops, NULL, 1, ATTACH_TRACEPOINT};
+    struct render_options opts = {PIDTREE_SOURCE_TEMPLATEDIR, 2048, 0};
+    struct strbuf sb = STRBUF_INIT;
+    struct pt_error err = {0};
+    assert_int_equal(render_module(&opts, &rp, 1, &sb, &err), -EINVAL);
+    assert_string_equal(err.msg, "probe 'bad': tracepoint 'noslash' is not category/name");
+    strbuf_release(&sb);
 }
 
 static void test_loginuid_offset(void **state)
@@ -115,8 +131,8 @@ static void test_many_tracepoint_anchors(void **state)
     }
     struct render_options opts = {PIDTREE_SOURCE_TEMPLATEDIR, 2048, 0};
     struct strbuf sb = STRBUF_INIT;
-    char err[512] = "";
-    assert_int_equal(render_module(&opts, rp, N_PROBES, &sb, err, sizeof(err)), 0);
+    struct pt_error err = {0};
+    assert_int_equal(render_module(&opts, rp, N_PROBES, &sb, &err), 0);
     int distinct = (N_PROBES + 1) * N_POINTS / 2;
     assert_true(distinct > 64);
     assert_int_equal(count(sb.data, "{ return 0; }"), distinct);
@@ -133,7 +149,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tracepoint_form),      cmocka_unit_test(test_kprobe_form),
         cmocka_unit_test(test_missing_template_dir), cmocka_unit_test(test_many_tracepoint_anchors),
-        cmocka_unit_test(test_loginuid_offset),
+        cmocka_unit_test(test_loginuid_offset),      cmocka_unit_test(test_bad_tracepoint_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
