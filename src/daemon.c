@@ -181,6 +181,22 @@ static void config_warnings_print(const struct config *cfg)
     }
 }
 
+/* Prints the config's warnings; in --strict mode they are errors, and the
+ * config is refused (returns -EINVAL). */
+static int config_warnings_check(const struct daemon *d, const struct config *cfg)
+{
+    if (!d->opts->strict || cfg->warnings.n == 0) {
+        config_warnings_print(cfg);
+        return 0;
+    }
+    char line[sizeof(cfg->warnings.items[0].file) + sizeof(cfg->warnings.items[0].msg) + 16];
+    for (size_t i = 0; i < cfg->warnings.n; i++) {
+        pt_error_format(&cfg->warnings.items[i], line, sizeof(line));
+        fprintf(stderr, "pidtree-bcc: %s (refused: --strict)\n", line);
+    }
+    return -EINVAL;
+}
+
 static int config_prepare(struct daemon *d)
 {
     if (!d->opts->config_path) {
@@ -199,7 +215,12 @@ static int config_prepare(struct daemon *d)
         log_error(d->err);
         return ret;
     }
-    config_warnings_print(d->cfg);
+    if (config_warnings_check(d, d->cfg) < 0) {
+        snprintf(d->err, sizeof(d->err), "%s: %zu warning(s) in --strict mode",
+                 d->opts->config_path, d->cfg->warnings.n);
+        log_error(d->err);
+        return -EINVAL;
+    }
     if (d->cfg->n_probes == 0) {
         snprintf(d->err, sizeof(d->err), "%s: no probes configured", d->opts->config_path);
         log_error(d->err);
@@ -209,8 +230,10 @@ static int config_prepare(struct daemon *d)
         const struct probe_conf *pc = &d->cfg->probes[i];
         if (pc->n_container_labels) {
             snprintf(d->err, sizeof(d->err),
-                     "%s:%d: %s.container_labels: container filtering is not supported by this "
-                     "version; remove the key",
+                     "%s:%d: %s.container_labels: not supported yet: filtering by container "
+                     "labels is not implemented in this version (it is planned); refused rather "
+                     "than ignored, since ignoring it would report every container's events. "
+                     "Remove the key to trace all processes",
                      pc->file, pc->line, pc->name);
             log_error(d->err);
             return -ENOTSUP;
@@ -463,7 +486,12 @@ static void config_reload(struct daemon *d)
                 d->err);
         return;
     }
-    config_warnings_print(next);
+    if (config_warnings_check(d, next) < 0) {
+        fprintf(stderr, "pidtree-bcc: config change ignored, still running the old one: "
+                        "warnings in --strict mode\n");
+        config_free(next);
+        return;
+    }
     struct config **grown = realloc(d->retired, (d->n_retired + 1) * sizeof(*grown));
     if (!config_swappable(d->cfg, next) || !grown) {
         if (grown)
@@ -506,7 +534,8 @@ static void on_tick(void *ctx)
         config_reload(d);
     }
     d->dispatch.boot_to_realtime_ns = time_boot_to_realtime_offset();
-    lost_check(d, d->ticks % d->opts->health_check_period == 0);
+    unsigned period = d->opts->health_check_period;
+    lost_check(d, period && d->ticks % period == 0);
     uint64_t now = time_boot_ns();
     for (size_t i = 1; i < d->n_probes; i++)
         if (d->probes[i].ops->tick)
