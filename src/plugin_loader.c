@@ -266,9 +266,7 @@ static void *plugin_open(const struct load_ctx *c, const char *path,
     return handle;
 }
 
-/* Runs init(). Returns 1 when the plugin is ready, 0 when it failed but
- * unload_on_init_exception lets the daemon go on without it, -1 when the
- * failure stops the load. */
+/* Runs init(). Returns 1 when the plugin is ready, -1 when it failed. */
 static int plugin_init(const struct load_ctx *c, struct loaded_plugin *lp)
 {
     char msg[512] = "";
@@ -279,16 +277,11 @@ static int plugin_init(const struct load_ctx *c, struct loaded_plugin *lp)
         return 1;
     if (!msg[0])
         snprintf(msg, sizeof(msg), "init() returned %d", ret);
-    fail(c, "plugin '%s' failed to initialise: %s", c->pc->name, msg);
-    if (!c->pc->unload_on_init_exception)
-        return -1;
-    fprintf(stderr, "pidtree-bcc: %s; continuing without it\n", c->err);
-    c->err[0] = '\0';
-    return 0;
+    return fail(c, "plugin '%s' failed to initialise: %s", c->pc->name, msg);
 }
 
-/* Loads one configured plugin into `lp`. Same return values as
- * plugin_init(). */
+/* Loads one configured plugin into `lp`. Returns 1 when it is ready, -1
+ * when it could not be found, loaded or initialised. */
 static int plugin_load_one(const struct load_ctx *c, const char *const *dirs, size_t n_dirs,
                            struct loaded_plugin *lp)
 {
@@ -333,11 +326,19 @@ struct plugin_set *plugin_set_load(const struct probe_conf *probe, const char *c
             continue;
         struct load_ctx c = {probe, pc, err, errlen};
         int ret = plugin_load_one(&c, dirs, n_dirs, &set->items[set->n]);
+        /* As the original: unload_on_init_exception covers every reason a
+         * plugin is not there (missing, wrong probe, failed init). */
+        if (ret < 0 && pc->unload_on_init_exception) {
+            fprintf(stderr, "pidtree-bcc: %s; continuing without it (unload_on_init_exception)\n",
+                    err);
+            err[0] = '\0';
+            continue;
+        }
         if (ret < 0) {
             plugin_set_free(set);
             return NULL;
         }
-        set->n += (size_t)ret;
+        set->n++;
     }
     return set;
 }

@@ -395,6 +395,30 @@ static void test_loader_init_failure(void **state)
     fixture_release(&f);
 }
 
+/* As the original: unload_on_init_exception also covers a plugin that is
+ * not found or does not support the probe: it is left out, the rest load. */
+static void test_loader_unload_covers_missing_and_unsupported(void **state)
+{
+    struct fixture f;
+    char err[512];
+    fixture_init(&f, "net_listen");
+    fixture_add(&f, "tag_a", NULL, false);
+    fixture_add(&f, "nope", NULL, true);
+    fixture_add(&f, "sourceipmap", "{\"hostfiles\": [\"/etc/hosts\"]}", true);
+    fixture_add(&f, "tag_b", NULL, false);
+    struct plugin_set *set = load(&f, err, sizeof(err));
+    if (!set)
+        fail_msg("%s", err);
+    assert_int_equal(plugin_set_count(set), 2);
+    assert_string_equal(err, "");
+    json_t *ev = json_object();
+    plugin_set_process(set, ev);
+    assert_int_equal(json_array_size(json_object_get(ev, "order")), 2);
+    json_decref(ev);
+    plugin_set_free(set);
+    fixture_release(&f);
+}
+
 static void test_loader_process_failures_counted(void **state)
 {
     struct fixture f;
@@ -562,6 +586,7 @@ int main(void)
         cmocka_unit_test(test_loader_bad_objects),
         cmocka_unit_test(test_loader_unsupported_probe),
         cmocka_unit_test(test_loader_init_failure),
+        cmocka_unit_test(test_loader_unload_covers_missing_and_unsupported),
         cmocka_unit_test(test_loader_process_failures_counted),
         cmocka_unit_test(test_loader_unsafe_paths),
         cmocka_unit_test(test_loginuidmap),
