@@ -263,7 +263,9 @@ static int filters_build(struct daemon *d)
         if (ret < 0)
             return ret;
     }
-    return 0;
+    /* The maps are shared: the limits hold for all probes together. */
+    return filter_tables_check_totals(d->filters, d->n_probes, d->opts->config_path, d->err,
+                                      sizeof(d->err));
 }
 
 /* ---- loading and attaching ---- */
@@ -459,6 +461,9 @@ static int filters_swap(struct daemon *d, const struct config *next)
         if (d->probes[i].conf)
             ret = filter_tables_build(&next->probes[c++], d->probes[i].id, &next_rule_id, &fresh[i],
                                       d->err, sizeof(d->err));
+    if (ret == 0)
+        ret = filter_tables_check_totals(fresh, d->n_probes, d->opts->config_path, d->err,
+                                         sizeof(d->err));
     for (size_t i = 1; i < d->n_probes && ret == 0; i++)
         if (d->probes[i].conf)
             ret = filter_tables_load(&fresh[i], &d->filters[i], d->subnets_fd, d->subnet_ports_fd,
@@ -619,6 +624,17 @@ static int plugins_load(struct daemon *d)
     return 0;
 }
 
+/* What the config's checks cannot see alone: filters against the shared
+ * maps' limits, plugins found, loaded and initialised with their
+ * arguments. -p runs it too, so that a dry run refuses what the daemon
+ * would refuse, with the same message. */
+static int config_check_deep(struct daemon *d)
+{
+    /* Before the plugins: they are stored in the dispatcher. */
+    dispatch_init(&d->dispatch, NULL, &d->out);
+    return filters_build(d) < 0 || plugins_load(d) < 0 ? -EINVAL : 0;
+}
+
 static int probes_start(struct daemon *d)
 {
     for (size_t i = 1; i < d->n_probes; i++) {
@@ -639,9 +655,7 @@ static enum daemon_exit daemon_start(struct daemon *d)
 
     if (module_render(d, &text) < 0)
         goto out;
-    /* Before the plugins: they are stored in the dispatcher. */
-    dispatch_init(&d->dispatch, NULL, &d->out);
-    if (filters_build(d) < 0 || plugins_load(d) < 0) {
+    if (config_check_deep(d) < 0) {
         status = DAEMON_EXIT_CONFIG;
         goto out;
     }
@@ -782,7 +796,10 @@ enum daemon_exit daemon_main(const struct cli_options *opts)
         goto cleanup;
     }
     if (opts->print_and_quit) {
-        status = print_module(d);
+        if (config_check_deep(d) < 0)
+            log_error(d->err);
+        else
+            status = print_module(d);
         goto cleanup;
     }
     status = daemon_start(d);
