@@ -481,7 +481,7 @@ static int filters_swap(struct daemon *d, const struct config *next)
     return ret;
 }
 
-static void config_reload(struct daemon *d)
+static void config_reload_apply(struct daemon *d)
 {
     struct config *next = NULL;
     struct pt_error cerr;
@@ -489,6 +489,11 @@ static void config_reload(struct daemon *d)
         pt_error_format(&cerr, d->err, sizeof(d->err));
         fprintf(stderr, "pidtree-bcc: config change ignored, still running the old one: %s\n",
                 d->err);
+        return;
+    }
+    /* A save that changed nothing, or a remote include fetched again. */
+    if (config_same(d->cfg, next)) {
+        config_free(next);
         return;
     }
     if (config_warnings_check(d, next) < 0) {
@@ -520,6 +525,18 @@ static void config_reload(struct daemon *d)
         if (d->probes[i].conf)
             d->probes[i].conf = &next->probes[c++];
     fprintf(stderr, "pidtree-bcc: config reloaded: filters swapped\n");
+}
+
+/* Whatever came of the reload, the files to watch are those of the config
+ * now running, reached through the symlinks as they are now. */
+static void config_reload(struct daemon *d)
+{
+    config_reload_apply(d);
+    if (d->exit_code == DAEMON_EXIT_RESTART)
+        return;
+    int ret = config_watch_update(d->watch, d->cfg);
+    if (ret < 0)
+        fprintf(stderr, "pidtree-bcc: cannot watch the config's files: %s\n", strerror(-ret));
 }
 
 static void on_config_change(int fd, void *ctx)
