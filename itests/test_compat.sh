@@ -231,13 +231,22 @@ tcp_connect:
       network: 10.0.0.0
       network_mask: 255.0.0.0
       descripton: "a typo"
+  plugins:
+    sourceipmap:
+      hostfiles: ['/etc/hosts']
+      attribute_kee: "typo"
 YAML
 )
 expect_exit 0 "tcp_connect.filters[0]: unknown field 'descripton' ignored" \
     "$PIDTREE_BIN" -c "$CONFIG" -p
 grep -qF "$CONFIG:6:" "$WORK/stderr" || fail "warning lacks file and line: $(cat "$WORK/stderr")"
+grep -qF "$CONFIG:8: tcp_connect.plugins.sourceipmap: unknown argument(s) ignored: 'attribute_kee'" \
+    "$WORK/stderr" || fail "plugin argument warning: $(cat "$WORK/stderr")"
 expect_exit 2 "refused: --strict" "$PIDTREE_BIN" -c "$CONFIG" -p --strict
-pass "unknown keys: a warning with file and line; --strict refuses them (exit 2)"
+sed -i '/descripton/d' "$CONFIG"
+expect_exit 2 "'attribute_kee' (sourceipmap takes hostfiles, attribute_key) (refused: --strict)" \
+    "$PIDTREE_BIN" -c "$CONFIG" -p --strict
+pass "unknown keys and plugin arguments: a warning with file and line; --strict refuses them (exit 2)"
 
 # ---- The original's example_config.yml: container_labels is refused, and
 # the message says it is not implemented yet.

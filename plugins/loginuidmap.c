@@ -154,8 +154,10 @@ static int args_parse(struct loginuidmap *s, const json_t *args, char *err, size
             }
             s->top_level = json_is_true(value);
         } else if (strcmp(key, "enabled") && strcmp(key, "unload_on_init_exception")) {
-            snprintf(err, errlen, "unknown argument '%s' (loginuidmap takes top_level)", key);
-            return -EINVAL;
+            /* Ignored, as the original did; the daemon reports the warning
+             * init() leaves in `err`. */
+            snprintf(err, errlen, "unknown argument '%s' ignored (loginuidmap takes top_level)",
+                     key);
         }
     }
     return 0;

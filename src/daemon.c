@@ -172,29 +172,19 @@ static int probes_configure(struct daemon *d, bool probing)
     return 0;
 }
 
-static void config_warnings_print(const struct config *cfg)
+/* Prints warnings (ignored keys, ignored plugin arguments); in --strict
+ * mode they are errors and -EINVAL is returned. */
+static int warnings_check(const struct daemon *d, const struct pt_diags *warnings)
 {
-    char line[sizeof(cfg->warnings.items[0].file) + sizeof(cfg->warnings.items[0].msg) + 16];
-    for (size_t i = 0; i < cfg->warnings.n; i++) {
-        pt_error_format(&cfg->warnings.items[i], line, sizeof(line));
-        fprintf(stderr, "pidtree-bcc: warning: %s\n", line);
+    char line[sizeof(warnings->items[0].file) + sizeof(warnings->items[0].msg) + 16];
+    for (size_t i = 0; i < warnings->n; i++) {
+        pt_error_format(&warnings->items[i], line, sizeof(line));
+        if (d->opts->strict)
+            fprintf(stderr, "pidtree-bcc: %s (refused: --strict)\n", line);
+        else
+            fprintf(stderr, "pidtree-bcc: warning: %s\n", line);
     }
-}
-
-/* Prints the config's warnings; in --strict mode they are errors, and the
- * config is refused (returns -EINVAL). */
-static int config_warnings_check(const struct daemon *d, const struct config *cfg)
-{
-    if (!d->opts->strict || cfg->warnings.n == 0) {
-        config_warnings_print(cfg);
-        return 0;
-    }
-    char line[sizeof(cfg->warnings.items[0].file) + sizeof(cfg->warnings.items[0].msg) + 16];
-    for (size_t i = 0; i < cfg->warnings.n; i++) {
-        pt_error_format(&cfg->warnings.items[i], line, sizeof(line));
-        fprintf(stderr, "pidtree-bcc: %s (refused: --strict)\n", line);
-    }
-    return -EINVAL;
+    return d->opts->strict && warnings->n ? -EINVAL : 0;
 }
 
 static int config_prepare(struct daemon *d)
@@ -215,7 +205,7 @@ static int config_prepare(struct daemon *d)
         log_error(d->err);
         return ret;
     }
-    if (config_warnings_check(d, d->cfg) < 0) {
+    if (warnings_check(d, &d->cfg->warnings) < 0) {
         snprintf(d->err, sizeof(d->err), "%s: %zu warning(s) in --strict mode",
                  d->opts->config_path, d->cfg->warnings.n);
         log_error(d->err);
@@ -496,7 +486,7 @@ static void config_reload_apply(struct daemon *d)
         config_free(next);
         return;
     }
-    if (config_warnings_check(d, next) < 0) {
+    if (warnings_check(d, &next->warnings) < 0) {
         fprintf(stderr, "pidtree-bcc: config change ignored, still running the old one: "
                         "warnings in --strict mode\n");
         config_free(next);
@@ -630,15 +620,23 @@ static int plugins_load(struct daemon *d)
 {
     const char *dirs[2] = {d->plugin_dir, d->opts->extra_plugin_path};
     size_t n_dirs = d->opts->extra_plugin_path ? 2 : 1;
-    for (size_t i = 1; i < d->n_probes; i++) {
+    struct pt_diags warnings = {0};
+    int ret = 0;
+    for (size_t i = 1; i < d->n_probes && ret == 0; i++) {
         if (!d->probes[i].conf || d->probes[i].conf->n_plugins == 0)
             continue;
         d->dispatch.plugins[i] =
-            plugin_set_load(d->probes[i].conf, dirs, n_dirs, d->err, sizeof(d->err));
+            plugin_set_load(d->probes[i].conf, dirs, n_dirs, &warnings, d->err, sizeof(d->err));
         if (!d->dispatch.plugins[i])
-            return -EINVAL;
+            ret = -EINVAL;
     }
-    return 0;
+    if (ret == 0 && warnings_check(d, &warnings) < 0) {
+        snprintf(d->err, sizeof(d->err), "%s: %zu plugin warning(s) in --strict mode",
+                 d->opts->config_path, warnings.n);
+        ret = -EINVAL;
+    }
+    pt_diags_free(&warnings);
+    return ret;
 }
 
 /* What the config's checks cannot see alone: filters against the shared

@@ -18,9 +18,12 @@ struct plugin_set;
  * naming the config file, line and plugin, unless the plugin has
  * unload_on_init_exception set: then the failure is logged to stderr and
  * the plugin left out, as the original did. Returns an empty set when no
- * plugin is enabled. */
+ * plugin is enabled. A plugin whose init() succeeds with a message (an
+ * argument it ignores) adds it to `warnings`, with the plugin's file and
+ * line. */
 struct plugin_set *plugin_set_load(const struct probe_conf *probe, const char *const *dirs,
-                                   size_t n_dirs, char *err, size_t errlen);
+                                   size_t n_dirs, struct pt_diags *warnings, char *err,
+                                   size_t errlen);
 
 /* Runs every plugin on `event` in order. Returns the number of plugins that
  * reported a failure (the event is still complete). */

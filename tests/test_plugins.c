@@ -64,6 +64,7 @@ static void rm_tree(const char *path)
 struct fixture {
     struct plugin_conf pcs[4];
     struct probe_conf probe;
+    struct pt_diags warnings;
 };
 
 static void fixture_init(struct fixture *f, const char *probe)
@@ -90,12 +91,13 @@ static void fixture_release(struct fixture *f)
 {
     for (size_t i = 0; i < f->probe.n_plugins; i++)
         json_decref(f->pcs[i].args);
+    pt_diags_free(&f->warnings);
 }
 
 static struct plugin_set *load(struct fixture *f, char *err, size_t len)
 {
     err[0] = '\0';
-    return plugin_set_load(&f->probe, dirs, 2, err, len);
+    return plugin_set_load(&f->probe, dirs, 2, &f->warnings, err, len);
 }
 
 /* Loads a probe with one plugin and expects the load to fail with `want`. */
@@ -109,6 +111,28 @@ static void expect_load_error(const char *probe, const char *name, const char *a
     struct plugin_set *set = load(&f, err, sizeof(err));
     if (set || !strstr(err, want))
         fail_msg("want error containing \"%s\", got \"%s\"", want, err);
+    fixture_release(&f);
+}
+
+/* Loads a probe with one plugin: it loads, with one warning `want` at the
+ * plugin's line (unknown arguments are ignored, as the original did). */
+static void expect_load_warning(const char *probe, const char *name, const char *args,
+                                const char *want)
+{
+    struct fixture f;
+    char err[1024];
+    fixture_init(&f, probe);
+    fixture_add(&f, name, args, false);
+    struct plugin_set *set = load(&f, err, sizeof(err));
+    if (!set)
+        fail_msg("refused: %s", err);
+    assert_int_equal(plugin_set_count(set), 1);
+    assert_int_equal(f.warnings.n, 1);
+    assert_string_equal(f.warnings.items[0].file, "test.yml");
+    assert_int_equal(f.warnings.items[0].line, 10);
+    if (!strstr(f.warnings.items[0].msg, want))
+        fail_msg("want a warning containing \"%s\", got \"%s\"", want, f.warnings.items[0].msg);
+    plugin_set_free(set);
     fixture_release(&f);
 }
 
@@ -295,8 +319,10 @@ static void test_sourceipmap_args(void **state)
                       "attribute_key: must be a non-empty string");
     expect_init_error("{\"hostfiles\": [\"/etc/hosts\"], \"attribute_key\": \"\"}",
                       "attribute_key: must be a non-empty string");
-    expect_init_error("{\"hostfiles\": [\"/etc/hosts\"], \"hostfile\": 1}",
-                      "unknown argument 'hostfile'");
+    expect_load_warning("tcp_connect", "sourceipmap",
+                        "{\"hostfiles\": [\"/etc/hosts\"], \"hostfile\": 1, \"colour\": 2}",
+                        "tcp_connect.plugins.sourceipmap: unknown argument(s) ignored: "
+                        "'hostfile', 'colour' (sourceipmap takes hostfiles, attribute_key)");
     expect_init_error("[1]", "arguments must be a mapping");
 }
 
@@ -460,7 +486,7 @@ static const char *load_from(const char *dir, char *err, size_t len)
     fixture_init(&f, "tcp_connect");
     fixture_add(&f, "identityplugin", NULL, false);
     err[0] = '\0';
-    plugin_set_free(plugin_set_load(&f.probe, only, 1, err, len));
+    plugin_set_free(plugin_set_load(&f.probe, only, 1, &f.warnings, err, len));
     fixture_release(&f);
     return err;
 }
@@ -567,8 +593,8 @@ static void test_loginuidmap(void **state)
 
     expect_load_error("tcp_connect", "loginuidmap", "{\"top_level\": \"yes\"}",
                       "failed to initialise: top_level: must be true or false");
-    expect_load_error("net_listen", "loginuidmap", "{\"toplevel\": true}",
-                      "unknown argument 'toplevel'");
+    expect_load_warning("net_listen", "loginuidmap", "{\"toplevel\": true}",
+                        "net_listen.plugins.loginuidmap: unknown argument 'toplevel' ignored");
     unsetenv("PIDTREE_PROC_ROOT");
     rm_tree(root);
 }
