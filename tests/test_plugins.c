@@ -585,13 +585,25 @@ static void test_loginuidmap(void **state)
     json_decref(ev);
     json_decref(want);
 
-    ev = run_loginuidmap("{\"top_level\": true, \"enabled\": true}");
-    assert_int_equal(json_integer_value(json_object_get(ev, "loginuid")), 0);
-    assert_string_equal(json_string_value(json_object_get(ev, "loginname")), "root");
-    assert_null(json_object_get(json_array_get(json_object_get(ev, "proctree"), 0), "loginuid"));
+    /* top_level written as the original's users write booleans. */
+    static const char *const top_levels[] = {"{\"top_level\": true, \"enabled\": true}",
+                                             "{\"top_level\": 1}", "{\"top_level\": \"True\"}",
+                                             "{\"top_level\": \"yes\"}"};
+    for (size_t i = 0; i < sizeof(top_levels) / sizeof(top_levels[0]); i++) {
+        ev = run_loginuidmap(top_levels[i]);
+        assert_int_equal(json_integer_value(json_object_get(ev, "loginuid")), 0);
+        assert_string_equal(json_string_value(json_object_get(ev, "loginname")), "root");
+        assert_null(
+            json_object_get(json_array_get(json_object_get(ev, "proctree"), 0), "loginuid"));
+        json_decref(ev);
+    }
+    ev = run_loginuidmap("{\"top_level\": \"false\"}");
+    assert_null(json_object_get(ev, "loginuid"));
     json_decref(ev);
 
-    expect_load_error("tcp_connect", "loginuidmap", "{\"top_level\": \"yes\"}",
+    expect_load_error("tcp_connect", "loginuidmap", "{\"top_level\": \"maybe\"}",
+                      "failed to initialise: top_level: must be true or false");
+    expect_load_error("tcp_connect", "loginuidmap", "{\"top_level\": 2}",
                       "failed to initialise: top_level: must be true or false");
     expect_load_warning("net_listen", "loginuidmap", "{\"toplevel\": true}",
                         "net_listen.plugins.loginuidmap: unknown argument 'toplevel' ignored");
