@@ -205,6 +205,14 @@ static json_t *fixed_part(const json_t *raw)
     return copy;
 }
 
+bool config_watch_has_remote(const struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_sources; i++)
+        if (cfg->sources[i].is_url)
+            return true;
+    return false;
+}
+
 bool config_same(const struct config *cur, const struct config *next)
 {
     if (cur->n_probes != next->n_probes)

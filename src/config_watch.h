@@ -31,6 +31,11 @@ int config_watch_fd(const struct config_watch *w);
 /* Drains the inotify fd; true when a watched file changed. */
 bool config_watch_read(struct config_watch *w);
 
+/* True when the config was read in part from http(s) URLs, which no
+ * inotify watch sees change: -w fetches them again every health-check
+ * period. */
+bool config_watch_has_remote(const struct config *cfg);
+
 /* True when `next` says exactly what `cur` says (probes and their
  * options, included content resolved). */
 bool config_same(const struct config *cur, const struct config *next);

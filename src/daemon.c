@@ -66,6 +66,7 @@ struct daemon {
     struct dispatch dispatch;
     enum daemon_exit exit_code;
     char err[ERRLEN];
+    char reload_err[ERRLEN]; /* the last failed reload's message */
 };
 
 static void log_error(const char *msg)
@@ -477,10 +478,15 @@ static void config_reload_apply(struct daemon *d)
     struct pt_error cerr;
     if (config_load(d->opts->config_path, probe_known, &d->registry, &next, &cerr) < 0) {
         pt_error_format(&cerr, d->err, sizeof(d->err));
-        fprintf(stderr, "pidtree-bcc: config change ignored, still running the old one: %s\n",
-                d->err);
+        /* A remote include that stays unreachable is said once, not at
+         * every fetch. */
+        if (strcmp(d->err, d->reload_err) != 0)
+            fprintf(stderr, "pidtree-bcc: config change ignored, still running the old one: %s\n",
+                    d->err);
+        snprintf(d->reload_err, sizeof(d->reload_err), "%s", d->err);
         return;
     }
+    d->reload_err[0] = '\0';
     /* A save that changed nothing, or a remote include fetched again. */
     if (config_same(d->cfg, next)) {
         config_free(next);
@@ -541,13 +547,18 @@ static void on_tick(void *ctx)
 {
     struct daemon *d = ctx;
     d->ticks++;
+    unsigned period = d->opts->health_check_period;
+    bool health_check = period && d->ticks % period == 0;
+    /* Remote includes have no inotify: fetched again every period, a
+     * change is a config change like any other. */
+    if (d->watch && health_check && config_watch_has_remote(d->cfg))
+        d->config_dirty = true;
     if (d->config_dirty) {
         d->config_dirty = false;
         config_reload(d);
     }
     d->dispatch.boot_to_realtime_ns = time_boot_to_realtime_offset();
-    unsigned period = d->opts->health_check_period;
-    lost_check(d, period && d->ticks % period == 0);
+    lost_check(d, health_check);
     uint64_t now = time_boot_ns();
     for (size_t i = 1; i < d->n_probes; i++)
         if (d->probes[i].ops->tick)
