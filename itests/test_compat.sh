@@ -11,14 +11,6 @@ require_root
 PORT1=31337
 PORT2=41337
 
-expect_exit() { # expect_exit STATUS STDERR_SUBSTRING CMD...
-    local want=$1 msg=$2; shift 2
-    local rc=0
-    "$@" > "$WORK/stdout" 2> "$WORK/stderr" || rc=$?
-    [ $rc -eq "$want" ] || fail "'$*' exited $rc, expected $want: $(cat "$WORK/stderr")"
-    grep -qF -- "$msg" "$WORK/stderr" || fail "'$*': stderr lacks '$msg': $(cat "$WORK/stderr")"
-}
-
 # ---- The original's itest config (config_generic.yml with its ports), plus
 # what its users write besides: an empty includeports next to excludeports,
 # Python-style booleans, its documented defaults spelled out, a key this

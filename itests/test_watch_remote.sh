@@ -29,14 +29,6 @@ YAML
 )
 start_daemon "$CONFIG" -w --health-check-period 1
 
-expect_filtered() { # LABEL FILTERED_HOST PASSING_HOST PORT
-    local a b
-    a=$(tcp_connect_to "$2" "$4")
-    b=$(tcp_connect_to "$3" $(($4 + 1)))
-    wait_json ".pid == $b" >/dev/null || fail "$1: $3 not reported"
-    [ "$(count_json ".pid == $a")" -eq 0 ] || fail "$1: $2 not filtered"
-    pass "$1"
-}
 expect_filtered "remote include applied at start" 127.0.70.1 127.0.71.1 7921
 
 # Fetched again every period: unchanged, nothing happens.

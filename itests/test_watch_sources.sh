@@ -17,17 +17,6 @@ wait_swaps() {
     return 1
 }
 
-# expect_filtered LABEL FILTERED_HOST PASSING_HOST PORT: one connection to
-# each; the second must be reported, the first not.
-expect_filtered() {
-    local a b
-    a=$(tcp_connect_to "$2" "$4")
-    b=$(tcp_connect_to "$3" $(($4 + 1)))
-    wait_json ".pid == $b" >/dev/null || fail "$1: $3 not reported"
-    [ "$(count_json ".pid == $a")" -eq 0 ] || fail "$1: $2 not filtered"
-    pass "$1"
-}
-
 # ---- A ConfigMap volume, as the kubelet lays it out and updates it.
 CM="$WORK/configmap"
 mkdir -p "$CM/..2026_01_01_00_00_00.1"

@@ -100,15 +100,22 @@ static struct plugin_set *load(struct fixture *f, char *err, size_t len)
     return plugin_set_load(&f->probe, dirs, 2, &f->warnings, err, len);
 }
 
+/* Loads `probe` configured with the one plugin `name`. */
+static struct plugin_set *load_single(struct fixture *f, const char *probe, const char *name,
+                                      const char *args, char *err, size_t len)
+{
+    fixture_init(f, probe);
+    fixture_add(f, name, args, false);
+    return load(f, err, len);
+}
+
 /* Loads a probe with one plugin and expects the load to fail with `want`. */
 static void expect_load_error(const char *probe, const char *name, const char *args,
                               const char *want)
 {
     struct fixture f;
     char err[1024];
-    fixture_init(&f, probe);
-    fixture_add(&f, name, args, false);
-    struct plugin_set *set = load(&f, err, sizeof(err));
+    struct plugin_set *set = load_single(&f, probe, name, args, err, sizeof(err));
     if (set || !strstr(err, want))
         fail_msg("want error containing \"%s\", got \"%s\"", want, err);
     fixture_release(&f);
@@ -121,9 +128,7 @@ static void expect_load_warning(const char *probe, const char *name, const char 
 {
     struct fixture f;
     char err[1024];
-    fixture_init(&f, probe);
-    fixture_add(&f, name, args, false);
-    struct plugin_set *set = load(&f, err, sizeof(err));
+    struct plugin_set *set = load_single(&f, probe, name, args, err, sizeof(err));
     if (!set)
         fail_msg("refused: %s", err);
     assert_int_equal(plugin_set_count(set), 1);
