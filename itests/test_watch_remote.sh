@@ -24,12 +24,13 @@ curl -fs "http://127.0.0.1:$HTTP_PORT/filters.yml" > /dev/null || fail "HTTP ser
 
 CONFIG=$(write_config remote.yml <<YAML
 tcp_connect:
+  includeports: ["45800-45899"]   # only this test's connections
   filters: !include http://127.0.0.1:$HTTP_PORT/filters.yml
 YAML
 )
 start_daemon "$CONFIG" -w --health-check-period 1
 
-expect_filtered "remote include applied at start" 127.0.70.1 127.0.71.1 7921
+expect_filtered "remote include applied at start" 127.0.70.1 127.0.71.1 45821
 
 # Fetched again every period: unchanged, nothing happens.
 fetches=$(grep -c "GET /filters.yml" "$WORK/http.log")
@@ -47,13 +48,13 @@ YAML
 mv "$SERVE/filters.yml.new" "$SERVE/filters.yml"
 for i in $(seq 1 100); do grep -q "filters swapped" "$ERR" && break; sleep 0.1; done
 grep -q "filters swapped" "$ERR" || fail "change of the remote include not swapped in"
-expect_filtered "remote change swapped in" 127.0.71.1 127.0.70.1 7923
+expect_filtered "remote change swapped in" 127.0.71.1 127.0.70.1 45823
 
 # The server goes away: the running filters stay.
 rm "$SERVE/filters.yml"
 for i in $(seq 1 100); do grep -q "config change ignored" "$ERR" && break; sleep 0.1; done
 grep -q "config change ignored.*filters.yml" "$ERR" || fail "failed fetch not reported"
-expect_filtered "a failed fetch keeps the running filters" 127.0.71.1 127.0.70.1 7925
+expect_filtered "a failed fetch keeps the running filters" 127.0.71.1 127.0.70.1 45825
 sleep 2
 [ "$(grep -c "config change ignored" "$ERR")" -eq 1 ] ||
     fail "a failure that persists is repeated at every fetch: $(cat "$ERR")"
