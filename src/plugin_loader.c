@@ -52,6 +52,7 @@ struct plugin_set {
 struct load_ctx {
     const struct probe_conf *probe;
     const struct plugin_conf *pc;
+    struct pt_diags *warnings;
     struct pt_error *err;
 };
 
@@ -279,9 +280,9 @@ static int plugin_open(const struct load_ctx *c, const char *path,
     return ret;
 }
 
-/* Runs init_host() or init(). Returns 1 when the plugin is ready, 0 when
- * it failed but unload_on_init_exception lets the daemon go on without it,
- * a negative errno when the failure stops the load. */
+/* Runs init_host() or init(). Returns 1 when the plugin is ready, a
+ * negative errno when it failed. A message left by a successful init is a
+ * warning. */
 static int plugin_init(const struct load_ctx *c, struct loaded_plugin *lp)
 {
     char msg[512] = "";
@@ -292,18 +293,19 @@ static int plugin_init(const struct load_ctx *c, struct loaded_plugin *lp)
         ret = init_host(c->probe->name, c->pc->args, &lp->host, &lp->state, msg, sizeof(msg));
     else if (lp->desc->init)
         ret = lp->desc->init(c->probe->name, c->pc->args, &lp->state, msg, sizeof(msg));
+    if (ret == 0 && msg[0] &&
+        pt_diags_add(c->warnings, c->pc->file ? c->pc->file : c->probe->file,
+                     c->pc->file ? c->pc->line : c->probe->line, "%s.plugins.%s: %s",
+                     c->probe->name, c->pc->name, msg) < 0) {
+        if (lp->desc->destroy)
+            lp->desc->destroy(lp->state);
+        return load_error(c, ENOMEM, "plugin '%s': out of memory", c->pc->name);
+    }
     if (ret == 0)
         return 1;
     if (!msg[0])
         snprintf(msg, sizeof(msg), "init() returned %d", ret);
-    int err = load_error(c, EINVAL, "plugin '%s' failed to initialise: %s", c->pc->name, msg);
-    if (!c->pc->unload_on_init_exception)
-        return err;
-    char line[sizeof(c->err->file) + sizeof(c->err->msg) + 16];
-    pt_error_format(c->err, line, sizeof(line));
-    fprintf(stderr, "pidtree-bcc: %s; continuing without it\n", line);
-    pt_error_clear(c->err);
-    return 0;
+    return load_error(c, EINVAL, "plugin '%s' failed to initialise: %s", c->pc->name, msg);
 }
 
 /* ---- the host API ---- */
@@ -352,8 +354,8 @@ static void host_make(struct loaded_plugin *lp, const struct plugin_set *set)
                                      .now_ns = host_now_ns};
 }
 
-/* Loads one configured plugin into `lp`. Same return values as
- * plugin_init(). */
+/* Loads one configured plugin into `lp`. Returns 1 when it is ready, a
+ * negative errno when it could not be found, loaded or initialised. */
 static int plugin_load_one(const struct load_ctx *c, const char *const *dirs, size_t n_dirs,
                            const struct plugin_set *set, struct loaded_plugin *lp)
 {
@@ -384,7 +386,7 @@ static int plugin_load_one(const struct load_ctx *c, const char *const *dirs, si
 
 struct plugin_set *plugin_set_load(const struct probe_conf *probe, const char *const *dirs,
                                    size_t n_dirs, const struct plugin_services *services,
-                                   struct pt_error *err)
+                                   struct pt_diags *warnings, struct pt_error *err)
 {
     struct plugin_set *set = calloc(1, sizeof(*set));
     if (set) {
@@ -402,13 +404,23 @@ struct plugin_set *plugin_set_load(const struct probe_conf *probe, const char *c
         const struct plugin_conf *pc = &probe->plugins[i];
         if (!pc->enabled)
             continue;
-        struct load_ctx c = {probe, pc, err};
+        struct load_ctx c = {probe, pc, warnings, err};
         int ret = plugin_load_one(&c, dirs, n_dirs, set, &set->items[set->n]);
+        /* As the original: unload_on_init_exception covers every reason a
+         * plugin is not there (missing, wrong probe, failed init). */
+        if (ret < 0 && pc->unload_on_init_exception) {
+            char line[sizeof(err->file) + sizeof(err->msg) + 16];
+            pt_error_format(err, line, sizeof(line));
+            fprintf(stderr, "pidtree-bcc: %s; continuing without it (unload_on_init_exception)\n",
+                    line);
+            pt_error_clear(err);
+            continue;
+        }
         if (ret < 0) {
             plugin_set_free(set);
             return NULL;
         }
-        set->n += (size_t)ret;
+        set->n++;
     }
     return set;
 }

@@ -24,14 +24,16 @@ struct plugin_services {
 /* Loads the enabled plugins of `probe` in their configured order. Each
  * NAME is looked up as NAME.so in dirs[0], then dirs[1], ... A plugin file,
  * or any directory on its path, writable by anyone but root is refused.
- * On failure (unknown plugin, missing symbol, ABI mismatch, unsupported
- * probe, failed init without unload_on_init_exception) returns NULL with
- * `err` naming the config file, line and plugin. A plugin whose init fails
- * with unload_on_init_exception set is logged to stderr and left out.
- * Returns an empty set when no plugin is enabled. `services` is copied. */
+ * On failure (unknown plugin, refused file, missing symbol, ABI mismatch,
+ * unsupported probe, failed init) returns NULL with `err` naming the config
+ * file, line and plugin, unless the plugin has unload_on_init_exception
+ * set: then the failure is logged to stderr and the plugin left out, as the
+ * original did. Returns an empty set when no plugin is enabled. A plugin
+ * whose init succeeds with a message (an argument it ignores) adds it to
+ * `warnings`, with the plugin's file and line. `services` is copied. */
 struct plugin_set *plugin_set_load(const struct probe_conf *probe, const char *const *dirs,
                                    size_t n_dirs, const struct plugin_services *services,
-                                   struct pt_error *err);
+                                   struct pt_diags *warnings, struct pt_error *err);
 
 /* Calls every plugin's tick(), for work kept out of process(). NULL-safe. */
 void plugin_set_tick(struct plugin_set *set, uint64_t now_ns);
