@@ -136,7 +136,8 @@ static int write_json_line(struct dispatch *d, json_t *obj)
 static int set_timestamp(struct dispatch *d, json_t *obj, uint64_t boot_ns)
 {
     char ts[40];
-    time_format_iso8601((uint64_t)((int64_t)boot_ns + d->boot_to_realtime_ns), ts, sizeof(ts));
+    /* Unsigned: a corrupt record's boot_ns must wrap, not overflow. */
+    time_format_iso8601(boot_ns + (uint64_t)d->boot_to_realtime_ns, ts, sizeof(ts));
     return json_object_set_new(obj, "timestamp", json_string(ts));
 }
 
@@ -197,7 +198,8 @@ static int write_line_direct(struct dispatch *d, struct probe_instance *pi, uint
 {
     char ts[40];
     const char *tree_error = "";
-    time_format_iso8601((uint64_t)((int64_t)boot_ns + d->boot_to_realtime_ns), ts, sizeof(ts));
+    /* Unsigned: a corrupt record's boot_ns must wrap, not overflow. */
+    time_format_iso8601(boot_ns + (uint64_t)d->boot_to_realtime_ns, ts, sizeof(ts));
     d->line.len = 0;
     if (strbuf_printf(&d->line,
                       "{\"timestamp\":\"%s\",\"probe\":\"%s\",\"pid\":%" PRIu32 ",\"proctree\":",
