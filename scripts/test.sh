@@ -31,7 +31,7 @@ echo "== unit and integration tests under ASan + UBSan"
     LSAN_OPTIONS=suppressions="$PWD/../scripts/lsan.supp":print_suppressions=0 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -LE qemu)
 
-echo "== fuzzing: each libFuzzer target for \${FUZZ_SECONDS:-30}s under ASan + UBSan"
+echo "== fuzzing: each libFuzzer target for ${FUZZ_SECONDS:-30}s under ASan + UBSan"
 scripts/fuzz.sh
 
 echo "== unit tests under valgrind"
