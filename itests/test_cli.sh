@@ -112,7 +112,7 @@ YAML
 )
 expect_exit 0 "warning: $cfg:2: duplicate key 'tcp_connect': the earlier value on line 1 is ignored" \
     "$PIDTREE_BIN" -c "$cfg" -p
-grep -q 'tcp_connect__inet_sock_set_state' "$WORK/stdout" || fail "duplicate key: not the last value"
+grep -q 'tcp_connect (id 1, tracepoint)' "$WORK/stdout" || fail "duplicate key: not the last value"
 pass "a duplicate key warns with both lines and takes the last value"
 
 # Runtime failures exit 1: not root.
