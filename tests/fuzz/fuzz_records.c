@@ -54,9 +54,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     }
     json_decref(desc);
-    null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null_fd < 0 || output_open(&out, "/dev/null", err, sizeof(err)) < 0) {
-        fprintf(stderr, "fuzz_records: /dev/null: %s\n", err);
+    null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null_fd < 0 || output_open_fd(&out, null_fd) < 0) {
+        perror("fuzz_records: /dev/null");
         abort();
     }
     const char *names[] = {NULL, "tcp_connect", "net_listen", "udp_session", "fuzzprobe"};
@@ -109,6 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     probe_udp_session.tick(&pis[ID_UDP], UINT64_MAX);
     probe_udp_session.stop(&pis[ID_UDP]);
+    output_flush(&out);
     dispatch_release(&d);
     proc_cache_free(cache);
     return 0;
