@@ -34,7 +34,6 @@ static const char *extra_desc =
 
 static struct probe_ops extra_ops;
 static struct probe_conf confs[5];
-static struct output out;
 static int null_fd = -1;
 
 /* udp_session reads its counters from a BPF map: /dev/null is a file that
@@ -55,7 +54,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     }
     json_decref(desc);
     null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (null_fd < 0 || output_open_fd(&out, null_fd) < 0) {
+    if (null_fd < 0) {
         perror("fuzz_records: /dev/null");
         abort();
     }
@@ -72,8 +71,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* A cache on a /proc that does not exist: nothing read from the host. */
     struct proc_cache *cache = proc_cache_new("/nonexistent-proc");
-    if (!cache)
-        return 0;
+    struct output out;
+    if (!cache || output_open_fd(&out, null_fd) < 0)
+        abort();
     struct dispatch d;
     dispatch_init(&d, cache, &out);
     d.map_fd = map_fd;
@@ -110,6 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     probe_udp_session.tick(&pis[ID_UDP], UINT64_MAX);
     probe_udp_session.stop(&pis[ID_UDP]);
     output_flush(&out);
+    output_close(&out);
     dispatch_release(&d);
     proc_cache_free(cache);
     return 0;
