@@ -12,7 +12,9 @@ cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-30}
 jobs=$(nproc)
 CC=clang cmake -S . -B build-fuzz -DPIDTREE_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build-fuzz -j"$jobs" --target all
+targets=()
+for src in tests/fuzz/fuzz_*.c; do targets+=("$(basename "$src" .c)"); done
+cmake --build build-fuzz -j"$jobs" --target "${targets[@]}"
 
 status=0
 for src in tests/fuzz/fuzz_*.c; do
