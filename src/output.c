@@ -202,15 +202,15 @@ static void output_consume(struct output *out, size_t off)
         out->lines++;
         done++;
     }
-    /* memmove() with NULL is undefined even for 0 bytes: nothing may be
-     * allocated yet. */
-    if (done)
-        memmove(out->marks, out->marks + done, (out->n_marks - done) * sizeof(*out->marks));
+    /* Nothing written (an empty output has NULL buffers): pointer
+     * arithmetic on NULL is undefined even by 0 (found by fuzz_records). */
+    if (off == 0)
+        return;
+    memmove(out->marks, out->marks + done, (out->n_marks - done) * sizeof(*out->marks));
     out->n_marks -= done;
     for (size_t i = 0; i < out->n_marks; i++)
         out->marks[i].end -= off;
-    if (off)
-        memmove(out->buf.data, out->buf.data + off, out->buf.len - off);
+    memmove(out->buf.data, out->buf.data + off, out->buf.len - off);
     out->buf.len -= off;
     if (out->buf.data)
         out->buf.data[out->buf.len] = '\0';
