@@ -56,8 +56,11 @@ struct daemon {
     int subnets_fd, subnet_ports_fd, port_bits_fd;
     struct config_watch *watch;
     bool config_dirty;
-    struct config **retired; /* swapped-out configs, freed at exit */
-    size_t n_retired;
+    /* The config the plugins and probe states were started with: they keep
+     * pointers into it, so it lives as long as they do. Configs swapped in
+     * later are freed when the next one replaces them, so reloads do not
+     * pile up (a 54 MB config reloaded kept 300 MB). */
+    struct config *start_cfg;
     int lost_fd;
     int n_cpus;
     uint64_t lost_seen[PT_MAX_PROBES];
@@ -209,6 +212,7 @@ static int config_prepare(struct daemon *d)
         log_error(d->err);
         return ret;
     }
+    d->start_cfg = d->cfg;
     config_warnings_print(d->cfg);
     if (d->cfg->n_probes == 0) {
         snprintf(d->err, sizeof(d->err), "%s: no probes configured", d->opts->config_path);
@@ -484,23 +488,20 @@ static void config_reload(struct daemon *d)
         return;
     }
     config_warnings_print(next);
-    struct config **grown = realloc(d->retired, (d->n_retired + 1) * sizeof(*grown));
-    if (!config_swappable(d->cfg, next) || !grown) {
-        if (grown)
-            d->retired = grown;
+    if (!config_swappable(d->cfg, next)) {
         config_free(next);
+        malloc_trim(0);
         restart_for(d, "config changed a setting that needs a restart");
         return;
     }
-    d->retired = grown;
     if (filters_swap(d, next) < 0) {
         fprintf(stderr, "pidtree-bcc: config change ignored: %s\n", d->err);
         config_free(next);
         return;
     }
-    /* Plugins keep pointers into the config they were given, so the old
-     * config stays allocated until exit. */
-    d->retired[d->n_retired++] = d->cfg;
+    /* Only the config the plugins were started with must outlive a swap. */
+    if (d->cfg != d->start_cfg)
+        config_free(d->cfg);
     d->cfg = next;
     size_t c = 0;
     for (size_t i = 1; i < d->n_probes; i++)
@@ -772,9 +773,8 @@ static void daemon_cleanup(struct daemon *d)
     uid_budget_free(d->budget);
     config_watch_free(d->watch);
     config_free(d->cfg);
-    for (size_t i = 0; i < d->n_retired; i++)
-        config_free(d->retired[i]);
-    free(d->retired);
+    if (d->start_cfg != d->cfg)
+        config_free(d->start_cfg);
     probe_registry_release(&d->registry);
 }
 

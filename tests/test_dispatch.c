@@ -283,6 +283,15 @@ static void test_budget_drops_one_user_and_reports(void **state)
     assert_int_equal(of_400, 5);
     assert_int_equal(of_300 + (int)s.d.rate_limited[TEST_PROBE_ID], 50);
     assert_int_equal(reports, 1);
+
+    /* Root is never limited. */
+    fork_rec(&s, 1, 500, 0);
+    for (int i = 0; i < 50; i++)
+        probe_rec(&s, 500, 0, (uint32_t)i);
+    uint64_t limited = s.d.rate_limited[TEST_PROBE_ID];
+    assert_int_equal(s.out.written[TEST_PROBE_ID] + s.out.n_marks,
+                     (uint64_t)(of_300 + of_400 + 50));
+    assert_int_equal(s.d.rate_limited[TEST_PROBE_ID], limited);
     free(text);
     uid_budget_free(s.d.budget);
     side_release(&s);
