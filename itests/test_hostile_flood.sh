@@ -50,6 +50,8 @@ grep -q "rate-limited" "$ERR" || fail "rate-limited events not in the stats"
 # A storm that keeps the ring buffer full: SIGTERM within 5 s.
 start_daemon "$CONFIG"
 LOADGEN=${PIDTREE_BUILD_DIR:-$(dirname "$PIDTREE_BIN")}/bench/loadgen
+# The bench tools are not built by default: build the load generator.
+[ -x "$LOADGEN" ] || cmake --build "$(dirname "$(dirname "$LOADGEN")")" --target loadgen > /dev/null
 [ -x "$LOADGEN" ] || fail "no $LOADGEN (cmake --build BUILD --target loadgen)"
 # Connections as fast as two threads make them, from under a 20-deep chain
 # of 100 KB command lines: each event costs the daemon a full-size line.

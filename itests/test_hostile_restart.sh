@@ -105,8 +105,13 @@ for n in $(seq 1 12); do
     [ "$n" -eq 2 ] && rss2=$(rss)
 done
 rss12=$(rss)
-[ $((rss12 - rss2)) -lt 4096 ] || fail "RSS grew from $rss2 kB to $rss12 kB over ten reloads"
-pass "ten more reloads of 2,000 filters: RSS $rss2 kB -> $rss12 kB"
+if grep -q libasan "/proc/$DAEMON_PID/maps"; then
+    # AddressSanitizer's quarantine keeps freed memory: RSS says nothing.
+    pass "ten more reloads of 2,000 filters (RSS not checked under ASan)"
+else
+    [ $((rss12 - rss2)) -lt 4096 ] || fail "RSS grew from $rss2 kB to $rss12 kB over ten reloads"
+    pass "ten more reloads of 2,000 filters: RSS $rss2 kB -> $rss12 kB"
+fi
 stop_daemon
 
 # A compiler that is killed: the error says so.

@@ -36,6 +36,7 @@
  * that never lets the ring buffer empty must not keep SIGTERM waiting.
  * ~10 ms of work. */
 #define RINGBUF_BATCH 4096
+#define STOP_DRAIN_NS (2ull * 1000000000ull)
 #define ERRLEN 8192
 
 struct daemon {
@@ -73,6 +74,10 @@ struct daemon {
     struct output *out; /* shared by the daemons one restart hands over between */
     struct uid_budget *budget;
     unsigned batch; /* records consumed in this ring buffer batch */
+    /* At stop, records left past this time are counted, not written: a
+     * storm's full ring must not hold SIGTERM up (0: no deadline). */
+    uint64_t drain_deadline_ns;
+    uint64_t skipped_at_stop;
     int stalled_reported;
     /* The shared output's counters when this daemon took over. */
     unsigned long long written_before[OUTPUT_MAX_TAGS], dropped_before[OUTPUT_MAX_TAGS];
@@ -394,6 +399,12 @@ static void lost_check(struct daemon *d, bool report)
 static int ringbuf_sample(void *ctx, void *data, size_t size)
 {
     struct daemon *d = ctx;
+    if (d->drain_deadline_ns &&
+        (d->skipped_at_stop ||
+         (d->batch % 256 == 0 && time_monotonic_ns() > d->drain_deadline_ns))) {
+        d->skipped_at_stop++;
+        return ++d->batch >= RINGBUF_BATCH ? -EAGAIN : 0;
+    }
     int ret = dispatch_record(&d->dispatch, data, size);
     /* A negative return stops ring_buffer__consume, this record consumed:
      * for a broken output, after which nothing more can be written, and at
@@ -738,9 +749,18 @@ static void daemon_stop(struct daemon *d, bool final)
 {
     probes_detach(d);
     /* What the kernel submitted before the detach is still in the ring:
-     * write it out before leaving. Finite: nothing is added any more. */
+     * write it out before leaving. Finite: nothing is added any more; and
+     * bounded in time at exit (a full ring of the largest lines is
+     * gigabytes of output), after which the rest is counted. */
+    if (final)
+        d->drain_deadline_ns = time_monotonic_ns() + STOP_DRAIN_NS;
     while (d->ringbuf && !d->dispatch.output_error && ringbuf_consume_batch(d) == -EAGAIN)
         output_flush(d->out);
+    if (d->skipped_at_stop)
+        fprintf(stderr,
+                "pidtree-bcc: %llu record(s) left in the ring buffer at stop were not written "
+                "(the drain is bounded to %d s)\n",
+                (unsigned long long)d->skipped_at_stop, (int)(STOP_DRAIN_NS / 1000000000ull));
     for (size_t i = 1; i < d->n_probes; i++)
         if (d->probes[i].ops->stop && d->probes[i].state)
             d->probes[i].ops->stop(&d->probes[i]);

@@ -202,14 +202,15 @@ static void output_consume(struct output *out, size_t off)
         out->lines++;
         done++;
     }
+    if (off == 0)
+        return;
     memmove(out->marks, out->marks + done, (out->n_marks - done) * sizeof(*out->marks));
     out->n_marks -= done;
     for (size_t i = 0; i < out->n_marks; i++)
         out->marks[i].end -= off;
     memmove(out->buf.data, out->buf.data + off, out->buf.len - off);
     out->buf.len -= off;
-    if (out->buf.data)
-        out->buf.data[out->buf.len] = '\0';
+    out->buf.data[out->buf.len] = '\0';
 }
 
 int output_flush(struct output *out)

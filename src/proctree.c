@@ -558,7 +558,7 @@ static char *exec_cmdline(struct proc_cache *c, uint32_t pid, const char *args, 
      * have exec'd again (bash runs its last command with exec). Its
      * program must be the one the kernel saw, or /proc shows a later
      * command line. */
-    size_t argv0 = strnlen(args, len);
+    size_t argv0 = args ? strnlen(args, len) : 0;
     if (full && strncmp(full, line, argv0) == 0 && (full[argv0] == ' ' || !full[argv0])) {
         free(line);
         return full;
