@@ -5,14 +5,6 @@
 source "$(dirname "$0")/lib.sh"
 require_root
 
-expect_exit() { # expect_exit STATUS STDERR_SUBSTRING CMD...
-    local want=$1 msg=$2; shift 2
-    local rc=0
-    "$@" > "$WORK/stdout" 2> "$WORK/stderr" || rc=$?
-    [ $rc -eq "$want" ] || fail "'$*' exited $rc, expected $want: $(cat "$WORK/stderr")"
-    grep -qF -- "$msg" "$WORK/stderr" || fail "'$*': stderr lacks '$msg': $(cat "$WORK/stderr")"
-}
-
 # -h prints the help the README quotes in its Options section.
 "$PIDTREE_BIN" -h > "$WORK/help"
 sed -n '/^<!-- help:start -->$/,/^<!-- help:end -->$/p' "$PIDTREE_SOURCE_DIR/README.md" |
