@@ -14,6 +14,7 @@ PKGS=(
     libbpfcc-dev bpfcc-tools libjansson-dev libyaml-dev libcurl4-openssl-dev
     libcmocka-dev jq iproute2 netcat-openbsd procps valgrind
     python3 qemu-system-x86 debootstrap e2fsprogs
+    clang libclang-rt-dev
 )
 
 missing=()
