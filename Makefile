@@ -3,7 +3,7 @@ BUILD ?= build
 CONFIG ?= example_config.yml
 IMAGE ?= pidtree-bcc
 
-.PHONY: all deps build check run test bench docker-image docker-run install clean
+.PHONY: all deps build check run test bench soak docker-image docker-run install clean
 
 all: build
 
@@ -30,6 +30,11 @@ test:
 
 bench: deps build
 	scripts/bench.sh
+
+# Ten minutes (SOAK_SECONDS) of every probe and plugin under mixed load and
+# an unprivileged flooder: bench/results/soak.{json,md}.
+soak: deps build
+	bench/soak.sh
 
 install: build
 	cmake --install $(BUILD)

@@ -2,9 +2,11 @@
  * written) and measures each line's latency: arrival on CLOCK_REALTIME
  * minus the event's `timestamp` (the kernel's time of the event).
  *
- *   line_latency < FIFO   ->   {"lines", "p50_ms", "p99_ms", "max_ms"}
+ *   line_latency [MATCH] < FIFO   ->   {"lines", "p50_ms", "p99_ms", "max_ms"}
  *
- * Only lines whose probe is `tcp_connect` count: the benchmark paces those.
+ * Only lines containing MATCH count (default: tcp_connect lines, which the
+ * benchmark paces); the soak passes the victim's address, so the figure is
+ * the latency of one user's events while another floods.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,8 +36,9 @@ static double line_timestamp(const char *line)
     return (double)timegm(&tm) + usec / 1e6;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    const char *match = argc > 1 ? argv[1] : "\"probe\":\"tcp_connect\"";
     double *samples = malloc(MAX_SAMPLES * sizeof(*samples));
     size_t n = 0, cap = 0;
     char *line = NULL;
@@ -44,7 +47,7 @@ int main(void)
     while (getline(&line, &cap, stdin) > 0) {
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
-        if (!strstr(line, "\"probe\":\"tcp_connect\"") || n == MAX_SAMPLES)
+        if (!strstr(line, match) || n == MAX_SAMPLES)
             continue;
         double ts = line_timestamp(line);
         if (ts > 0)

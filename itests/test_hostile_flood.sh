@@ -49,11 +49,15 @@ grep -q "rate-limited" "$ERR" || fail "rate-limited events not in the stats"
 
 # A storm that keeps the ring buffer full: SIGTERM within 5 s.
 start_daemon "$CONFIG"
-storm=()
-for i in 1 2 3 4; do
-    timeout 30 bash -c 'for ((;;)); do { : 3<>/dev/tcp/127.0.0.13/7998; } 2>/dev/null; done' &
-    storm+=($!)
-done
+LOADGEN=${PIDTREE_BUILD_DIR:-$(dirname "$PIDTREE_BIN")}/bench/loadgen
+# The bench tools are not built by default: build the load generator.
+[ -x "$LOADGEN" ] || cmake --build "$(dirname "$(dirname "$LOADGEN")")" --target loadgen > /dev/null
+[ -x "$LOADGEN" ] || fail "no $LOADGEN (cmake --build BUILD --target loadgen)"
+# Connections as fast as two threads make them, from under a 20-deep chain
+# of 100 KB command lines: each event costs the daemon a full-size line.
+bash "$WORK/nest.sh" 20 0 - "${big:0:100000}" "$LOADGEN" connect 127.0.0.13 7998 -t 2 -d 20 \
+    > /dev/null &
+storm=($!)
 sleep 3
 kill -TERM "$DAEMON_PID"
 for i in $(seq 1 50); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.1; done

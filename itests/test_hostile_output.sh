@@ -25,7 +25,7 @@ expect_refused() {
 sym_was=$(sysctl -n fs.protected_symlinks)
 reg_was=$(sysctl -n fs.protected_regular)
 restore_sysctl() { sysctl -qw fs.protected_symlinks="$sym_was" fs.protected_regular="$reg_was"; }
-trap 'rc=$?; restore_sysctl; (exit $rc); cleanup' EXIT
+trap 'rc=$?; restore_sysctl || true; (exit $rc) || cleanup; cleanup' EXIT
 sysctl -qw fs.protected_symlinks=0 fs.protected_regular=0
 # A symlink in /tmp planted by nobody, pointing at a root file.
 echo "precious" > "$WORK/victim"
@@ -60,7 +60,7 @@ pass "a new output file is created 0600"
 # A full disk: a 64 KiB tmpfs holding a line an earlier run cut short.
 mkdir "$WORK/small"
 mount -t tmpfs -o size=64k tmpfs "$WORK/small"
-trap 'rc=$?; umount "$WORK/small" 2>/dev/null; restore_sysctl; (exit $rc); cleanup' EXIT
+trap 'rc=$?; umount "$WORK/small" 2>/dev/null || true; restore_sysctl || true; (exit $rc) || cleanup; cleanup' EXIT
 small=$WORK/small/out.jsonl
 printf '{"cut short' > "$small"
 "$PIDTREE_BIN" -c "$CONFIG" -f "$small" 2> "$ERR" &

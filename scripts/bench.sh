@@ -180,3 +180,8 @@ machine=$(jq -n --arg cpu "$(awk -F': ' '/model name/ {print $2; exit}' /proc/cp
 jq -s --argjson machine "$machine" '{machine: $machine, scenarios: .}' "$RESULTS" \
     > bench/results/latest.json
 python3 "$ROOT/bench/report.py" bench/results/latest.json | tee bench/results/latest.md
+
+# BENCH_WITH_SOAK=1: the soak too (bench/soak.sh, SOAK_SECONDS, default 600).
+if [ "${BENCH_WITH_SOAK:-0}" = 1 ]; then
+    BUILD=$BUILD bench/soak.sh
+fi

@@ -212,8 +212,7 @@ static void output_consume(struct output *out, size_t off)
         out->marks[i].end -= off;
     memmove(out->buf.data, out->buf.data + off, out->buf.len - off);
     out->buf.len -= off;
-    if (out->buf.data)
-        out->buf.data[out->buf.len] = '\0';
+    out->buf.data[out->buf.len] = '\0';
 }
 
 int output_flush(struct output *out)

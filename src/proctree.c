@@ -577,10 +577,16 @@ static char *exec_cmdline(struct proc_cache *c, uint32_t pid, const char *args, 
     if (!truncated || !line)
         return line;
     char *full = read_cmdline(c, pid);
-    if (full) {
+    /* /proc is read when the record is handled: by then the process may
+     * have exec'd again (bash runs its last command with exec). Its
+     * program must be the one the kernel saw, or /proc shows a later
+     * command line. */
+    size_t argv0 = args ? strnlen(args, len) : 0;
+    if (full && strncmp(full, line, argv0) == 0 && (full[argv0] == ' ' || !full[argv0])) {
         free(line);
         return full;
     }
+    free(full);
     *cut = true;
     size_t n = strlen(line);
     char *more = realloc(line, n + 5);

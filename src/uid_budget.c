@@ -69,7 +69,7 @@ static void refill(const struct uid_budget *b, struct bucket *s, uint64_t now_ns
 
 bool uid_budget_allow(struct uid_budget *b, uint32_t uid, uint64_t now_ns)
 {
-    if (!b || b->rate == 0)
+    if (!b || b->rate == 0 || uid == 0)
         return true;
     struct bucket *s = bucket_find(b, uid, now_ns);
     refill(b, s, now_ns);
@@ -82,7 +82,7 @@ bool uid_budget_allow(struct uid_budget *b, uint32_t uid, uint64_t now_ns)
 
 void uid_budget_charge(struct uid_budget *b, uint32_t uid, uint64_t bytes)
 {
-    if (!b || b->rate == 0)
+    if (!b || b->rate == 0 || uid == 0)
         return;
     /* The line is written already: the bucket may go below zero, and the
      * user waits until it is paid back. */

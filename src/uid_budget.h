@@ -6,7 +6,9 @@
  * uid has a token bucket of line bytes (a rate and a burst); an event of a
  * uid whose bucket is empty is dropped before any work is spent on it, and
  * counted. The daemon reports the count per uid in a line of its own, so
- * the record says who was cut and by how much. The kernel's ring buffer is
+ * the record says who was cut and by how much. Root is not limited: root
+ * can stop the daemon anyway, so a budget would only drop the record of
+ * root's own (the system's) work. The kernel's ring buffer is
  * shared and first come, first served; what keeps it from filling is the
  * daemon draining it fast, which dropping early (and bounded lines) buys.
  */
@@ -16,10 +18,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* 8 MiB/s a user, 32 MiB at once: about 20,000 ordinary events a second a
- * user (lines of ~400 bytes), 128 a second of the largest lines. */
-#define UID_BUDGET_DEFAULT_RATE (8u * 1024 * 1024)
-#define UID_BUDGET_DEFAULT_BURST (32u * 1024 * 1024)
+/* 1 MiB/s a user, 4 MiB at once: about 2,600 ordinary events a second
+ * sustained (lines of ~400 bytes) and 10,000 in a burst; 16 a second of the
+ * largest lines. */
+#define UID_BUDGET_DEFAULT_RATE (1u * 1024 * 1024)
+#define UID_BUDGET_DEFAULT_BURST (4u * 1024 * 1024)
 
 struct uid_budget;
 

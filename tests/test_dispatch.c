@@ -295,6 +295,16 @@ static void test_budget_drops_one_user_and_reports(void **state)
     assert_int_equal(of_400, 5);
     assert_int_equal(of_300 + (int)st.rate_limited[TEST_PROBE_ID], 50);
     assert_int_equal(reports, 1);
+
+    /* Root is never limited. */
+    fork_rec(&s, 1, 500, 0);
+    for (int i = 0; i < 50; i++)
+        probe_rec(&s, 500, 0, (uint32_t)i);
+    uint64_t limited = st.rate_limited[TEST_PROBE_ID];
+    assert_int_equal(s.out.written[TEST_PROBE_ID] + s.out.n_marks,
+                     (uint64_t)(of_300 + of_400 + 50));
+    dispatch_get_stats(s.d, &st);
+    assert_int_equal(st.rate_limited[TEST_PROBE_ID], limited);
     free(text);
     side_release(&s);
     uid_budget_free(budget);

@@ -266,6 +266,14 @@ static void test_exec(void **state)
     assert_string_equal(field(t, 0, "username"), "4000123");
     json_decref(t);
 
+    /* Truncated, and /proc shows a later exec (pid 100's /proc is "bash
+     * -l"): the kernel's capture is kept, marked truncated. */
+    proc_cache_exec(c, 100, 0, "sleep\0x\0", 8, 1);
+    t = check_tree(c, 100, (uint32_t[]){100, 1, 0}, "");
+    assert_string_equal(field(t, 0, "cmdline"), "sleep x ...");
+    assert_true(json_is_true(json_object_get(json_array_get(t, 0), "truncated")));
+    json_decref(t);
+
     /* Truncated and gone from /proc; unknown, so no parent either. */
     proc_cache_exec(c, 600, 0, "a\0b\0", 4, 1);
     t = check_tree(c, 600, (uint32_t[]){600, 0}, "parent of 600 not found");
