@@ -513,10 +513,10 @@ int extra_probe_load(const char *dir, const char *name, struct probe_ops *ops, c
         return fail(err, errlen, "%s: the probe's template %s cannot be read: %s", desc_path,
                     template_path, strerror(errno));
     json_t *desc = NULL;
-    struct config_error cerr;
+    struct pt_error cerr;
     int ret = config_yaml_file_to_json(desc_path, &desc, &cerr);
     if (ret < 0) {
-        config_error_format(&cerr, err, errlen);
+        pt_error_format(&cerr, err, errlen);
         return ret;
     }
     ret = extra_probe_from_json(name, desc, template_path, desc_path, ops, err, errlen);

@@ -27,7 +27,7 @@ static bool known_probe(const char *name, void *ctx)
 static struct config *load_ok(const char *text)
 {
     struct config *cfg = NULL;
-    struct config_error err;
+    struct pt_error err;
     int ret = config_load_string(text, "test.yml", known_probe, NULL, &cfg, &err);
     if (ret < 0)
         fail_msg("unexpected error: %s:%d: %s", err.file, err.line, err.msg);
@@ -37,7 +37,7 @@ static struct config *load_ok(const char *text)
 static void expect_error(const char *text, int line, const char *message)
 {
     struct config *cfg = NULL;
-    struct config_error err;
+    struct pt_error err;
     int ret = config_load_string(text, "test.yml", known_probe, NULL, &cfg, &err);
     if (ret >= 0) {
         config_free(cfg);
@@ -260,7 +260,7 @@ static void test_includes(void **state)
     snprintf(top, sizeof(top), "%s/main.yml", dir);
 
     struct config *cfg = NULL;
-    struct config_error err;
+    struct pt_error err;
     int ret = config_load(top, known_probe, NULL, &cfg, &err);
     if (ret < 0)
         fail_msg("%s:%d: %s", err.file, err.line, err.msg);
@@ -300,10 +300,10 @@ static void test_includes(void **state)
 static void test_missing_file(void **state)
 {
     struct config *cfg = NULL;
-    struct config_error err;
+    struct pt_error err;
     assert_int_equal(config_load("/nonexistent/c.yml", known_probe, NULL, &cfg, &err), -ENOENT);
     char buf[256];
-    config_error_format(&err, buf, sizeof(buf));
+    pt_error_format(&err, buf, sizeof(buf));
     assert_string_equal(buf, "/nonexistent/c.yml: cannot read: No such file or directory");
 }
 
@@ -316,7 +316,7 @@ static void test_yaml_to_json(void **state)
     assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
     close(fd);
     json_t *j = NULL;
-    struct config_error err;
+    struct pt_error err;
     assert_int_equal(config_yaml_file_to_json(path, &j, &err), 0);
     char *dump = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
     assert_string_equal(dump, "{\"a\":{\"b\":true,\"n\":1,\"s\":\"1\",\"z\":null},"
