@@ -12,7 +12,7 @@ export DEBIAN_FRONTEND=noninteractive
 PKGS=(
     build-essential cmake pkg-config clang-format
     libbpfcc-dev bpfcc-tools libjansson-dev libyaml-dev libcurl4-openssl-dev
-    libcmocka-dev jq iproute2 netcat-openbsd procps valgrind
+    libcmocka-dev libcap-dev jq iproute2 netcat-openbsd procps valgrind
     python3 qemu-system-x86 debootstrap e2fsprogs
 )
 
