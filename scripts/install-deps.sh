@@ -13,7 +13,8 @@ PKGS=(
     build-essential cmake pkg-config clang-format
     libbpfcc-dev bpfcc-tools libjansson-dev libyaml-dev libcurl4-openssl-dev
     libcmocka-dev libcap-dev jq iproute2 netcat-openbsd procps valgrind
-    python3 qemu-system-x86 debootstrap e2fsprogs
+    python3 qemu-system-x86 debootstrap e2fsprogs curl groff-base
+    podman runc debhelper dpkg-dev fakeroot
 )
 
 missing=()
