@@ -87,4 +87,42 @@ wait_json ".pid == $u" > /dev/null || fail "no event after the restart"
 pass "SIGHUP restart loads again and drops again"
 
 stop_daemon
+
+# What CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH are kept for: a net_listen
+# snapshot finds a listening socket's owner through /proc/PID/fd, which for
+# another user's process needs both (and CAP_SYS_PTRACE for a process with
+# capabilities the daemon lacks: any ordinary root process). The control: a
+# root listener without capabilities, which the daemon may always inspect.
+start_listener() { # start_listener FILE PORT [CMD...]: a 60 s listener run by CMD; its pid
+    local file=$1 port=$2; shift 2
+    # The system's python: nobody may not reach an interpreter under /root.
+    "$@" /usr/bin/python3 "$(dirname "$0")/sock.py" tcp-listen 127.0.0.61 "$port" 60 > "$file" &
+    for _ in $(seq 1 50); do [ -s "$file" ] && break; sleep 0.1; done
+    [ -s "$file" ] || fail "listener '$*' did not start"
+    head -n 1 "$file"
+}
+nobody_pid=$(start_listener "$WORK/nobody.pid" 7961 setpriv --reuid=nobody --regid=nogroup --clear-groups)
+root_pid=$(start_listener "$WORK/root.pid" 7962 setpriv --bounding-set -all --inh-caps -all)
+cat > "$CONFIG" <<'YAML'
+net_listen:
+  snapshot_periodicity: 1
+YAML
+start_daemon "$CONFIG"
+wait_json ".pid == $nobody_pid and .port == 7961 and .proctree[0].username == \"nobody\"" > /dev/null ||
+    fail "the snapshot missed nobody's listener after the drop"
+stop_daemon
+pass "after the drop a snapshot still finds another user's listener (pid $nobody_pid, nobody)"
+
+# Without them (bounding set of the loading capabilities only) it cannot.
+: > "$OUT"
+setpriv --bounding-set -all,+bpf,+perfmon --inh-caps -all -- \
+    "$PIDTREE_BIN" -c "$CONFIG" -f "$OUT" 2> "$ERR" &
+DAEMON_PID=$!
+for _ in $(seq 1 600); do grep -q "attached in" "$ERR" && break; sleep 0.1; done
+grep -q "attached in" "$ERR" || fail "no attach with CAP_BPF and CAP_PERFMON only: $(cat "$ERR")"
+wait_json ".pid == $root_pid and .port == 7962" > /dev/null || fail "the snapshot missed the capability-less root listener"
+sleep 2 # two more snapshots
+[ "$(count_json ".pid == $nobody_pid")" -eq 0 ] || fail "found nobody's listener without the capabilities"
+stop_daemon
+pass "with CAP_BPF and CAP_PERFMON only, a capability-less root listener is found and nobody's is not"
 finish

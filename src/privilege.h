@@ -10,10 +10,13 @@
  *                        (Debian's default) refuse every bpf() command
  *                        without it. Kernels without CAP_BPF (before 5.8)
  *                        need CAP_SYS_ADMIN instead, which is then kept.
- *   CAP_SYS_PTRACE       /proc/PID/fd/N and /proc/PID/ns/net of other
- *                        users' processes (net_listen finds a socket's
- *                        owner and network namespace), and /proc under
- *                        hidepid: both are ptrace-mode access checks.
+ *   CAP_SYS_PTRACE       /proc/PID/fd/N and /proc/PID/ns/net (net_listen
+ *                        finds a socket's owner and network namespace) of
+ *                        other users' processes and of any process holding
+ *                        capabilities the daemon no longer has, such as
+ *                        every ordinary root process: a ptrace-mode check
+ *                        wants the target's permitted set to be a subset
+ *                        of the caller's. Also /proc under hidepid.
  *   CAP_DAC_READ_SEARCH  listing /proc/PID/fd, mode 0500 and owned by the
  *                        process's user, for those same lookups.
  *
