@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Output: a FIFO works; command lines with any bytes give valid JSON; lines
-# captured before SIGTERM are all written.
+# Output: a FIFO works; command lines with any bytes give valid JSON and are
+# bounded; lines captured before SIGTERM are all written.
 source "$(dirname "$0")/lib.sh"
 require_root
 
@@ -29,9 +29,13 @@ pass "newlines, quotes and backslashes survive"
 wait_json ".pid == $pid2" | jq -e '.proctree[0].cmdline | contains("bad\ufffd\ufffdutf8")' \
     >/dev/null || fail "invalid UTF-8 not replaced"
 pass "invalid UTF-8 becomes U+FFFD"
-wait_json ".pid == $pid3" | jq -e '.proctree[0].cmdline | length > 100000' >/dev/null ||
-    fail "100 KB argument truncated"
-pass "a 100 KB argument is kept whole"
+# Command lines are bounded (4 KiB): the entry says it was cut.
+wait_json ".pid == $pid3" | jq -e '.proctree[0] | (.cmdline | length) <= 4096 and
+    (.cmdline | length) > 4000 and .truncated == true' >/dev/null ||
+    fail "100 KB argument not cut to 4 KiB with truncated: true"
+wait_json ".pid == $pid1" | jq -e '.proctree[0] | has("truncated") | not' >/dev/null ||
+    fail "a short command line is marked truncated"
+pass "a 100 KB argument is cut to 4 KiB and marked truncated"
 stop_daemon
 
 # A FIFO as the output: lines arrive through it, and a burst made right

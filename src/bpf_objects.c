@@ -131,6 +131,39 @@ static void capture_child_output(int memfd, const char *prefix, char *err, size_
     err[plen + (n > 0 ? n : 0)] = '\0';
 }
 
+static int child_wait(pid_t child)
+{
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return status;
+}
+
+/* How the compiler ended, after what it wrote: a compiler killed (the OOM
+ * killer, an operator) writes nothing, and the error must still say why. */
+static void describe_child_status(int status, char *err, size_t errlen)
+{
+    char why[sizeof(compiler_path) + 128];
+    if (status < 0)
+        snprintf(why, sizeof(why), "the compiler process could not be waited for");
+    else if (WIFSIGNALED(status))
+        snprintf(why, sizeof(why), "the compiler %s was killed by signal %d (%s)", compiler_path,
+                 WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+        snprintf(why, sizeof(why), "the compiler %s exited with status %d", compiler_path,
+                 WEXITSTATUS(status));
+    else if (err[0])
+        return;
+    else
+        snprintf(why, sizeof(why), "the compiler %s ended without sending the programs",
+                 compiler_path);
+    size_t len = strlen(err);
+    while (len > 0 && err[len - 1] == '\n')
+        err[--len] = '\0';
+    snprintf(err + len, errlen - len, "%s%s", len ? "; " : "", why);
+}
+
 struct bpf_objects *bpf_objects_load(const char *text, const struct bpf_prog_spec *progs,
                                      size_t n_progs, char *err, size_t errlen)
 {
@@ -161,13 +194,16 @@ struct bpf_objects *bpf_objects_load(const char *text, const struct bpf_prog_spe
     close(socks[1]);
     socks[1] = -1;
     ret = objects_receive(objs, socks[0]);
-    if (ret < 0)
+    int status = child_wait(child);
+    child = -1;
+    if (ret < 0) {
         capture_child_output(memfd, "", err, errlen);
+        describe_child_status(status, err, errlen);
+    }
 
 cleanup:
     if (child > 0)
-        while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
-            ;
+        child_wait(child);
     if (socks[0] >= 0)
         close(socks[0]);
     if (socks[1] >= 0)

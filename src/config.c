@@ -554,8 +554,8 @@ static int config_from_tree(struct pt_error *err, const struct ynode *root,
 
 /* ---- public ---- */
 
-/* The config keeps the tree's file names (its structs point into them) and
- * the local files read (for -w). */
+/* The config keeps the tree's file names (its structs point into them), the
+ * sources read, and the local ones among them apart (for -w). */
 static int config_take_tree(struct config *cfg, struct yaml_tree *t)
 {
     cfg->owned_names = t->names;
@@ -568,9 +568,14 @@ static int config_take_tree(struct config *cfg, struct yaml_tree *t)
     for (size_t i = 0; i < t->n_sources; i++) {
         if (t->sources[i].is_url)
             continue;
-        cfg->files[cfg->n_files++] = t->sources[i].path;
-        t->sources[i].path = NULL;
+        if (!(cfg->files[cfg->n_files] = strdup(t->sources[i].path)))
+            return -ENOMEM;
+        cfg->n_files++;
     }
+    cfg->sources = t->sources;
+    cfg->n_sources = t->n_sources;
+    t->sources = NULL;
+    t->n_sources = 0;
     return 0;
 }
 
@@ -665,6 +670,9 @@ void config_free(struct config *cfg)
     for (size_t i = 0; i < cfg->n_files; i++)
         free(cfg->files[i]);
     free(cfg->files);
+    for (size_t i = 0; i < cfg->n_sources; i++)
+        free(cfg->sources[i].path);
+    free(cfg->sources);
     for (size_t i = 0; i < cfg->n_owned_names; i++)
         free(cfg->owned_names[i]);
     free(cfg->owned_names);

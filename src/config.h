@@ -1,11 +1,10 @@
 /* config: the YAML configuration, parsed, typed and validated.
  *
- * config_load() reads a pidtree-bcc YAML file (anchors, aliases, `<<` merge
- * keys, `!include PATH|URL`, top-level keys starting with `_` skipped) into a
- * struct config in which every value has its final type. Nothing from the
- * YAML is passed on as an unchecked string except free-text fields
- * (descriptions, subnet names) and plugin arguments, which stay JSON for the
- * plugin to validate.
+ * config_load() reads a pidtree-bcc YAML file or URL (through yaml_tree:
+ * anchors, aliases, `<<` merge keys, `!include PATH|URL`, its limits; top-level
+ * keys starting with `_` skipped) into a struct config in which every value has its final type.
+ * Nothing from the YAML is passed on as an unchecked string except free-text fields (descriptions,
+ * subnet names) and plugin arguments, which stay JSON for the plugin to validate.
  */
 #ifndef PIDTREE_CONFIG_H
 #define PIDTREE_CONFIG_H
@@ -16,6 +15,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "yaml_tree.h"
 
 /* An inclusive port range; a single port has lo == hi. */
 struct port_range {
@@ -114,6 +114,10 @@ struct config {
     /* Every local file read, the top one first, for -w to watch. Owned. */
     char **files;
     size_t n_files;
+    /* Every file and URL read, the top one first; is_url marks the ones to
+     * fetch again rather than watch. Owned. */
+    struct yaml_source *sources;
+    size_t n_sources;
     /* File names the structs above point into (file fields). Owned. */
     char **owned_names;
     size_t n_owned_names;

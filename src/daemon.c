@@ -3,6 +3,7 @@
 #include <bcc/libbpf.h>
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,11 +27,16 @@
 #include "render.h"
 #include "strbuf.h"
 #include "timeutil.h"
+#include "uid_budget.h"
 
 /* 2048 pages (8 MiB): a full second of a 30,000 connects/s storm fits with
  * room to spare while the daemon is descheduled. */
 #define RINGBUF_PAGES 2048
 #define MAX_LINKS 64
+/* Records handled before the loop looks at its other fds again: a storm
+ * that never lets the ring buffer empty must not keep SIGTERM waiting.
+ * ~10 ms of work. */
+#define RINGBUF_BATCH 4096
 #define ERRLEN 8192
 
 struct daemon {
@@ -62,8 +68,12 @@ struct daemon {
     struct event_loop *loop;
     int signal_fd;
     struct proc_cache *cache;
-    struct output out;
-    bool out_open;
+    struct output *out; /* shared by the daemons one restart hands over between */
+    struct uid_budget *budget;
+    unsigned batch; /* records consumed in this ring buffer batch */
+    int stalled_reported;
+    /* The shared output's counters when this daemon took over. */
+    unsigned long long written_before[OUTPUT_MAX_TAGS], dropped_before[OUTPUT_MAX_TAGS];
     struct dispatch dispatch;
     enum daemon_exit exit_code;
     char err[ERRLEN];
@@ -382,9 +392,19 @@ static int ringbuf_sample(void *ctx, void *data, size_t size)
 {
     struct daemon *d = ctx;
     int ret = dispatch_record(&d->dispatch, data, size);
-    /* A non-zero return stops ring_buffer__consume: only for a broken
-     * output, after which nothing more can be written anyway. */
-    return ret < 0 ? ret : 0;
+    /* A negative return stops ring_buffer__consume, this record consumed:
+     * for a broken output, after which nothing more can be written, and at
+     * the end of a batch (-EAGAIN: the rest waits for the next turn). */
+    if (ret < 0)
+        return ret;
+    return ++d->batch >= RINGBUF_BATCH ? -EAGAIN : 0;
+}
+
+/* One batch; -EAGAIN when records remain. */
+static int ringbuf_consume_batch(struct daemon *d)
+{
+    d->batch = 0;
+    return bpf_consume_ringbuf(d->ringbuf);
 }
 
 static void fail_output(struct daemon *d, int err)
@@ -398,10 +418,10 @@ static void fail_output(struct daemon *d, int err)
 static void on_ringbuf(int fd, void *ctx)
 {
     struct daemon *d = ctx;
-    int ret = bpf_consume_ringbuf(d->ringbuf);
+    int ret = ringbuf_consume_batch(d);
     if (d->dispatch.output_error)
         fail_output(d, d->dispatch.output_error);
-    else if (ret < 0 && ret != -EINTR)
+    else if (ret < 0 && ret != -EINTR && ret != -EAGAIN)
         fprintf(stderr, "pidtree-bcc: reading the ring buffer failed: %s\n", strerror(-ret));
 }
 
@@ -498,6 +518,22 @@ static void on_config_change(int fd, void *ctx)
         d->config_dirty = true;
 }
 
+/* A slow reader or a full disk is said once when it starts, once when it
+ * ends, with what it cost. */
+static void output_check(struct daemon *d)
+{
+    int stalled = d->out->stalled;
+    if (stalled && !d->stalled_reported)
+        fprintf(stderr,
+                "pidtree-bcc: output stalled (%s): lines wait in memory, up to %u MiB, then are "
+                "dropped and counted\n",
+                strerror(stalled), OUTPUT_MAX_BUFFERED >> 20);
+    else if (!stalled && d->stalled_reported)
+        fprintf(stderr, "pidtree-bcc: output writable again; %llu line(s) dropped so far\n",
+                d->out->dropped_total);
+    d->stalled_reported = stalled;
+}
+
 static void on_tick(void *ctx)
 {
     struct daemon *d = ctx;
@@ -508,6 +544,9 @@ static void on_tick(void *ctx)
     }
     d->dispatch.boot_to_realtime_ns = time_boot_to_realtime_offset();
     lost_check(d, d->ticks % d->opts->health_check_period == 0);
+    output_check(d);
+    if (dispatch_report_drops(&d->dispatch) < 0)
+        fail_output(d, d->dispatch.output_error ? d->dispatch.output_error : -EIO);
     uint64_t now = time_boot_ns();
     for (size_t i = 1; i < d->n_probes; i++)
         if (d->probes[i].ops->tick)
@@ -517,7 +556,7 @@ static void on_tick(void *ctx)
 static void before_sleep(void *ctx)
 {
     struct daemon *d = ctx;
-    int ret = output_flush(&d->out);
+    int ret = output_flush(d->out);
     if (ret < 0)
         fail_output(d, ret);
 }
@@ -616,6 +655,13 @@ static int privileges_shed(struct daemon *d)
     return ret;
 }
 
+/* Stats per daemon from the output a restart shares. */
+static void stats_mark(struct daemon *d)
+{
+    memcpy(d->written_before, d->out->written, sizeof(d->written_before));
+    memcpy(d->dropped_before, d->out->dropped, sizeof(d->dropped_before));
+}
+
 static enum daemon_exit daemon_start(struct daemon *d)
 {
     struct strbuf text = STRBUF_INIT;
@@ -625,20 +671,25 @@ static enum daemon_exit daemon_start(struct daemon *d)
     if (module_render(d, &text) < 0)
         goto out;
     /* Before the plugins: they are stored in the dispatcher. */
-    dispatch_init(&d->dispatch, NULL, &d->out);
+    dispatch_init(&d->dispatch, NULL, d->out);
     if (filters_build(d) < 0 || plugins_load(d) < 0) {
         status = DAEMON_EXIT_CONFIG;
         goto out;
     }
-    if (output_open(&d->out, d->opts->output_path, d->err, sizeof(d->err)) < 0)
+    struct pt_error oerr = {0};
+    /* A restart keeps the output the running daemon has open. */
+    if (d->out->fd < 0 && output_open(d->out, d->opts->output_path, &oerr) < 0) {
+        pt_error_format(&oerr, d->err, sizeof(d->err));
         goto out;
-    d->out_open = true;
+    }
     d->cache = proc_cache_new("/proc");
-    if (!d->cache || signals_block(d) < 0) {
+    d->budget = uid_budget_new(UID_BUDGET_DEFAULT_RATE, UID_BUDGET_DEFAULT_BURST);
+    if (!d->cache || !d->budget || signals_block(d) < 0) {
         snprintf(d->err, sizeof(d->err), "cannot set up: %s", strerror(errno));
         goto out;
     }
     d->dispatch.cache = d->cache;
+    d->dispatch.budget = d->budget;
     d->dispatch.lost_event_telemetry = d->opts->lost_event_telemetry;
     d->dispatch.lost_reader = lost_read;
     d->dispatch.lost_ctx = d;
@@ -657,6 +708,7 @@ static enum daemon_exit daemon_start(struct daemon *d)
     }
     if (privileges_shed(d) < 0)
         goto out;
+    stats_mark(d);
     fprintf(stderr, "pidtree-bcc: %zu probe(s) attached in %.3f s\n", d->n_probes - 1,
             (double)(time_monotonic_ns() - t0) / 1e9);
     status = DAEMON_EXIT_OK;
@@ -672,39 +724,55 @@ out:
 static void stats_report(struct daemon *d)
 {
     const struct dispatch *ds = &d->dispatch;
-    uint64_t written = 0;
+    uint64_t emitted = 0;
     for (size_t i = 1; i < d->n_probes; i++) {
-        written += ds->events[i];
-        fprintf(stderr, "pidtree-bcc: probe '%s': %llu events written, %llu lost in the kernel\n",
-                d->probes[i].ops->name, (unsigned long long)ds->events[i],
-                (unsigned long long)lost_read(d, d->probes[i].id));
+        uint32_t id = d->probes[i].id;
+        emitted += ds->events[id];
+        /* Written counts only lines the output took in full; a line the
+         * output could not take (slow reader, full disk) is "unwritten". */
+        fprintf(stderr,
+                "pidtree-bcc: probe '%s': %llu events written, %llu unwritten (output), %llu "
+                "rate-limited, %llu lost in the kernel\n",
+                d->probes[i].ops->name, d->out->written[id] - d->written_before[id],
+                d->out->dropped[id] - d->dropped_before[id],
+                (unsigned long long)ds->rate_limited[id], (unsigned long long)lost_read(d, id));
     }
     fprintf(stderr,
             "pidtree-bcc: stopped: %llu records read, %llu malformed, %llu process records lost, "
             "latency mean %.3f ms max %.3f ms\n",
             (unsigned long long)ds->records, (unsigned long long)ds->bad_records,
             (unsigned long long)lost_read(d, 0),
-            written ? (double)ds->latency_sum_ns / (double)written / 1e6 : 0.0,
+            emitted ? (double)ds->latency_sum_ns / (double)emitted / 1e6 : 0.0,
             (double)ds->latency_max_ns / 1e6);
 }
 
-static void daemon_stop(struct daemon *d)
+/* `final`: the daemon exits (rather than hands over to a restarted one),
+ * so lines the output cannot take now are dropped and counted: a stopped
+ * reader must not hold SIGTERM up. */
+static void daemon_stop(struct daemon *d, bool final)
 {
     probes_detach(d);
     /* What the kernel submitted before the detach is still in the ring:
-     * write it out before leaving. */
-    if (d->ringbuf && !d->dispatch.output_error)
-        bpf_consume_ringbuf(d->ringbuf);
+     * write it out before leaving. Finite: nothing is added any more. */
+    while (d->ringbuf && !d->dispatch.output_error && ringbuf_consume_batch(d) == -EAGAIN)
+        output_flush(d->out);
     for (size_t i = 1; i < d->n_probes; i++)
         if (d->probes[i].ops->stop && d->probes[i].state)
             d->probes[i].ops->stop(&d->probes[i]);
-    if (d->out_open && output_flush(&d->out) < 0 && d->exit_code == DAEMON_EXIT_OK)
+    if (d->out->fd >= 0 && output_flush(d->out) < 0 && d->exit_code == DAEMON_EXIT_OK)
         d->exit_code = DAEMON_EXIT_RUNTIME;
+    if (final && output_pending(d->out)) {
+        fprintf(stderr, "pidtree-bcc: %zu line(s) could not be written (output %s): dropped\n",
+                output_pending(d->out),
+                d->out->stalled ? strerror(d->out->stalled) : "not writable");
+        output_drop_pending(d->out);
+    }
     stats_report(d);
 }
 
 static void daemon_cleanup(struct daemon *d)
 {
+    probes_detach(d); /* a start that failed half way */
     if (d->ringbuf)
         bpf_free_ringbuf(d->ringbuf);
     event_loop_free(d->loop);
@@ -717,8 +785,7 @@ static void daemon_cleanup(struct daemon *d)
     dispatch_release(&d->dispatch);
     bpf_objects_free(d->objs);
     proc_cache_free(d->cache);
-    if (d->out_open)
-        output_close(&d->out);
+    uid_budget_free(d->budget);
     config_watch_free(d->watch);
     config_free(d->cfg);
     for (size_t i = 0; i < d->n_retired; i++)
@@ -740,24 +807,33 @@ static enum daemon_exit print_module(struct daemon *d)
     return status;
 }
 
-enum daemon_exit daemon_main(const struct cli_options *opts)
+static struct daemon *daemon_new(const struct cli_options *opts, struct output *out)
 {
     struct daemon *d = calloc(1, sizeof(*d));
-    if (!d) {
-        log_error("out of memory");
-        return DAEMON_EXIT_RUNTIME;
-    }
+    if (!d)
+        return NULL;
     d->opts = opts;
+    d->out = out;
     d->signal_fd = d->ringbuf_fd = d->lost_fd = -1;
     d->n_cpus = possible_cpus();
     paths_resolve(d);
-    enum daemon_exit status = DAEMON_EXIT_CONFIG;
+    return d;
+}
+
+static void daemon_free(struct daemon *d)
+{
+    daemon_cleanup(d);
+    free(d);
+}
+
+/* Config, checks, probes: everything before the kernel is touched. */
+static enum daemon_exit daemon_prepare(struct daemon *d)
+{
     if (config_prepare(d) < 0)
-        goto cleanup;
-    if (!opts->print_and_quit && environment_check(d) < 0) {
+        return DAEMON_EXIT_CONFIG;
+    if (!d->opts->print_and_quit && environment_check(d) < 0) {
         log_error(d->err);
-        status = DAEMON_EXIT_RUNTIME;
-        goto cleanup;
+        return DAEMON_EXIT_RUNTIME;
     }
     /* -p as a user who cannot read tracefs renders the tracepoint forms. */
     int ret = probes_configure(d, kernel_env_tracefs() != NULL);
@@ -765,25 +841,93 @@ enum daemon_exit daemon_main(const struct cli_options *opts)
         log_error(d->err);
         /* A probe's bad option is the config's fault; a missing attach
          * point is the kernel's. */
-        status = opts->print_and_quit || ret == -EINVAL ? DAEMON_EXIT_CONFIG : DAEMON_EXIT_RUNTIME;
-        goto cleanup;
+        return d->opts->print_and_quit || ret == -EINVAL ? DAEMON_EXIT_CONFIG : DAEMON_EXIT_RUNTIME;
     }
-    if (opts->print_and_quit) {
+    return DAEMON_EXIT_OK;
+}
+
+/* The running daemon's probes stay attached until the new ones are: no
+ * event goes uncaptured during a restart (the old ring buffer is not read
+ * while the new module compiles, but what overflows it is counted as lost).
+ * For a probe both have, the old one keeps the events before the moment the
+ * new one was complete and the new one those after, so none is written
+ * twice. */
+static void daemon_handover(struct daemon *old, struct daemon *next, uint64_t started_ns)
+{
+    uint64_t cut = time_boot_ns();
+    for (size_t i = 1; i < next->n_probes; i++)
+        for (size_t j = 1; j < old->n_probes; j++)
+            if (strcmp(next->probes[i].ops->name, old->probes[j].ops->name) == 0) {
+                next->dispatch.accept_from_ns[next->probes[i].id] = cut;
+                old->dispatch.accept_until_ns[old->probes[j].id] = cut;
+            }
+    daemon_stop(old, false);
+    stats_mark(next);
+    fprintf(stderr,
+            "pidtree-bcc: restarted: the old probes stayed attached for the %.3f s the new ones "
+            "took\n",
+            (double)(time_boot_ns() - started_ns) / 1e9);
+}
+
+/* SIGHUP, or a -w change that needs one: a new daemon from the config as
+ * it is now, started beside the running one. When it cannot start, the
+ * running one goes on with the configuration it has. Returns the daemon to
+ * run. */
+static struct daemon *daemon_restart(struct daemon *d)
+{
+    uint64_t t0 = time_boot_ns();
+    struct daemon *next = daemon_new(d->opts, d->out);
+    if (next && daemon_prepare(next) == DAEMON_EXIT_OK && daemon_start(next) == DAEMON_EXIT_OK) {
+        daemon_handover(d, next, t0);
+        daemon_free(d);
+        /* The old config's parse may have grown the heap by hundreds of
+         * MB; give it back rather than keep it for the daemon's life. */
+        malloc_trim(0);
+        return next;
+    }
+    if (next)
+        daemon_free(next);
+    else
+        log_error("out of memory");
+    malloc_trim(0);
+    fprintf(stderr, "pidtree-bcc: restart failed: still running the previous configuration\n");
+    d->exit_code = DAEMON_EXIT_OK;
+    return d;
+}
+
+enum daemon_exit daemon_main(const struct cli_options *opts)
+{
+    struct output *out = calloc(1, sizeof(*out));
+    struct daemon *d = out ? daemon_new(opts, out) : NULL;
+    if (!d) {
+        log_error("out of memory");
+        free(out);
+        return DAEMON_EXIT_RUNTIME;
+    }
+    out->fd = -1;
+    enum daemon_exit status = daemon_prepare(d);
+    if (status == DAEMON_EXIT_OK && opts->print_and_quit)
         status = print_module(d);
-        goto cleanup;
-    }
-    status = daemon_start(d);
-    if (status == DAEMON_EXIT_OK) {
-        ret = event_loop_run(d->loop);
+    else if (status == DAEMON_EXIT_OK)
+        status = daemon_start(d);
+    while (status == DAEMON_EXIT_OK && !opts->print_and_quit) {
+        int ret = event_loop_run(d->loop);
         if (ret < 0) {
             fprintf(stderr, "pidtree-bcc: event loop failed: %s\n", strerror(-ret));
             d->exit_code = DAEMON_EXIT_RUNTIME;
         }
-        daemon_stop(d);
+        if (d->exit_code == DAEMON_EXIT_RESTART) {
+            fprintf(stderr, "pidtree-bcc: restarting with the config re-read\n");
+            d = daemon_restart(d);
+            continue;
+        }
+        daemon_stop(d, true);
         status = d->exit_code;
+        break;
     }
-cleanup:
-    daemon_cleanup(d);
-    free(d);
+    daemon_free(d);
+    if (out->fd >= 0)
+        output_close(out);
+    free(out);
     return status;
 }

@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_writer.h"
 #include "plugin_loader.h"
 #include "timeutil.h"
+#include "uid_budget.h"
 
 void dispatch_init(struct dispatch *d, struct proc_cache *cache, struct output *out)
 {
@@ -15,6 +17,7 @@ void dispatch_init(struct dispatch *d, struct proc_cache *cache, struct output *
     d->cache = cache;
     d->out = out;
     d->boot_to_realtime_ns = time_boot_to_realtime_offset();
+    d->max_line = DISPATCH_DEFAULT_MAX_LINE;
 }
 
 void dispatch_release(struct dispatch *d)
@@ -111,134 +114,158 @@ static int on_lifecycle(struct dispatch *d, const struct pt_header *h, const voi
 
 /* ---- events ---- */
 
-static int write_json_line(struct dispatch *d, json_t *obj)
-{
-    /* Serialising is most of the daemon's work per event: once into the
-     * buffer kept from the last line, twice only when a line outgrows it. */
-    d->line.len = 0;
-    if (d->line.cap < 4096 && strbuf_reserve(&d->line, 4096) < 0)
-        return -ENOMEM;
-    size_t need = json_dumpb(obj, d->line.data, d->line.cap, JSON_COMPACT);
-    if (need > d->line.cap) {
-        if (strbuf_reserve(&d->line, need) < 0)
-            return -ENOMEM;
-        need = json_dumpb(obj, d->line.data, d->line.cap, JSON_COMPACT);
-    }
-    if (need == 0)
-        return -ENOMEM;
-    d->line.len = need;
-    int ret = output_line(d->out, d->line.data, d->line.len);
-    if (ret < 0 && !d->output_error)
-        d->output_error = ret;
-    return ret;
-}
-
-static int set_timestamp(struct dispatch *d, json_t *obj, uint64_t boot_ns)
+static void put_timestamp(struct dispatch *d, struct json_writer *w, uint64_t boot_ns)
 {
     char ts[40];
     time_format_iso8601((uint64_t)((int64_t)boot_ns + d->boot_to_realtime_ns), ts, sizeof(ts));
-    return json_object_set_new(obj, "timestamp", json_string(ts));
+    json_writer_name(w, "timestamp");
+    json_writer_cstring(w, ts);
+}
+
+/* Every line goes out here. A line that could not be built (no memory) is
+ * lost, counted, and the daemon goes on; only a broken output is fatal. */
+static int line_finish(struct dispatch *d, struct json_writer *w, unsigned tag)
+{
+    if (json_writer_error(w) < 0) {
+        d->unbuilt++;
+        return 0;
+    }
+    int ret = output_line(d->out, tag, d->line.data, d->line.len);
+    if (ret < 0 && ret != -ENOMEM && !d->output_error)
+        d->output_error = ret;
+    if (ret == -ENOMEM)
+        d->unbuilt++;
+    return ret == -ENOMEM ? 0 : ret;
 }
 
 static int emit_lost_telemetry(struct dispatch *d, struct probe_instance *pi)
 {
     uint64_t lost = d->lost_reader ? d->lost_reader(d->lost_ctx, pi->id) : 0;
-    json_t *obj = json_object();
-    int ret = -ENOMEM;
-    if (obj && json_object_set_new(obj, "type", json_string("lost_event_telemetry")) == 0 &&
-        json_object_set_new(obj, "count", json_integer((json_int_t)lost)) == 0 &&
-        set_timestamp(d, obj, time_boot_ns()) == 0 &&
-        json_object_set_new(obj, "probe", json_string(pi->ops->name)) == 0)
-        ret = write_json_line(d, obj);
-    json_decref(obj);
-    return ret;
+    struct json_writer w;
+    d->line.len = 0;
+    json_writer_init(&w, &d->line);
+    json_writer_start_object(&w);
+    json_writer_name(&w, "type");
+    json_writer_cstring(&w, "lost_event_telemetry");
+    json_writer_name(&w, "count");
+    json_writer_uint(&w, lost);
+    put_timestamp(d, &w, time_boot_ns());
+    json_writer_name(&w, "probe");
+    json_writer_cstring(&w, pi->ops->name);
+    json_writer_end_object(&w);
+    return line_finish(d, &w, DISPATCH_TAG_DAEMON);
 }
 
-/* The common fields first, in the order the original wrote them, then the
- * probe's own; `error` last so a probe's own error wins over the tree's. */
+/* The bytes the tree may take: what the line's bound leaves after the
+ * probe's fields and the common members (timestamp, probe, pid, error,
+ * truncated: DISPATCH_LINE_RESERVE). The same for both paths, so both
+ * keep the same entries. */
+static size_t tree_budget(struct dispatch *d, json_t *fields)
+{
+    struct strbuf sb = STRBUF_INIT;
+    struct json_writer w;
+    json_writer_init(&w, &sb);
+    json_writer_value(&w, fields);
+    size_t used = sb.len + DISPATCH_LINE_RESERVE;
+    strbuf_release(&sb);
+    return d->max_line > used ? d->max_line - used : 0;
+}
+
+/* The probe's own error wins over the tree's. */
+static const char *event_error(json_t *fields, const char *tree_error)
+{
+    const char *probe_error = json_string_value(json_object_get(fields, "error"));
+    return probe_error && probe_error[0] ? probe_error : tree_error;
+}
+
+/* The event as a jansson tree, for the plugins: the same members in the
+ * same order as event_write(). */
 static json_t *event_build(struct dispatch *d, struct probe_instance *pi, uint32_t pid,
                            uint64_t boot_ns, json_t *fields)
 {
     const char *tree_error = "";
+    bool truncated = false;
+    char ts[40];
     json_t *obj = json_object();
-    json_t *tree = proc_cache_tree(d->cache, pid, &tree_error);
+    json_t *tree =
+        proc_cache_tree_bounded(d->cache, pid, tree_budget(d, fields), &tree_error, &truncated);
     /* The tree's entries are shared with the process cache; plugins may
      * change them, so theirs is a copy. */
-    if (tree && d->plugins[pi->id]) {
-        json_t *copy = json_deep_copy(tree);
-        json_decref(tree);
-        tree = copy;
-    }
-    if (!obj || !tree || set_timestamp(d, obj, boot_ns) ||
+    json_t *copy = tree ? json_deep_copy(tree) : NULL;
+    json_decref(tree);
+    time_format_iso8601((uint64_t)((int64_t)boot_ns + d->boot_to_realtime_ns), ts, sizeof(ts));
+    if (!obj || !copy || json_object_set_new(obj, "timestamp", json_string(ts)) ||
         json_object_set_new(obj, "probe", json_string(pi->ops->name)) ||
         json_object_set_new(obj, "pid", json_integer(pid)) ||
-        json_object_set(obj, "proctree", tree) || json_object_update(obj, fields)) {
-        json_decref(tree);
+        json_object_set(obj, "proctree", copy) || json_object_update(obj, fields) ||
+        json_object_set_new(obj, "error", json_string(event_error(fields, tree_error))) ||
+        (truncated && json_object_set_new(obj, "truncated", json_true()))) {
+        json_decref(copy);
         json_decref(obj);
         return NULL;
     }
-    json_decref(tree);
-    const char *probe_error = json_string_value(json_object_get(fields, "error"));
-    if (!probe_error || !probe_error[0])
-        probe_error = tree_error;
-    if (json_object_set_new(obj, "error", json_string(probe_error))) {
-        json_decref(obj);
-        return NULL;
-    }
+    json_decref(copy);
     return obj;
 }
 
-/* The line, written straight from the process cache's serialised entries:
- * the same bytes event_build() and write_json_line() would make, without
- * re-encoding every ancestor's command line for every event. Only for
- * probes without plugins, which may change any field. */
-static int write_line_direct(struct dispatch *d, struct probe_instance *pi, uint32_t pid,
-                             uint64_t boot_ns, json_t *fields)
+/* The line, streamed straight from the process cache's serialised entries:
+ * no tree built, no ancestor's command line re-encoded for every event. */
+static void event_write(struct dispatch *d, struct json_writer *w, struct probe_instance *pi,
+                        uint32_t pid, uint64_t boot_ns, json_t *fields)
 {
-    char ts[40];
-    const char *tree_error = "";
-    time_format_iso8601((uint64_t)((int64_t)boot_ns + d->boot_to_realtime_ns), ts, sizeof(ts));
-    d->line.len = 0;
-    if (strbuf_printf(&d->line,
-                      "{\"timestamp\":\"%s\",\"probe\":\"%s\",\"pid\":%" PRIu32 ",\"proctree\":",
-                      ts, pi->ops->name, pid) < 0 ||
-        proc_cache_tree_text(d->cache, pid, &d->line, &tree_error) < 0)
-        return -ENOMEM;
-    /* The probe's fields and `error`, as one object whose braces are cut. */
-    json_t *rest = json_copy(fields);
-    const char *probe_error = json_string_value(json_object_get(fields, "error"));
-    if (!rest ||
-        json_object_set_new(
-            rest, "error", json_string(probe_error && probe_error[0] ? probe_error : tree_error))) {
-        json_decref(rest);
-        return -ENOMEM;
+    const char *tree_error = "", *key;
+    bool truncated = false, error_written = false;
+    json_t *value;
+    size_t budget = tree_budget(d, fields);
+    json_writer_start_object(w);
+    put_timestamp(d, w, boot_ns);
+    json_writer_name(w, "probe");
+    json_writer_cstring(w, pi->ops->name);
+    json_writer_name(w, "pid");
+    json_writer_uint(w, pid);
+    json_writer_name(w, "proctree");
+    proc_cache_tree_text(d->cache, pid, budget, w, &tree_error, &truncated);
+    json_object_foreach(fields, key, value)
+    {
+        json_writer_name(w, key);
+        if (strcmp(key, "error") == 0) {
+            json_writer_cstring(w, event_error(fields, tree_error));
+            error_written = true;
+        } else {
+            json_writer_value(w, value);
+        }
     }
-    char *text = json_dumps(rest, JSON_COMPACT);
-    json_decref(rest);
-    int ret = text && strbuf_printf(&d->line, ",%s", text + 1) == 0 ? 0 : -ENOMEM;
-    free(text);
-    if (ret == 0)
-        ret = output_line(d->out, d->line.data, d->line.len);
-    if (ret < 0 && ret != -ENOMEM && !d->output_error)
-        d->output_error = ret;
-    return ret;
+    if (!error_written) {
+        json_writer_name(w, "error");
+        json_writer_cstring(w, tree_error);
+    }
+    if (truncated) {
+        json_writer_name(w, "truncated");
+        json_writer_bool(w, true);
+    }
+    json_writer_end_object(w);
 }
 
 int dispatch_emit(struct dispatch *d, struct probe_instance *pi, uint32_t pid, uint64_t boot_ns,
                   json_t *fields)
 {
     struct plugin_set *plugins = d->plugins[pi->id];
-    int ret;
+    struct json_writer w;
+    d->line.len = 0;
+    json_writer_init(&w, &d->line);
     if (plugins) {
         json_t *obj = event_build(d, pi, pid, boot_ns, fields);
-        if (!obj)
-            return -ENOMEM;
-        plugin_set_process(plugins, obj);
-        ret = write_json_line(d, obj);
-        json_decref(obj);
+        if (obj) {
+            plugin_set_process(plugins, obj);
+            json_writer_value(&w, obj);
+            json_decref(obj);
+        } else {
+            w.error = -ENOMEM;
+        }
     } else {
-        ret = write_line_direct(d, pi, pid, boot_ns, fields);
+        event_write(d, &w, pi, pid, boot_ns, fields);
     }
+    int ret = line_finish(d, &w, pi->id);
     uint64_t now = time_boot_ns();
     if (now > boot_ns) {
         d->latency_sum_ns += now - boot_ns;
@@ -249,6 +276,31 @@ int dispatch_emit(struct dispatch *d, struct probe_instance *pi, uint32_t pid, u
     if (ret == 0 && d->lost_event_telemetry && d->events[pi->id] % d->lost_event_telemetry == 0)
         ret = emit_lost_telemetry(d, pi);
     return ret;
+}
+
+static int emit_rate_limited(uint32_t uid, uint64_t dropped, void *ctx)
+{
+    struct dispatch *d = ctx;
+    struct json_writer w;
+    d->line.len = 0;
+    json_writer_init(&w, &d->line);
+    json_writer_start_object(&w);
+    json_writer_name(&w, "type");
+    json_writer_cstring(&w, "rate_limited");
+    put_timestamp(d, &w, time_boot_ns());
+    json_writer_name(&w, "uid");
+    json_writer_uint(&w, uid);
+    json_writer_name(&w, "username");
+    json_writer_cstring(&w, proc_cache_username(d->cache, uid));
+    json_writer_name(&w, "dropped");
+    json_writer_uint(&w, dropped);
+    json_writer_end_object(&w);
+    return line_finish(d, &w, DISPATCH_TAG_DAEMON);
+}
+
+int dispatch_report_drops(struct dispatch *d)
+{
+    return uid_budget_drain_drops(d->budget, emit_rate_limited, d);
 }
 
 static int emit_from_services(struct probe_instance *pi, uint32_t pid, uint64_t boot_ns,
@@ -276,16 +328,24 @@ static int on_probe_record(struct dispatch *d, const struct pt_header *h, const 
         d->bad_records++;
         return 0;
     }
+    if (h->boot_ns < d->accept_from_ns[pi->id] ||
+        (d->accept_until_ns[pi->id] && h->boot_ns >= d->accept_until_ns[pi->id]))
+        return 0;
     /* The uid of the event's process now, which setuid may have changed
      * since it was forked or exec'd. */
     proc_cache_set_uid(d->cache, h->pid, h->uid);
+    if (!uid_budget_allow(d->budget, h->uid, time_monotonic_ns())) {
+        d->rate_limited[pi->id]++;
+        return 0;
+    }
     json_t *fields = json_object();
     if (!fields)
         return -ENOMEM;
     int ret = pi->ops->decode(pi, data, size, fields);
-    if (ret == 0)
+    if (ret == 0) {
         ret = dispatch_emit(d, pi, h->pid, h->boot_ns, fields);
-    else if (ret == -EAGAIN)
+        uid_budget_charge(d->budget, h->uid, d->line.len);
+    } else if (ret == -EAGAIN)
         ret = 0;
     else
         d->bad_records++, ret = 0;

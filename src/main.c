@@ -18,15 +18,5 @@ int main(int argc, char **argv)
         printf("pidtree-bcc %s\n", PIDTREE_VERSION);
         return 0;
     }
-    enum daemon_exit status = daemon_main(&opts);
-    if (status == DAEMON_EXIT_RESTART) {
-        /* SIGHUP: start afresh with the config re-read; everything was
-         * detached and closed on the way out. */
-        fprintf(stderr, "pidtree-bcc: SIGHUP: restarting\n");
-        fflush(NULL);
-        execv("/proc/self/exe", argv);
-        perror("pidtree-bcc: restart failed");
-        return 1;
-    }
-    return (int)status;
+    return (int)daemon_main(&opts);
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "json_writer.h"
 #include "jsonutil.h"
 #include "strbuf.h"
 
@@ -31,6 +32,7 @@ struct proc_entry {
     uint32_t refs; /* one for the table, one per child pointing here */
     unsigned seen; /* scan generation */
     bool in_table, ppid_known, kthread;
+    bool cmdline_cut; /* longer than the bound, or the kernel stopped early */
     /* From a fork event's clock rather than /proc: may differ from /proc's
      * value by a tick, since the event fires just after the task started. */
     bool start_approx;
@@ -57,6 +59,8 @@ struct proc_cache {
     unsigned gen;
     uint64_t ns_per_tick;
     struct user_entry *users[USER_BUCKETS];
+    size_t max_cmdline;
+    struct proc_entry **walk; /* MAX_DEPTH entries: the tree being written */
     char error[128];
 };
 
@@ -108,12 +112,31 @@ static void entry_changed(struct proc_entry *e)
     e->text = NULL;
 }
 
-static void entry_set_cmdline(struct proc_entry *e, char *cmdline)
+/* Cut at the bound, on a UTF-8 sequence boundary when the text is UTF-8:
+ * one user's megabyte of arguments must not cost every line that much. */
+static size_t cmdline_bound(const struct proc_cache *c, const char *s, size_t len)
+{
+    if (len <= c->max_cmdline)
+        return len;
+    size_t n = c->max_cmdline;
+    for (int back = 0; back < 3 && n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80; back++)
+        n--;
+    return n;
+}
+
+static void entry_set_cmdline(struct proc_cache *c, struct proc_entry *e, char *cmdline, bool cut)
 {
     entry_changed(e);
     free(e->cmdline);
+    size_t len = strlen(cmdline);
+    e->cmdline_len = cmdline_bound(c, cmdline, len);
+    e->cmdline_cut = cut || e->cmdline_len < len;
+    cmdline[e->cmdline_len] = '\0';
+    if (e->cmdline_len < len) {
+        char *shrunk = realloc(cmdline, e->cmdline_len + 1);
+        cmdline = shrunk ? shrunk : cmdline;
+    }
     e->cmdline = cmdline;
-    e->cmdline_len = strlen(cmdline);
 }
 
 static struct proc_entry *table_find(const struct proc_cache *c, uint32_t pid)
@@ -288,7 +311,7 @@ static struct proc_entry *proc_read(struct proc_cache *c, uint32_t pid)
         entry_discard(c, e);
         return NULL;
     }
-    entry_set_cmdline(e, line);
+    entry_set_cmdline(c, e, line, false);
     return e;
 }
 
@@ -346,10 +369,12 @@ struct proc_cache *proc_cache_new(const char *proc_root)
         return NULL;
     c->root = strdup(proc_root);
     c->bits = 10;
+    c->max_cmdline = PROC_CACHE_DEFAULT_MAX_CMDLINE;
     c->buckets = calloc(MIN_BUCKETS, sizeof(*c->buckets));
+    c->walk = calloc(MAX_DEPTH, sizeof(*c->walk));
     long hz = sysconf(_SC_CLK_TCK);
     c->ns_per_tick = 1000000000ull / (uint64_t)(hz > 0 ? hz : 100);
-    if (!c->root || !c->buckets) {
+    if (!c->root || !c->buckets || !c->walk) {
         proc_cache_free(c);
         errno = ENOMEM;
         return NULL;
@@ -374,8 +399,14 @@ void proc_cache_free(struct proc_cache *c)
         }
     }
     free(c->buckets);
+    free(c->walk);
     free(c->root);
     free(c);
+}
+
+void proc_cache_set_max_cmdline(struct proc_cache *c, size_t max_bytes)
+{
+    c->max_cmdline = max_bytes > 0 ? max_bytes : 1;
 }
 
 size_t proc_cache_size(const struct proc_cache *c)
@@ -405,6 +436,7 @@ static void scan_merge(struct proc_entry *old, struct proc_entry *fresh)
     char *tmp = old->cmdline;
     old->cmdline = fresh->cmdline;
     old->cmdline_len = fresh->cmdline_len;
+    old->cmdline_cut = fresh->cmdline_cut;
     fresh->cmdline = tmp;
 }
 
@@ -504,7 +536,7 @@ void proc_cache_fork(struct proc_cache *c, uint32_t parent_pid, uint32_t child_p
         entry_discard(c, e);
         return;
     }
-    entry_set_cmdline(e, line);
+    entry_set_cmdline(c, e, line, p && p->cmdline_cut);
     if (p) {
         e->kthread = p->kthread;
         link_parent(e, p);
@@ -515,9 +547,10 @@ void proc_cache_fork(struct proc_cache *c, uint32_t parent_pid, uint32_t child_p
 /* The kernel copies a bounded number of argument bytes; /proc has all of
  * them as long as the process has not exec'd again or exited. */
 static char *exec_cmdline(struct proc_cache *c, uint32_t pid, const char *args, size_t len,
-                          int truncated)
+                          int truncated, bool *cut)
 {
     char *line = proc_args_join(args, len);
+    *cut = false;
     if (!truncated || !line)
         return line;
     char *full = read_cmdline(c, pid);
@@ -525,6 +558,7 @@ static char *exec_cmdline(struct proc_cache *c, uint32_t pid, const char *args, 
         free(line);
         return full;
     }
+    *cut = true;
     size_t n = strlen(line);
     char *more = realloc(line, n + 5);
     if (!more)
@@ -547,7 +581,8 @@ static struct proc_entry *exec_entry(struct proc_cache *c, uint32_t pid)
 void proc_cache_exec(struct proc_cache *c, uint32_t pid, uint32_t uid, const char *args,
                      size_t args_len, int truncated)
 {
-    char *line = exec_cmdline(c, pid, args, args_len, truncated);
+    bool cut;
+    char *line = exec_cmdline(c, pid, args, args_len, truncated, &cut);
     if (!line)
         return;
     struct proc_entry *e = exec_entry(c, pid);
@@ -555,7 +590,7 @@ void proc_cache_exec(struct proc_cache *c, uint32_t pid, uint32_t uid, const cha
         free(line);
         return;
     }
-    entry_set_cmdline(e, line);
+    entry_set_cmdline(c, e, line, cut);
     e->uid = uid;
     e->kthread = false;
 }
@@ -586,7 +621,8 @@ static json_t *entry_json(struct proc_cache *c, const struct proc_entry *e)
     json_t *user = json_string_lossy(name, strlen(name));
     int ret = -ENOMEM;
     if (obj && line && user && json_object_set_new(obj, "pid", json_integer(e->pid)) == 0 &&
-        json_object_set(obj, "cmdline", line) == 0 && json_object_set(obj, "username", user) == 0)
+        json_object_set(obj, "cmdline", line) == 0 && json_object_set(obj, "username", user) == 0 &&
+        (!e->cmdline_cut || json_object_set_new(obj, "truncated", json_true()) == 0))
         ret = 0;
     json_decref(line);
     json_decref(user);
@@ -597,27 +633,24 @@ static json_t *entry_json(struct proc_cache *c, const struct proc_entry *e)
     return obj;
 }
 
-static int tree_append(struct proc_cache *c, json_t *arr, struct proc_entry *e)
+/* The entry's JSON and its text (by the one line writer), built once. */
+static int entry_text(struct proc_cache *c, struct proc_entry *e)
 {
     if (!e->json && !(e->json = entry_json(c, e)))
         return -ENOMEM;
-    return json_array_append(arr, e->json) == 0 ? 0 : -ENOMEM;
-}
-
-static int tree_append_text(struct proc_cache *c, struct strbuf *out, struct proc_entry *e,
-                            bool first)
-{
-    if (!e->json && !(e->json = entry_json(c, e)))
+    if (e->text)
+        return 0;
+    struct strbuf sb = STRBUF_INIT;
+    struct json_writer w;
+    json_writer_init(&w, &sb);
+    json_writer_value(&w, e->json);
+    if (json_writer_error(&w) < 0 || !sb.data) {
+        strbuf_release(&sb);
         return -ENOMEM;
-    if (!e->text) {
-        e->text = json_dumps(e->json, JSON_COMPACT);
-        if (!e->text)
-            return -ENOMEM;
-        e->text_len = strlen(e->text);
     }
-    if (!first && strbuf_append(out, ",", 1) < 0)
-        return -ENOMEM;
-    return strbuf_append(out, e->text, e->text_len);
+    e->text_len = sb.len;
+    e->text = strbuf_detach(&sb);
+    return 0;
 }
 
 static bool tree_root(const struct proc_entry *e)
@@ -639,59 +672,96 @@ static struct proc_entry *tree_up(struct proc_cache *c, struct proc_entry *e)
     return NULL;
 }
 
-/* Walks from `pid` up to the root, calling `visit` on each entry. */
-static int tree_walk(struct proc_cache *c, uint32_t pid, const char **error,
-                     int (*visit)(struct proc_cache *c, struct proc_entry *e, int depth, void *ctx),
-                     void *ctx)
+/* The chain from `pid` up to the root into c->walk, each entry's text
+ * built. Returns the number of entries or -ENOMEM. */
+static int tree_walk(struct proc_cache *c, uint32_t pid, const char **error)
 {
     c->error[0] = '\0';
     *error = c->error;
     struct proc_entry *e = find_or_load(c, pid);
     if (!e)
         snprintf(c->error, sizeof(c->error), "process %" PRIu32 " not found", pid);
-    for (int depth = 0; e; depth++) {
-        int ret = visit(c, e, depth, ctx);
-        if (ret < 0)
-            return ret;
+    int n = 0;
+    while (e) {
+        if (entry_text(c, e) < 0)
+            return -ENOMEM;
+        c->walk[n++] = e;
         if (tree_root(e))
             break;
-        if (depth + 1 >= MAX_DEPTH) {
+        if (n >= MAX_DEPTH) {
             snprintf(c->error, sizeof(c->error), "process tree of %" PRIu32 " too deep", pid);
             break;
         }
         e = tree_up(c, e);
     }
-    return 0;
+    return n;
 }
 
-static int visit_json(struct proc_cache *c, struct proc_entry *e, int depth, void *arr)
+/* Which entries fit in `max_bytes` of text: all, or the process's end and
+ * the root's end with the middle left out. Both ends matter to whoever
+ * reads the line (what ran it, and from which login or service), and a
+ * user who makes a deep chain must not push either out. Entries [0, *head)
+ * and [*tail, n) are kept. */
+static bool tree_select(const struct proc_cache *c, int n, size_t max_bytes, int *head, int *tail)
 {
-    return tree_append(c, arr, e);
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += c->walk[i]->text_len + 1;
+    *head = n;
+    *tail = n;
+    if (total <= max_bytes)
+        return false;
+    size_t used = 0;
+    int h = 0, t = n;
+    while (h < n && used + c->walk[h]->text_len + 1 <= max_bytes / 2)
+        used += c->walk[h++]->text_len + 1;
+    while (t > h && used + c->walk[t - 1]->text_len + 1 <= max_bytes)
+        used += c->walk[--t]->text_len + 1;
+    *head = h;
+    *tail = t;
+    return true;
 }
 
-static int visit_text(struct proc_cache *c, struct proc_entry *e, int depth, void *out)
+json_t *proc_cache_tree_bounded(struct proc_cache *c, uint32_t pid, size_t max_bytes,
+                                const char **error, bool *truncated)
 {
-    return tree_append_text(c, out, e, depth == 0);
-}
-
-json_t *proc_cache_tree(struct proc_cache *c, uint32_t pid, const char **error)
-{
+    int head, tail, n = tree_walk(c, pid, error);
     json_t *arr = json_array();
-    if (!arr)
-        return NULL;
-    if (tree_walk(c, pid, error, visit_json, arr) < 0) {
+    if (n < 0 || !arr) {
         json_decref(arr);
         return NULL;
+    }
+    *truncated = tree_select(c, n, max_bytes, &head, &tail);
+    for (int i = 0; i < n; i++) {
+        if (i >= head && i < tail)
+            continue;
+        if (json_array_append(arr, c->walk[i]->json) < 0) {
+            json_decref(arr);
+            return NULL;
+        }
     }
     return arr;
 }
 
-int proc_cache_tree_text(struct proc_cache *c, uint32_t pid, struct strbuf *out, const char **error)
+json_t *proc_cache_tree(struct proc_cache *c, uint32_t pid, const char **error)
 {
-    if (strbuf_append(out, "[", 1) < 0)
-        return -ENOMEM;
-    int ret = tree_walk(c, pid, error, visit_text, out);
-    return ret < 0 ? ret : strbuf_append(out, "]", 1);
+    bool truncated;
+    return proc_cache_tree_bounded(c, pid, SIZE_MAX, error, &truncated);
+}
+
+int proc_cache_tree_text(struct proc_cache *c, uint32_t pid, size_t max_bytes,
+                         struct json_writer *w, const char **error, bool *truncated)
+{
+    int head, tail, n = tree_walk(c, pid, error);
+    if (n < 0)
+        return n;
+    *truncated = tree_select(c, n, max_bytes, &head, &tail);
+    json_writer_start_array(w);
+    for (int i = 0; i < n; i++)
+        if (i < head || i >= tail)
+            json_writer_raw(w, c->walk[i]->text, c->walk[i]->text_len);
+    json_writer_end_array(w);
+    return json_writer_error(w);
 }
 
 /* ---- helpers ---- */

@@ -17,6 +17,7 @@
 #define PIDTREE_PROCTREE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,18 +49,30 @@ void proc_cache_exit(struct proc_cache *cache, uint32_t pid);
 void proc_cache_set_uid(struct proc_cache *cache, uint32_t pid, uint32_t uid);
 
 /* Builds `proctree`: a JSON array from `pid` up to PID 1, each entry
- * {"pid", "cmdline", "username"}. A pid not in the cache is read from /proc
- * (and cached). When the chain breaks (a process gone from both), the
- * array holds what was found and *error (never NULL on return) says what
- * is missing, e.g. "process 1234 not found"; otherwise *error is "".
- * Returns a new reference, or NULL on allocation failure. */
+ * {"pid", "cmdline", "username"}, with "truncated": true when the command
+ * line was cut. A pid not in the cache is read from /proc (and cached). When
+ * the chain breaks (a process gone from both), the array holds what was
+ * found and *error (never NULL on return) says what is missing, e.g.
+ * "process 1234 not found"; otherwise *error is "". Returns a new
+ * reference, or NULL on allocation failure. */
 json_t *proc_cache_tree(struct proc_cache *cache, uint32_t pid, const char **error);
 
-/* The same tree serialised as compact JSON, appended to `out`: the entries'
+/* The same, in at most `max_bytes` of entry text: when the entries do not
+ * fit, those from the middle of the chain are left out (the process's end
+ * and the root's end are kept) and *truncated is set. */
+json_t *proc_cache_tree_bounded(struct proc_cache *cache, uint32_t pid, size_t max_bytes,
+                                const char **error, bool *truncated);
+
+/* The same tree as proc_cache_tree_bounded, written by `w`: the entries'
  * text is cached between events. Returns 0 or -ENOMEM. */
-struct strbuf;
-int proc_cache_tree_text(struct proc_cache *cache, uint32_t pid, struct strbuf *out,
-                         const char **error);
+struct json_writer;
+int proc_cache_tree_text(struct proc_cache *cache, uint32_t pid, size_t max_bytes,
+                         struct json_writer *w, const char **error, bool *truncated);
+
+/* Command lines longer than this are cut (on a UTF-8 boundary) and marked
+ * "truncated": the tree of a deep chain of huge command lines stays small. */
+#define PROC_CACHE_DEFAULT_MAX_CMDLINE 4096
+void proc_cache_set_max_cmdline(struct proc_cache *cache, size_t max_bytes);
 
 /* Number of entries (live and exited) held, for memory bounds and tests. */
 size_t proc_cache_size(const struct proc_cache *cache);

@@ -13,6 +13,16 @@
  *    schema on top (config.c) can name them in its messages.
  * Scalars stay strings; typing them is the schema's job (ynode_to_json
  * applies YAML's usual plain-scalar rules for callers that want JSON).
+ *
+ * A duplicate key takes the last value, as PyYAML (the original's loader)
+ * does, and adds a warning to the caller's pt_diags. Of several `<<` keys in
+ * one mapping the last wins; within `<<: [*a, *b]` the first wins (PyYAML).
+ *
+ * The input is untrusted (a config may be edited by anyone who can write
+ * one of its includes, or served over HTTP), so every resource is bounded
+ * and an input past a bound (the YAML_*_MAX values below) is an error
+ * naming the file and line. Only regular files are read (a FIFO or a device
+ * is refused without blocking on it).
  */
 #ifndef PIDTREE_YAML_TREE_H
 #define PIDTREE_YAML_TREE_H
@@ -22,6 +32,27 @@
 #include <stddef.h>
 
 #include "error.h"
+
+/* Bytes of one file or URL, and of a config with all its includes. */
+#define YAML_FILE_MAX (4u << 20)
+#define YAML_TOTAL_MAX (16u << 20)
+/* Files and URLs read for one config, and how deep includes nest. */
+#define YAML_INCLUDES_MAX 256
+#define YAML_INCLUDE_DEPTH_MAX 16
+/* Levels of nesting, counted after aliases, merges and includes are
+ * expanded, so that no walk of the tree needs a deep stack. */
+#define YAML_DEPTH_MAX 64
+/* Nodes once aliases are expanded (what a JSON copy would hold), so a few
+ * hundred bytes of nested aliases ("billion laughs") cannot take gigabytes. */
+#define YAML_NODES_MAX 1000000
+/* Anchors and aliases in one file: libyaml's loader finds an alias's
+ * anchor by a linear search. */
+#define YAML_ANCHORS_MAX 1000
+#define YAML_ALIASES_MAX 100000
+/* An HTTP(S) fetch: seconds to connect, seconds in all, redirects. */
+#define YAML_FETCH_CONNECT_TIMEOUT 5
+#define YAML_FETCH_TIMEOUT 10
+#define YAML_FETCH_REDIRECTS_MAX 5
 
 enum ynode_kind { Y_SCALAR, Y_SEQ, Y_MAP };
 
@@ -34,6 +65,11 @@ struct ynode {
     struct ynode **items; /* sequences: items; mappings: key, value pairs */
     size_t n;
     int refs; /* aliases share nodes */
+    /* The loader's bookkeeping, valid once the load returned: */
+    size_t cap;      /* allocated items */
+    unsigned height; /* levels below and including this node */
+    size_t expanded; /* nodes in the subtree with aliases expanded */
+    bool resolved;   /* merge keys and duplicates handled */
 };
 
 /* One file or URL that was read, the top one first. */

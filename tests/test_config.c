@@ -202,9 +202,28 @@ static void test_validation_errors(void **state)
     expect_error("tcp_connect:\n  container_labels: [nolabel]\n", 2, "'nolabel' is not label=glob");
     expect_error("tcp_connect: [1]\n", 1, "tcp_connect: expected a mapping");
     expect_error("- a\n", 1, "expected a mapping of probe names");
-    expect_error("tcp_connect: {}\ntcp_connect: {}\n", 2, "duplicate key 'tcp_connect'");
     expect_error("tcp_connect:\n  filters: [\n", 3, "invalid YAML");
     expect_error("tcp_connect: *nothing\n", 1, "invalid YAML");
+}
+
+/* A duplicate key takes the last value, as the original (PyYAML) does, and
+ * says so in a warning with the file and both lines. */
+static void test_duplicate_key_warns_and_takes_last(void **state)
+{
+    struct config *cfg = load_ok("tcp_connect: {attach: kprobe}\n"
+                                 "net_listen: {}\n"
+                                 "tcp_connect: {attach: tracepoint}\n");
+    assert_non_null(cfg);
+    assert_int_equal(cfg->n_probes, 2);
+    assert_string_equal(cfg->probes[0].name, "tcp_connect");
+    assert_int_equal(cfg->probes[0].attach, ATTACH_TRACEPOINT);
+    assert_int_equal(cfg->probes[0].line, 3);
+    assert_int_equal(cfg->warnings.n, 1);
+    assert_string_equal(cfg->warnings.items[0].file, "test.yml");
+    assert_int_equal(cfg->warnings.items[0].line, 3);
+    assert_string_equal(cfg->warnings.items[0].msg,
+                        "duplicate key 'tcp_connect': the earlier value on line 1 is ignored");
+    config_free(cfg);
 }
 
 static void test_port_range_and_subnet_parse(void **state)
@@ -334,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_defaults_and_empty_probe),
         cmocka_unit_test(test_extra_probe_keeps_raw),
         cmocka_unit_test(test_validation_errors),
+        cmocka_unit_test(test_duplicate_key_warns_and_takes_last),
         cmocka_unit_test(test_port_range_and_subnet_parse),
         cmocka_unit_test(test_includes),
         cmocka_unit_test(test_missing_file),

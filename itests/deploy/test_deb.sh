@@ -93,6 +93,8 @@ exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
 caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$unit")
 [ -n "$exec_start" ] && [ -n "$caps" ] || fail "the unit lacks ExecStart or CapabilityBoundingSet"
 bounding=-all$(for c in $caps; do c=${c#CAP_}; printf ',+%s' "${c,,}"; done)
+nnp=()
+! grep -q '^NoNewPrivileges=yes$' "$unit" || nnp=(--no-new-privs)
 bind /sys /sys
 bind /lib/modules /lib/modules ro
 bind /usr/src /usr/src ro
@@ -100,7 +102,7 @@ make_netns
 : > "$OUT"
 # chroot execs setpriv, which execs the daemon: $DAEMON_PID is the daemon.
 chroot "$ROOT" env -i PATH=/usr/bin:/bin setpriv --bounding-set "$bounding" --inh-caps -all \
-    -- $exec_start > "$OUT" 2> "$ERR" &
+    "${nnp[@]}" -- $exec_start > "$OUT" 2> "$ERR" &
 DAEMON_PID=$!
 for _ in $(seq 1 600); do
     grep -q "attached in" "$ERR" && break
@@ -114,9 +116,16 @@ echo "$line" | jq -e --argjson pid "$pid" '.daddr == "198.51.100.2" and .port ==
     (.proctree[1].cmdline | contains("marker_parent=1")) and .proctree[-1].pid == 1' > /dev/null ||
     fail "wrong event: $line"
 eff=$(awk '$1 == "CapEff:" {print $2}' "/proc/$DAEMON_PID/status")
-[ "$eff" = 0000008000080004 ] || fail "CapEff after attach is $eff ($(capsh --decode="$eff"))"
+[ "$eff" = 000000c000080004 ] || fail "CapEff after attach is $eff ($(capsh --decode="$eff"))"
+# systemctl reload: SIGHUP, a new compile and attach with what is left.
+kill -HUP "$DAEMON_PID"
+for _ in $(seq 1 600); do grep -q "pidtree-bcc: restarted:\|restart failed" "$ERR" && break; sleep 0.1; done
+grep -q "pidtree-bcc: restarted:" "$ERR" || fail "reload (SIGHUP) failed: $(tail -n 5 "$ERR")"
+pid=$(sh -c 'marker_parent=1; bash -c "echo \$\$; exec 3<>/dev/tcp/198.51.100.2/8081" 2>/dev/null; true')
+wait_json ".probe == \"tcp_connect\" and .pid == $pid and .port == 8081" > /dev/null ||
+    fail "no event after the reload"
 stop_daemon
-pass "under the unit's bounding set ($caps) the installed daemon traces host connections, then keeps only bpf, sys_ptrace, dac_read_search"
+pass "under the unit's bounding set ($caps) the installed daemon traces host connections, keeps only bpf, perfmon, sys_ptrace, dac_read_search, and reloads"
 
 # Each loading capability of the unit is needed: without it nothing loads.
 for c in CAP_BPF CAP_PERFMON; do
