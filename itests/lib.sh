@@ -122,3 +122,25 @@ sock() {
     # prints its pid first; its exit status is not the test's.
     { python3 "$(dirname "${BASH_SOURCE[0]}")/sock.py" "$@" 2>/dev/null || true; } | head -n 1
 }
+
+# expect_exit STATUS STDERR_SUBSTRING CMD...: runs CMD (stdout to
+# $WORK/stdout, stderr to $WORK/stderr) and checks its exit status and
+# that stderr says what it should.
+expect_exit() {
+    local want=$1 msg=$2; shift 2
+    local rc=0
+    "$@" > "$WORK/stdout" 2> "$WORK/stderr" || rc=$?
+    [ $rc -eq "$want" ] || fail "'$*' exited $rc, expected $want: $(cat "$WORK/stderr")"
+    grep -qF -- "$msg" "$WORK/stderr" || fail "'$*': stderr lacks '$msg': $(cat "$WORK/stderr")"
+}
+
+# expect_filtered LABEL FILTERED_HOST PASSING_HOST PORT: one connection to
+# each (PORT and PORT+1); the second must be reported, the first not.
+expect_filtered() {
+    local a b
+    a=$(tcp_connect_to "$2" "$4")
+    b=$(tcp_connect_to "$3" $(($4 + 1)))
+    wait_json ".pid == $b" >/dev/null || fail "$1: $3 not reported"
+    [ "$(count_json ".pid == $a")" -eq 0 ] || fail "$1: $2 not filtered"
+    pass "$1"
+}

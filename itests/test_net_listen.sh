@@ -7,7 +7,7 @@ require_root
 make_netns
 
 # A listener that exists before the daemon starts.
-python3 "$(dirname "$0")/sock.py" tcp-listen 127.0.0.9 7600 $((30 + ${PIDTREE_ATTACH_TIMEOUT:-0})) > "$WORK/old.pid" &
+python3 "$(dirname "$0")/sock.py" tcp-listen 127.0.0.9 7600 $((90 + ${PIDTREE_ATTACH_TIMEOUT:-0})) > "$WORK/old.pid" &
 old_listener=$!
 for i in $(seq 1 50); do [ -s "$WORK/old.pid" ] && break; sleep 0.1; done
 old_pid=$(head -n1 "$WORK/old.pid")
@@ -77,6 +77,20 @@ YAML
 start_daemon "$CONFIG"
 pid=$(ip netns exec "$NETNS" python3 "$(dirname "$0")/sock.py" tcp-listen 198.51.100.2 7653 0.2 | head -n1)
 check_listen "namespace listener reported without same_namespace_only" "$pid" 198.51.100.2 7653 tcp
+# listen() without bind(): reported with the port the kernel chose, as the
+# original did (not 0).
+python3 -c 'import os, socket, sys, time
+s = socket.socket(); s.listen(1)
+print(os.getpid(), s.getsockname()[1], flush=True); time.sleep(0.3)' > "$WORK/unbound.txt"
+read -r pid chosen < "$WORK/unbound.txt"
+check_listen_any() { # LABEL PID LADDR PORT PROTOCOL (any command line)
+    local line
+    line=$(wait_json ".probe == \"net_listen\" and .pid == $2") || fail "$1: no event for $2"
+    echo "$line" | jq -e --arg a "$3" --argjson p "$4" --arg proto "$5" \
+        '.laddr == $a and .port == $p and .protocol == $proto' >/dev/null || fail "$1: $line"
+    pass "$1"
+}
+check_listen_any "listen() without bind() reports the chosen port $chosen" "$pid" 0.0.0.0 "$chosen" tcp
 udp=$(sock udp-bind 127.0.0.7 7654)
 marker=$(sock tcp-listen 127.0.0.8 7698 0.2)
 wait_json ".pid == $marker" >/dev/null || fail "marker listener missing"

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -135,6 +136,25 @@ static int loginuidmap_process(void *state, json_t *event)
     return ret;
 }
 
+/* A boolean as the original's users write one: true/false, 1/0, or the
+ * words PyYAML reads as booleans, quoted. 1 or 0; -1 for anything else. */
+static int truth_value(const json_t *v)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+    if (json_is_boolean(v))
+        return json_is_true(v);
+    if (json_is_integer(v) && (json_integer_value(v) == 0 || json_integer_value(v) == 1))
+        return (int)json_integer_value(v);
+    for (size_t i = 0; json_is_string(v) && i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcasecmp(json_string_value(v), yes[i]) == 0)
+            return 1;
+        if (strcasecmp(json_string_value(v), no[i]) == 0)
+            return 0;
+    }
+    return -1;
+}
+
 static int args_parse(struct loginuidmap *s, const json_t *args, char *err, size_t errlen)
 {
     const char *key;
@@ -148,14 +168,17 @@ static int args_parse(struct loginuidmap *s, const json_t *args, char *err, size
     json_object_foreach((json_t *)args, key, value)
     {
         if (strcmp(key, "top_level") == 0) {
-            if (!json_is_boolean(value)) {
+            int b = truth_value(value);
+            if (b < 0) {
                 snprintf(err, errlen, "top_level: must be true or false");
                 return -EINVAL;
             }
-            s->top_level = json_is_true(value);
+            s->top_level = b == 1;
         } else if (strcmp(key, "enabled") && strcmp(key, "unload_on_init_exception")) {
-            snprintf(err, errlen, "unknown argument '%s' (loginuidmap takes top_level)", key);
-            return -EINVAL;
+            /* Ignored, as the original did; the daemon reports the warning
+             * init() leaves in `err`. */
+            snprintf(err, errlen, "unknown argument '%s' ignored (loginuidmap takes top_level)",
+                     key);
         }
     }
     return 0;

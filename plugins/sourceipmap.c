@@ -375,22 +375,26 @@ static void state_free(struct sourceipmap *s)
     free(s);
 }
 
-static int args_check_keys(const json_t *args, char *err, size_t errlen)
+/* Unknown arguments are ignored, as the original did, with a warning left
+ * in `err` for the daemon to report (init() still succeeds). */
+static void args_check_keys(const json_t *args, char *err, size_t errlen)
 {
     const char *key;
     json_t *value;
+    size_t used = 0;
     json_object_foreach((json_t *)args, key, value)
     {
-        if (strcmp(key, "hostfiles") && strcmp(key, "attribute_key") && strcmp(key, "enabled") &&
-            strcmp(key, "unload_on_init_exception")) {
-            snprintf(err, errlen,
-                     "unknown argument '%s' (sourceipmap takes hostfiles, "
-                     "attribute_key)",
-                     key);
-            return -EINVAL;
-        }
+        if (!strcmp(key, "hostfiles") || !strcmp(key, "attribute_key") || !strcmp(key, "enabled") ||
+            !strcmp(key, "unload_on_init_exception"))
+            continue;
+        int n = snprintf(err + used, errlen - used, "%s'%s'",
+                         used ? ", " : "unknown argument(s) ignored: ", key);
+        if (n < 0 || (size_t)n >= errlen - used)
+            break;
+        used += (size_t)n;
     }
-    return 0;
+    if (used && used < errlen)
+        snprintf(err + used, errlen - used, " (sourceipmap takes hostfiles, attribute_key)");
 }
 
 static int args_hostfiles(struct sourceipmap *s, const json_t *list, char *err, size_t errlen)
@@ -430,9 +434,9 @@ static int args_parse(struct sourceipmap *s, const json_t *args, char *err, size
         snprintf(err, errlen, "arguments must be a mapping");
         return -EINVAL;
     }
-    int ret = args ? args_check_keys(args, err, errlen) : 0;
-    if (ret == 0)
-        ret = args_hostfiles(s, args ? json_object_get(args, "hostfiles") : NULL, err, errlen);
+    if (args)
+        args_check_keys(args, err, errlen);
+    int ret = args_hostfiles(s, args ? json_object_get(args, "hostfiles") : NULL, err, errlen);
     if (ret < 0)
         return ret;
     const json_t *key = args ? json_object_get(args, "attribute_key") : NULL;

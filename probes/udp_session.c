@@ -94,7 +94,7 @@ static void udp_session_tick(struct probe_instance *pi, uint64_t now_ns)
 {
     struct udp_session_state *st = pi->state;
     struct udp_session **idle;
-    uint64_t max_idle = (uint64_t)pi->conf->session_max_duration * 1000000000ull;
+    uint64_t max_idle = (uint64_t)pi->conf->session_max_duration_ms * 1000000ull;
     size_t n = udp_table_take_idle(&st->table, now_ns, max_idle, counts_from_map, st, &idle);
     sessions_end(pi, idle, n, now_ns, "session_max_duration_exceeded");
 }

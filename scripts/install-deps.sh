@@ -15,6 +15,7 @@ PKGS=(
     libcmocka-dev libcap-dev jq iproute2 netcat-openbsd procps valgrind
     python3 qemu-system-x86 debootstrap e2fsprogs curl groff-base
     podman runc debhelper dpkg-dev fakeroot
+    clang libclang-rt-dev
 )
 
 missing=()

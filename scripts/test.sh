@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian/Ubuntu host: installs what it
 # needs, builds with -Werror, runs the unit and integration tests, then the
-# same under AddressSanitizer + UndefinedBehaviorSanitizer, then the unit
-# tests under valgrind. Exit status 0 only when everything passed.
+# same under AddressSanitizer + UndefinedBehaviorSanitizer, then each fuzz
+# target for a bounded time (scripts/fuzz.sh), then the unit tests under
+# valgrind. Exit status 0 only when everything passed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +30,9 @@ echo "== unit and integration tests under ASan + UBSan"
 (cd build-sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     LSAN_OPTIONS=suppressions="$PWD/../scripts/lsan.supp":print_suppressions=0 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -LE 'qemu|container|deb')
+
+echo "== fuzzing: each libFuzzer target for ${FUZZ_SECONDS:-30}s under ASan + UBSan"
+scripts/fuzz.sh
 
 echo "== unit tests under valgrind"
 scripts/valgrind-tests.sh build

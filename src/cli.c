@@ -11,6 +11,7 @@ enum {
     OPT_LOST_EVENT_TELEMETRY,
     OPT_EXTRA_PROBE_PATH,
     OPT_EXTRA_PLUGIN_PATH,
+    OPT_STRICT,
 };
 
 static const struct option long_options[] = {
@@ -22,6 +23,7 @@ static const struct option long_options[] = {
     {"lost-event-telemetry", required_argument, NULL, OPT_LOST_EVENT_TELEMETRY},
     {"extra-probe-path", required_argument, NULL, OPT_EXTRA_PROBE_PATH},
     {"extra-plugin-path", required_argument, NULL, OPT_EXTRA_PLUGIN_PATH},
+    {"strict", no_argument, NULL, OPT_STRICT},
     {"version", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -33,7 +35,7 @@ void cli_print_help(FILE *out)
 {
     fputs("usage: pidtree-bcc [-c CONFIG] [-f OUTPUT] [-p] [-w] [--health-check-period SECS]\n"
           "                   [--lost-event-telemetry NEVENTS] [--extra-probe-path DIR]\n"
-          "                   [--extra-plugin-path DIR] [-v|--version] [-h|--help]\n"
+          "                   [--extra-plugin-path DIR] [--strict] [-v|--version] [-h|--help]\n"
           "\n"
           "Attaches the process tree (pid, command line, user, up to PID 1) to the\n"
           "network events eBPF probes report, one JSON object per line.\n"
@@ -41,14 +43,18 @@ void cli_print_help(FILE *out)
           "options:\n"
           "  -c, --config CONFIG           YAML file with one top-level key per probe to run\n"
           "  -f, --output_file OUTPUT      where JSON lines go; - (default) is stdout\n"
-          "  -p, --print-and-quit          print the rendered eBPF C and exit, loading nothing\n"
+          "  -p, --print-and-quit          check the config as the daemon would, print the\n"
+          "                                rendered eBPF C and exit, loading nothing\n"
           "  -w, --watch-config            swap filters when the config changes; restart\n"
           "                                when a setting that cannot be swapped changes\n"
-          "  --health-check-period SECS    seconds between health and config checks\n"
-          "                                (default 60)\n"
+          "  --health-check-period SECS    seconds between health checks and fetches of\n"
+          "                                remote includes (default 60; 0: never)\n"
           "  --lost-event-telemetry N      every N events, report the events lost so far\n"
+          "                                (0 or negative, as -1: off, the default)\n"
           "  --extra-probe-path DIR        directory searched for probes not built in\n"
           "  --extra-plugin-path DIR       directory searched for plugins not built in\n"
+          "  --strict                      refuse the config on any warning (an unknown\n"
+          "                                key) instead of ignoring what is not understood\n"
           "  -v, --version                 print the version and exit\n"
           "  -h, --help                    print this help and exit\n"
           "\n"
@@ -111,26 +117,30 @@ enum cli_result cli_parse(int argc, char **argv, struct cli_options *opts, FILE 
             opts->show_help = true;
             break;
         case OPT_HEALTH_CHECK_PERIOD:
-            if (parse_unsigned(optarg, 86400, &v) < 0 || v == 0)
+            if (parse_unsigned(optarg, 86400, &v) < 0)
                 return usage_error(err,
                                    "--health-check-period: '%s' is not a number of seconds "
-                                   "between 1 and 86400",
+                                   "between 0 (never) and 86400",
                                    optarg);
             opts->health_check_period = (unsigned)v;
             break;
         case OPT_LOST_EVENT_TELEMETRY:
-            if (parse_unsigned(optarg, 1000000000ul, &v) < 0 || v == 0)
+            /* The original's default is -1: anything not above 0 is off. */
+            if (parse_unsigned(optarg[0] == '-' ? optarg + 1 : optarg, 1000000000ul, &v) < 0)
                 return usage_error(err,
-                                   "--lost-event-telemetry: '%s' is not a positive number "
-                                   "of events",
+                                   "--lost-event-telemetry: '%s' is not a number of events "
+                                   "(0 or less: off)",
                                    optarg);
-            opts->lost_event_telemetry = v;
+            opts->lost_event_telemetry = optarg[0] == '-' ? 0 : v;
             break;
         case OPT_EXTRA_PROBE_PATH:
             opts->extra_probe_path = optarg;
             break;
         case OPT_EXTRA_PLUGIN_PATH:
             opts->extra_plugin_path = optarg;
+            break;
+        case OPT_STRICT:
+            opts->strict = true;
             break;
         case ':':
             return usage_error(err, "option '%s' needs a value", argv[optind - 1]);

@@ -10,8 +10,9 @@ struct cli_options {
     const char *output_path;            /* -f; "-" is stdout */
     bool print_and_quit;                /* -p */
     bool watch_config;                  /* -w */
-    unsigned health_check_period;       /* seconds */
+    unsigned health_check_period;       /* seconds; 0 = no periodic checks */
     unsigned long lost_event_telemetry; /* every N events; 0 = off */
+    bool strict;                        /* --strict: config warnings are errors */
     const char *extra_probe_path;
     const char *extra_plugin_path;
     bool show_version;

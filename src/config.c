@@ -42,20 +42,44 @@ static bool is_null(const struct ynode *n)
             (!n->value[0] || strcmp(n->value, "~") == 0 || strcasecmp(n->value, "null") == 0));
 }
 
+/* 1 for a word PyYAML (YAML 1.1) reads as true, 0 for false, -1 otherwise.
+ * `1` and `0` count too, and so do the same words quoted: the original took
+ * any truthy value, and its users wrote all of these. */
+static int bool_word(const char *v)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcasecmp(v, yes[i]) == 0)
+            return 1;
+        if (strcasecmp(v, no[i]) == 0)
+            return 0;
+    }
+    return -1;
+}
+
 static int get_bool(struct pt_error *err, const struct ynode *n, const char *path, bool *out)
 {
-    if (n->kind == Y_SCALAR && n->plain) {
-        const char *v = n->value;
-        if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on")) {
-            *out = true;
-            return 0;
-        }
-        if (!strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcasecmp(v, "off")) {
-            *out = false;
-            return 0;
-        }
-    }
-    return fail_node(err, n, "%s: expected true or false", path);
+    int b = n->kind == Y_SCALAR ? bool_word(n->value) : -1;
+    if (b < 0)
+        return fail_node(err, n, "%s: expected true or false", path);
+    *out = b == 1;
+    return 0;
+}
+
+/* A positive number of seconds, fractions allowed, as milliseconds. */
+static int get_seconds_ms(struct pt_error *err, const struct ynode *n, const char *path,
+                          unsigned max_s, unsigned *out_ms)
+{
+    char *end = NULL;
+    double s = n->kind == Y_SCALAR && (isdigit((unsigned char)n->value[0]) || n->value[0] == '.')
+                   ? strtod(n->value, &end)
+                   : -1;
+    if (!end || *end || !(s * 1000 >= 1) || s > max_s)
+        return fail_node(err, n, "%s: expected a number of seconds, at least 0.001 and at most %u",
+                         path, max_s);
+    *out_ms = (unsigned)(s * 1000 + 0.5);
+    return 0;
 }
 
 static int get_uint(struct pt_error *err, const struct ynode *n, const char *path,
@@ -210,29 +234,31 @@ int subnet_parse(const char *network, const char *mask, struct subnet_filter *ou
 
 /* ---- probes ---- */
 
-static int check_keys(struct pt_error *err, const struct ynode *map, const char *path,
+/* A key this version does not know is ignored with a warning, as the
+ * original ignored it silently; --strict turns the warning into an error. */
+static int check_keys(struct pt_diags *warnings, const struct ynode *map, const char *path,
                       const char *const *allowed)
 {
     for (size_t i = 0; i < map->n; i += 2) {
         const char *const *a = allowed;
         while (*a && strcmp(*a, map->items[i]->value) != 0)
             a++;
-        if (!*a)
-            return fail_node(err, map->items[i], "%s: unknown field '%s'", path,
-                             map->items[i]->value);
+        if (!*a && pt_diags_add(warnings, map->items[i]->file, map->items[i]->line,
+                                "%s: unknown field '%s' ignored", path, map->items[i]->value) < 0)
+            return -ENOMEM;
     }
     return 0;
 }
 
-static int filter_parse(struct pt_error *err, const struct ynode *n, const char *path,
-                        struct subnet_filter *f)
+static int filter_parse(struct pt_error *err, struct pt_diags *warnings, const struct ynode *n,
+                        const char *path, struct subnet_filter *f)
 {
     static const char *const keys[] = {"subnet_name", "network",      "network_mask",
                                        "description", "except_ports", "include_ports",
                                        NULL};
     if (n->kind != Y_MAP)
         return fail_node(err, n, "%s: expected a mapping with network and network_mask", path);
-    int ret = check_keys(err, n, path, keys);
+    int ret = check_keys(warnings, n, path, keys);
     if (ret < 0)
         return ret;
     f->file = n->file;
@@ -269,7 +295,8 @@ static int filter_parse(struct pt_error *err, const struct ynode *n, const char 
     return 0;
 }
 
-static int filters_parse(struct pt_error *err, const struct ynode *n, struct probe_conf *pc)
+static int filters_parse(struct pt_error *err, struct pt_diags *warnings, const struct ynode *n,
+                         struct probe_conf *pc)
 {
     if (n->kind != Y_SEQ)
         return fail_node(err, n, "%s.filters: expected a list of filters", pc->name);
@@ -280,7 +307,7 @@ static int filters_parse(struct pt_error *err, const struct ynode *n, struct pro
         char path[128];
         snprintf(path, sizeof(path), "%s.filters[%zu]", pc->name, i);
         pc->n_filters++;
-        int ret = filter_parse(err, n->items[i], path, &pc->filters[i]);
+        int ret = filter_parse(err, warnings, n->items[i], path, &pc->filters[i]);
         if (ret < 0)
             return ret;
     }
@@ -409,10 +436,22 @@ static int attach_parse(struct pt_error *err, const struct ynode *n, struct prob
     return 0;
 }
 
+/* No list at all: absent, null, or empty. The original tested the list's
+ * truth (`if config['includeports']`), so `includeports: []` means "no
+ * include list", not "include nothing". */
+static bool is_null_or_empty(const struct ynode *n)
+{
+    return is_null(n) || (n->kind == Y_SEQ && n->n == 0);
+}
+
 static int ports_parse(struct pt_error *err, const struct ynode *map, struct probe_conf *pc)
 {
     char path[128];
     const struct ynode *inc = map_get(map, "includeports"), *exc = map_get(map, "excludeports");
+    if (is_null_or_empty(inc))
+        inc = NULL;
+    if (is_null_or_empty(exc))
+        exc = NULL;
     /* includeports wins over excludeports, as in the original. */
     const struct ynode *v = !is_null(inc) ? inc : exc;
     if (is_null(v))
@@ -430,11 +469,13 @@ static int ports_parse(struct pt_error *err, const struct ynode *map, struct pro
     return ret;
 }
 
-static int common_parse(struct pt_error *err, const struct ynode *map, struct probe_conf *pc)
+static int common_parse(struct pt_error *err, struct pt_diags *warnings, const struct ynode *map,
+                        struct probe_conf *pc)
 {
     const struct ynode *v;
     int ret = 0;
-    if ((v = map_get(map, "filters")) && !is_null(v) && (ret = filters_parse(err, v, pc)) < 0)
+    if ((v = map_get(map, "filters")) && !is_null(v) &&
+        (ret = filters_parse(err, warnings, v, pc)) < 0)
         return ret;
     if ((ret = ports_parse(err, map, pc)) < 0)
         return ret;
@@ -460,7 +501,9 @@ static int net_listen_parse(struct pt_error *err, const struct ynode *map, struc
     int ret = 0;
     if ((v = map_get(map, "protocols")) && (ret = protocols_parse(err, v, pc)) < 0)
         return ret;
+    /* `false` is the original's documented default: off, as 0 is. */
     if ((v = map_get(map, "snapshot_periodicity")) && !is_null(v) &&
+        !(v->kind == Y_SCALAR && bool_word(v->value) == 0) &&
         (ret = get_uint(err, v, "net_listen.snapshot_periodicity", 0, 86400 * 365,
                         &pc->snapshot_periodicity)) < 0)
         return ret;
@@ -473,7 +516,7 @@ static int net_listen_parse(struct pt_error *err, const struct ynode *map, struc
     return 0;
 }
 
-static int probe_keys_check(struct pt_error *err, const struct ynode *map,
+static int probe_keys_check(struct pt_diags *warnings, const struct ynode *map,
                             const struct probe_conf *pc)
 {
     static const char *const tcp[] = {
@@ -494,19 +537,19 @@ static int probe_keys_check(struct pt_error *err, const struct ynode *map,
         "plugins", "attach",       "session_max_duration", NULL};
     if (!probe_builtin_name(pc->name))
         return 0; /* extra probes check their own options */
-    return check_keys(err, map, pc->name,
+    return check_keys(warnings, map, pc->name,
                       strcmp(pc->name, "net_listen") == 0    ? listen
                       : strcmp(pc->name, "udp_session") == 0 ? udp
                                                              : tcp);
 }
 
-static int probe_parse(struct pt_error *err, const struct ynode *key, const struct ynode *map,
-                       struct probe_conf *pc)
+static int probe_parse(struct pt_error *err, struct pt_diags *warnings, const struct ynode *key,
+                       const struct ynode *map, struct probe_conf *pc)
 {
     pc->file = key->file;
     pc->line = key->line;
     pc->protocols = PROTO_TCP;
-    pc->session_max_duration = 120;
+    pc->session_max_duration_ms = 120 * 1000;
     if (!(pc->name = strdup(key->value)))
         return -ENOMEM;
     if (!is_null(map) && map->kind != Y_MAP)
@@ -516,15 +559,15 @@ static int probe_parse(struct pt_error *err, const struct ynode *key, const stru
         return -ENOMEM;
     if (is_null(map))
         return 0;
-    int ret = probe_keys_check(err, map, pc);
+    int ret = probe_keys_check(warnings, map, pc);
     if (ret == 0)
-        ret = common_parse(err, map, pc);
+        ret = common_parse(err, warnings, map, pc);
     if (ret == 0 && strcmp(pc->name, "net_listen") == 0)
         ret = net_listen_parse(err, map, pc);
     const struct ynode *v = map_get(map, "session_max_duration");
     if (ret == 0 && strcmp(pc->name, "udp_session") == 0 && v)
-        ret = get_uint(err, v, "udp_session.session_max_duration", 1, 86400 * 365,
-                       &pc->session_max_duration);
+        ret = get_seconds_ms(err, v, "udp_session.session_max_duration", 86400 * 30,
+                             &pc->session_max_duration_ms);
     return ret;
 }
 
@@ -545,7 +588,8 @@ static int config_from_tree(struct pt_error *err, const struct ynode *root,
                              "unknown probe '%s' (built in: tcp_connect, net_listen, "
                              "udp_session; others come from --extra-probe-path)",
                              key->value);
-        int ret = probe_parse(err, key, root->items[i + 1], &cfg->probes[cfg->n_probes++]);
+        int ret = probe_parse(err, &cfg->warnings, key, root->items[i + 1],
+                              &cfg->probes[cfg->n_probes++]);
         if (ret < 0)
             return ret;
     }

@@ -101,7 +101,7 @@ struct probe_conf {
     bool exclude_random_bind;
 
     /* udp_session */
-    unsigned session_max_duration; /* seconds, default 120 */
+    unsigned session_max_duration_ms; /* default 120 s; fractions of a second allowed */
 
     /* The probe's mapping as JSON, for probes from --extra-probe-path whose
      * own options the config module does not know. Owned. */

@@ -77,6 +77,7 @@ struct daemon {
     struct dispatch dispatch;
     enum daemon_exit exit_code;
     char err[ERRLEN];
+    char reload_err[ERRLEN]; /* the last failed reload's message */
 };
 
 static void log_error(const char *msg)
@@ -183,13 +184,19 @@ static int probes_configure(struct daemon *d, bool probing)
     return 0;
 }
 
-static void config_warnings_print(const struct config *cfg)
+/* Prints warnings (ignored keys, ignored plugin arguments); in --strict
+ * mode they are errors and -EINVAL is returned. */
+static int warnings_check(const struct daemon *d, const struct pt_diags *warnings)
 {
-    char line[sizeof(cfg->warnings.items[0].file) + sizeof(cfg->warnings.items[0].msg) + 16];
-    for (size_t i = 0; i < cfg->warnings.n; i++) {
-        pt_error_format(&cfg->warnings.items[i], line, sizeof(line));
-        fprintf(stderr, "pidtree-bcc: warning: %s\n", line);
+    char line[sizeof(warnings->items[0].file) + sizeof(warnings->items[0].msg) + 16];
+    for (size_t i = 0; i < warnings->n; i++) {
+        pt_error_format(&warnings->items[i], line, sizeof(line));
+        if (d->opts->strict)
+            fprintf(stderr, "pidtree-bcc: %s (refused: --strict)\n", line);
+        else
+            fprintf(stderr, "pidtree-bcc: warning: %s\n", line);
     }
+    return d->opts->strict && warnings->n ? -EINVAL : 0;
 }
 
 static int config_prepare(struct daemon *d)
@@ -210,7 +217,12 @@ static int config_prepare(struct daemon *d)
         log_error(d->err);
         return ret;
     }
-    config_warnings_print(d->cfg);
+    if (warnings_check(d, &d->cfg->warnings) < 0) {
+        snprintf(d->err, sizeof(d->err), "%s: %zu warning(s) in --strict mode",
+                 d->opts->config_path, d->cfg->warnings.n);
+        log_error(d->err);
+        return -EINVAL;
+    }
     if (d->cfg->n_probes == 0) {
         snprintf(d->err, sizeof(d->err), "%s: no probes configured", d->opts->config_path);
         log_error(d->err);
@@ -220,8 +232,10 @@ static int config_prepare(struct daemon *d)
         const struct probe_conf *pc = &d->cfg->probes[i];
         if (pc->n_container_labels) {
             snprintf(d->err, sizeof(d->err),
-                     "%s:%d: %s.container_labels: container filtering is not supported by this "
-                     "version; remove the key",
+                     "%s:%d: %s.container_labels: not supported yet: filtering by container "
+                     "labels is not implemented in this version (it is planned); refused rather "
+                     "than ignored, since ignoring it would report every container's events. "
+                     "Remove the key to trace all processes",
                      pc->file, pc->line, pc->name);
             log_error(d->err);
             return -ENOTSUP;
@@ -251,7 +265,9 @@ static int filters_build(struct daemon *d)
         if (ret < 0)
             return ret;
     }
-    return 0;
+    /* The maps are shared: the limits hold for all probes together. */
+    return filter_tables_check_totals(d->filters, d->n_probes, d->opts->config_path, d->err,
+                                      sizeof(d->err));
 }
 
 /* ---- loading and attaching ---- */
@@ -457,6 +473,9 @@ static int filters_swap(struct daemon *d, const struct config *next)
         if (d->probes[i].conf)
             ret = filter_tables_build(&next->probes[c++], d->probes[i].id, &next_rule_id, &fresh[i],
                                       d->err, sizeof(d->err));
+    if (ret == 0)
+        ret = filter_tables_check_totals(fresh, d->n_probes, d->opts->config_path, d->err,
+                                         sizeof(d->err));
     for (size_t i = 1; i < d->n_probes && ret == 0; i++)
         if (d->probes[i].conf)
             ret = filter_tables_load(&fresh[i], &d->filters[i], d->subnets_fd, d->subnet_ports_fd,
@@ -474,17 +493,32 @@ static int filters_swap(struct daemon *d, const struct config *next)
     return ret;
 }
 
-static void config_reload(struct daemon *d)
+static void config_reload_apply(struct daemon *d)
 {
     struct config *next = NULL;
     struct pt_error cerr;
     if (config_load(d->opts->config_path, probe_known, &d->registry, &next, &cerr) < 0) {
         pt_error_format(&cerr, d->err, sizeof(d->err));
-        fprintf(stderr, "pidtree-bcc: config change ignored, still running the old one: %s\n",
-                d->err);
+        /* A remote include that stays unreachable is said once, not at
+         * every fetch. */
+        if (strcmp(d->err, d->reload_err) != 0)
+            fprintf(stderr, "pidtree-bcc: config change ignored, still running the old one: %s\n",
+                    d->err);
+        snprintf(d->reload_err, sizeof(d->reload_err), "%s", d->err);
         return;
     }
-    config_warnings_print(next);
+    d->reload_err[0] = '\0';
+    /* A save that changed nothing, or a remote include fetched again. */
+    if (config_same(d->cfg, next)) {
+        config_free(next);
+        return;
+    }
+    if (warnings_check(d, &next->warnings) < 0) {
+        fprintf(stderr, "pidtree-bcc: config change ignored, still running the old one: "
+                        "warnings in --strict mode\n");
+        config_free(next);
+        return;
+    }
     struct config **grown = realloc(d->retired, (d->n_retired + 1) * sizeof(*grown));
     if (!config_swappable(d->cfg, next) || !grown) {
         if (grown)
@@ -508,6 +542,18 @@ static void config_reload(struct daemon *d)
         if (d->probes[i].conf)
             d->probes[i].conf = &next->probes[c++];
     fprintf(stderr, "pidtree-bcc: config reloaded: filters swapped\n");
+}
+
+/* Whatever came of the reload, the files to watch are those of the config
+ * now running, reached through the symlinks as they are now. */
+static void config_reload(struct daemon *d)
+{
+    config_reload_apply(d);
+    if (d->exit_code == DAEMON_EXIT_RESTART)
+        return;
+    int ret = config_watch_update(d->watch, d->cfg);
+    if (ret < 0)
+        fprintf(stderr, "pidtree-bcc: cannot watch the config's files: %s\n", strerror(-ret));
 }
 
 static void on_config_change(int fd, void *ctx)
@@ -538,12 +584,18 @@ static void on_tick(void *ctx)
 {
     struct daemon *d = ctx;
     d->ticks++;
+    unsigned period = d->opts->health_check_period;
+    bool health_check = period && d->ticks % period == 0;
+    /* Remote includes have no inotify: fetched again every period, a
+     * change is a config change like any other. */
+    if (d->watch && health_check && config_watch_has_remote(d->cfg))
+        d->config_dirty = true;
     if (d->config_dirty) {
         d->config_dirty = false;
         config_reload(d);
     }
     d->dispatch.boot_to_realtime_ns = time_boot_to_realtime_offset();
-    lost_check(d, d->ticks % d->opts->health_check_period == 0);
+    lost_check(d, health_check);
     output_check(d);
     if (dispatch_report_drops(&d->dispatch) < 0)
         fail_output(d, d->dispatch.output_error ? d->dispatch.output_error : -EIO);
@@ -619,15 +671,34 @@ static int plugins_load(struct daemon *d)
 {
     const char *dirs[2] = {d->plugin_dir, d->opts->extra_plugin_path};
     size_t n_dirs = d->opts->extra_plugin_path ? 2 : 1;
-    for (size_t i = 1; i < d->n_probes; i++) {
+    struct pt_diags warnings = {0};
+    int ret = 0;
+    for (size_t i = 1; i < d->n_probes && ret == 0; i++) {
         if (!d->probes[i].conf || d->probes[i].conf->n_plugins == 0)
             continue;
         d->dispatch.plugins[i] =
-            plugin_set_load(d->probes[i].conf, dirs, n_dirs, d->err, sizeof(d->err));
+            plugin_set_load(d->probes[i].conf, dirs, n_dirs, &warnings, d->err, sizeof(d->err));
         if (!d->dispatch.plugins[i])
-            return -EINVAL;
+            ret = -EINVAL;
     }
-    return 0;
+    if (ret == 0 && warnings_check(d, &warnings) < 0) {
+        snprintf(d->err, sizeof(d->err), "%s: %zu plugin warning(s) in --strict mode",
+                 d->opts->config_path, warnings.n);
+        ret = -EINVAL;
+    }
+    pt_diags_free(&warnings);
+    return ret;
+}
+
+/* What the config's checks cannot see alone: filters against the shared
+ * maps' limits, plugins found, loaded and initialised with their
+ * arguments. -p runs it too, so that a dry run refuses what the daemon
+ * would refuse, with the same message. */
+static int config_check_deep(struct daemon *d)
+{
+    /* Before the plugins: they are stored in the dispatcher. */
+    dispatch_init(&d->dispatch, NULL, d->out);
+    return filters_build(d) < 0 || plugins_load(d) < 0 ? -EINVAL : 0;
 }
 
 static int probes_start(struct daemon *d)
@@ -670,9 +741,7 @@ static enum daemon_exit daemon_start(struct daemon *d)
 
     if (module_render(d, &text) < 0)
         goto out;
-    /* Before the plugins: they are stored in the dispatcher. */
-    dispatch_init(&d->dispatch, NULL, d->out);
-    if (filters_build(d) < 0 || plugins_load(d) < 0) {
+    if (config_check_deep(d) < 0) {
         status = DAEMON_EXIT_CONFIG;
         goto out;
     }
@@ -807,6 +876,16 @@ static enum daemon_exit print_module(struct daemon *d)
     return status;
 }
 
+/* -p: the checks the daemon makes before loading, then the module. */
+static enum daemon_exit print_checked_module(struct daemon *d)
+{
+    if (config_check_deep(d) < 0) {
+        log_error(d->err);
+        return DAEMON_EXIT_CONFIG;
+    }
+    return print_module(d);
+}
+
 static struct daemon *daemon_new(const struct cli_options *opts, struct output *out)
 {
     struct daemon *d = calloc(1, sizeof(*d));
@@ -907,7 +986,7 @@ enum daemon_exit daemon_main(const struct cli_options *opts)
     out->fd = -1;
     enum daemon_exit status = daemon_prepare(d);
     if (status == DAEMON_EXIT_OK && opts->print_and_quit)
-        status = print_module(d);
+        status = print_checked_module(d);
     else if (status == DAEMON_EXIT_OK)
         status = daemon_start(d);
     while (status == DAEMON_EXIT_OK && !opts->print_and_quit) {

@@ -1,8 +1,9 @@
 /* daemon: the tracer's life, from a parsed command line to its exit status.
  *
- * Reads straight down, as libbpf-tools do: config, probes, render (and stop
- * there for -p), checks, output, plugins, compile and load, filters, attach,
- * process cache, then the event loop until a signal; then one cleanup path.
+ * Reads straight down, as libbpf-tools do: config, probes, render, checks
+ * of filters and plugins (-p stops after them, printing the module), output,
+ * compile and load, filters, attach, process cache, then the event loop
+ * until a signal; then one cleanup path.
  */
 #ifndef PIDTREE_DAEMON_H
 #define PIDTREE_DAEMON_H

@@ -117,7 +117,8 @@ static int on_lifecycle(struct dispatch *d, const struct pt_header *h, const voi
 static void put_timestamp(struct dispatch *d, struct json_writer *w, uint64_t boot_ns)
 {
     char ts[40];
-    time_format_iso8601((uint64_t)((int64_t)boot_ns + d->boot_to_realtime_ns), ts, sizeof(ts));
+    /* Unsigned: a corrupt record's boot_ns must wrap, not overflow. */
+    time_format_iso8601(boot_ns + (uint64_t)d->boot_to_realtime_ns, ts, sizeof(ts));
     json_writer_name(w, "timestamp");
     json_writer_cstring(w, ts);
 }
@@ -193,7 +194,7 @@ static json_t *event_build(struct dispatch *d, struct probe_instance *pi, uint32
      * change them, so theirs is a copy. */
     json_t *copy = tree ? json_deep_copy(tree) : NULL;
     json_decref(tree);
-    time_format_iso8601((uint64_t)((int64_t)boot_ns + d->boot_to_realtime_ns), ts, sizeof(ts));
+    time_format_iso8601(boot_ns + (uint64_t)d->boot_to_realtime_ns, ts, sizeof(ts));
     if (!obj || !copy || json_object_set_new(obj, "timestamp", json_string(ts)) ||
         json_object_set_new(obj, "probe", json_string(pi->ops->name)) ||
         json_object_set_new(obj, "pid", json_integer(pid)) ||

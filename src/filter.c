@@ -27,20 +27,36 @@ static void subnet_key_make(uint32_t probe_id, int family, const uint8_t *addr, 
     }
 }
 
+/* A subnet's port list as bitmap words: a range costs a word per 64 ports
+ * instead of an entry per port. */
 static int ports_add(struct filter_tables *t, uint32_t rule_id, const struct port_list *list,
                      const struct subnet_filter *f, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < list->n; i++) {
-        for (uint32_t p = list->ranges[i].lo; p <= list->ranges[i].hi; p++) {
-            if (t->n_ports >= PT_MAX_SUBNET_PORTS) {
-                snprintf(err, errlen, "%s:%d: filters list more than %d ports in all", f->file,
-                         f->line, PT_MAX_SUBNET_PORTS);
-                return -EINVAL;
-            }
-            t->ports[t->n_ports++] = (struct pt_subnet_port_key){.rule_id = rule_id, .port = p};
-        }
+    uint64_t *bits = calloc(PT_PORT_WORDS, sizeof(*bits));
+    if (!bits) {
+        snprintf(err, errlen, "out of memory building filters");
+        return -ENOMEM;
     }
-    return 0;
+    for (size_t i = 0; i < list->n; i++)
+        for (uint32_t p = list->ranges[i].lo; p <= list->ranges[i].hi; p++)
+            bits[p >> 6] |= 1ull << (p & 63);
+    int ret = 0;
+    for (uint32_t w = 0; w < PT_PORT_WORDS && ret == 0; w++) {
+        if (!bits[w])
+            continue;
+        if (t->n_ports >= PT_MAX_SUBNET_PORT_WORDS) {
+            snprintf(err, errlen,
+                     "%s:%d: filters list too many ports: more than %d words of 64 ports "
+                     "(a range of 64 ports takes one word, a lone port one word)",
+                     f->file, f->line, PT_MAX_SUBNET_PORT_WORDS);
+            ret = -EINVAL;
+            break;
+        }
+        t->ports[t->n_ports++] =
+            (struct filter_port_word){{.rule_id = rule_id, .word = w}, bits[w]};
+    }
+    free(bits);
+    return ret;
 }
 
 static int subnet_add(struct filter_tables *t, const struct subnet_filter *f, uint32_t rule_id,
@@ -57,12 +73,14 @@ static int subnet_add(struct filter_tables *t, const struct subnet_filter *f, ui
     }
     if (f->except_ports.n) {
         e.rule.mode = PT_SUBNET_EXCEPT_PORTS;
-        if (ports_add(t, rule_id, &f->except_ports, f, err, errlen) < 0)
-            return -EINVAL;
+        int ret = ports_add(t, rule_id, &f->except_ports, f, err, errlen);
+        if (ret < 0)
+            return ret;
     } else if (f->include_ports.n) {
         e.rule.mode = PT_SUBNET_INCLUDE_PORTS;
-        if (ports_add(t, rule_id, &f->include_ports, f, err, errlen) < 0)
-            return -EINVAL;
+        int ret = ports_add(t, rule_id, &f->include_ports, f, err, errlen);
+        if (ret < 0)
+            return ret;
     } else {
         e.rule.mode = PT_SUBNET_DROP_ALL;
     }
@@ -98,7 +116,7 @@ int filter_tables_build(const struct probe_conf *conf, uint32_t probe_id, uint32
         return -EINVAL;
     }
     out->subnets = calloc(conf->n_filters + 1, sizeof(*out->subnets));
-    out->ports = calloc(PT_MAX_SUBNET_PORTS, sizeof(*out->ports));
+    out->ports = calloc(PT_MAX_SUBNET_PORT_WORDS, sizeof(*out->ports));
     if (!out->subnets || !out->ports) {
         filter_tables_release(out);
         snprintf(err, errlen, "out of memory building filters");
@@ -112,6 +130,29 @@ int filter_tables_build(const struct probe_conf *conf, uint32_t probe_id, uint32
         }
     }
     port_bits_build(&conf->port_rules, out->port_bits);
+    return 0;
+}
+
+int filter_tables_check_totals(const struct filter_tables *tables, size_t n, const char *config,
+                               char *err, size_t errlen)
+{
+    size_t subnets = 0, words = 0;
+    for (size_t i = 0; i < n; i++) {
+        subnets += tables[i].n_subnets;
+        words += tables[i].n_ports;
+    }
+    if (subnets > PT_MAX_SUBNETS) {
+        snprintf(err, errlen, "%s: the probes' filters hold %zu subnets in all, more than %d",
+                 config, subnets, PT_MAX_SUBNETS);
+        return -E2BIG;
+    }
+    if (words > PT_MAX_SUBNET_PORT_WORDS) {
+        snprintf(err, errlen,
+                 "%s: the probes' filters list %zu words of 64 ports in all, more than %d "
+                 "(a range of 64 ports takes one word, a lone port one word)",
+                 config, words, PT_MAX_SUBNET_PORT_WORDS);
+        return -E2BIG;
+    }
     return 0;
 }
 
@@ -143,8 +184,8 @@ static const struct pt_subnet_rule *subnet_lookup(const struct filter_tables *t,
 static bool subnet_port_listed(const struct filter_tables *t, uint32_t rule_id, uint16_t port)
 {
     for (size_t i = 0; i < t->n_ports; i++)
-        if (t->ports[i].rule_id == rule_id && t->ports[i].port == port)
-            return true;
+        if (t->ports[i].key.rule_id == rule_id && t->ports[i].key.word == port >> 6u)
+            return (t->ports[i].bits >> (port & 63)) & 1;
     return false;
 }
 
@@ -176,9 +217,8 @@ int filter_tables_load(const struct filter_tables *t, const struct filter_tables
                        int subnets_fd, int subnet_ports_fd, int port_bits_fd)
 {
     int ret;
-    uint8_t one = 1;
     for (size_t i = 0; i < t->n_ports; i++)
-        if ((ret = map_update(subnet_ports_fd, &t->ports[i], &one)) < 0)
+        if ((ret = map_update(subnet_ports_fd, &t->ports[i].key, &t->ports[i].bits)) < 0)
             return ret;
     for (size_t i = 0; i < t->n_subnets; i++)
         if ((ret = map_update(subnets_fd, &t->subnets[i].key, &t->subnets[i].rule)) < 0)
@@ -202,7 +242,7 @@ int filter_tables_load(const struct filter_tables *t, const struct filter_tables
             bpf_delete_elem(subnets_fd, (void *)&old->subnets[i].key);
     }
     for (size_t i = 0; i < old->n_ports; i++)
-        bpf_delete_elem(subnet_ports_fd, (void *)&old->ports[i]);
+        bpf_delete_elem(subnet_ports_fd, (void *)&old->ports[i].key);
     return 0;
 }
 

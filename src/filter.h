@@ -26,11 +26,16 @@ struct filter_subnet_entry {
     struct pt_subnet_rule rule;
 };
 
+struct filter_port_word {
+    struct pt_subnet_port_key key;
+    uint64_t bits;
+};
+
 struct filter_tables {
     uint32_t probe_id;
     struct filter_subnet_entry *subnets;
     size_t n_subnets;
-    struct pt_subnet_port_key *ports;
+    struct filter_port_word *ports; /* subnets' port lists, 64 ports a word */
     size_t n_ports;
     uint64_t port_bits[PT_PORT_WORDS]; /* set = drop */
 };
@@ -40,6 +45,12 @@ struct filter_tables {
  * "FILE:LINE: ..." in `err` (duplicate subnet, too many entries). */
 int filter_tables_build(const struct probe_conf *conf, uint32_t probe_id, uint32_t *next_rule_id,
                         struct filter_tables *out, char *err, size_t errlen);
+
+/* Checks that the tables of every probe of a module fit the maps they
+ * share. Returns 0, or -E2BIG with "CONFIG: ..." (the totals and limits)
+ * in `err`. */
+int filter_tables_check_totals(const struct filter_tables *tables, size_t n, const char *config,
+                               char *err, size_t errlen);
 
 /* True when an event at `addr`:`port` is filtered out. */
 bool filter_tables_drop(const struct filter_tables *t, int family, const uint8_t addr[16],

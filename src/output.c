@@ -202,6 +202,10 @@ static void output_consume(struct output *out, size_t off)
         out->lines++;
         done++;
     }
+    /* Nothing written (an empty output has NULL buffers): pointer
+     * arithmetic on NULL is undefined even by 0 (found by fuzz_records). */
+    if (off == 0)
+        return;
     memmove(out->marks, out->marks + done, (out->n_marks - done) * sizeof(*out->marks));
     out->n_marks -= done;
     for (size_t i = 0; i < out->n_marks; i++)

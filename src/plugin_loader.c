@@ -48,6 +48,7 @@ struct plugin_set {
 struct load_ctx {
     const struct probe_conf *probe;
     const struct plugin_conf *pc;
+    struct pt_diags *warnings;
     char *err;
     size_t errlen;
 };
@@ -266,29 +267,31 @@ static void *plugin_open(const struct load_ctx *c, const char *path,
     return handle;
 }
 
-/* Runs init(). Returns 1 when the plugin is ready, 0 when it failed but
- * unload_on_init_exception lets the daemon go on without it, -1 when the
- * failure stops the load. */
+/* Runs init(). Returns 1 when the plugin is ready, -1 when it failed. A
+ * message left by a successful init() is a warning. */
 static int plugin_init(const struct load_ctx *c, struct loaded_plugin *lp)
 {
     char msg[512] = "";
     if (!lp->desc->init)
         return 1;
     int ret = lp->desc->init(c->probe->name, c->pc->args, &lp->state, msg, sizeof(msg));
+    if (ret == 0 && msg[0] &&
+        pt_diags_add(c->warnings, c->pc->file ? c->pc->file : c->probe->file,
+                     c->pc->file ? c->pc->line : c->probe->line, "%s.plugins.%s: %s",
+                     c->probe->name, c->pc->name, msg) < 0) {
+        if (lp->desc->destroy)
+            lp->desc->destroy(lp->state);
+        return fail(c, "plugin '%s': out of memory", c->pc->name);
+    }
     if (ret == 0)
         return 1;
     if (!msg[0])
         snprintf(msg, sizeof(msg), "init() returned %d", ret);
-    fail(c, "plugin '%s' failed to initialise: %s", c->pc->name, msg);
-    if (!c->pc->unload_on_init_exception)
-        return -1;
-    fprintf(stderr, "pidtree-bcc: %s; continuing without it\n", c->err);
-    c->err[0] = '\0';
-    return 0;
+    return fail(c, "plugin '%s' failed to initialise: %s", c->pc->name, msg);
 }
 
-/* Loads one configured plugin into `lp`. Same return values as
- * plugin_init(). */
+/* Loads one configured plugin into `lp`. Returns 1 when it is ready, -1
+ * when it could not be found, loaded or initialised. */
 static int plugin_load_one(const struct load_ctx *c, const char *const *dirs, size_t n_dirs,
                            struct loaded_plugin *lp)
 {
@@ -315,7 +318,8 @@ static int plugin_load_one(const struct load_ctx *c, const char *const *dirs, si
 }
 
 struct plugin_set *plugin_set_load(const struct probe_conf *probe, const char *const *dirs,
-                                   size_t n_dirs, char *err, size_t errlen)
+                                   size_t n_dirs, struct pt_diags *warnings, char *err,
+                                   size_t errlen)
 {
     struct plugin_set *set = calloc(1, sizeof(*set));
     if (set) {
@@ -331,13 +335,21 @@ struct plugin_set *plugin_set_load(const struct probe_conf *probe, const char *c
         const struct plugin_conf *pc = &probe->plugins[i];
         if (!pc->enabled)
             continue;
-        struct load_ctx c = {probe, pc, err, errlen};
+        struct load_ctx c = {probe, pc, warnings, err, errlen};
         int ret = plugin_load_one(&c, dirs, n_dirs, &set->items[set->n]);
+        /* As the original: unload_on_init_exception covers every reason a
+         * plugin is not there (missing, wrong probe, failed init). */
+        if (ret < 0 && pc->unload_on_init_exception) {
+            fprintf(stderr, "pidtree-bcc: %s; continuing without it (unload_on_init_exception)\n",
+                    err);
+            err[0] = '\0';
+            continue;
+        }
         if (ret < 0) {
             plugin_set_free(set);
             return NULL;
         }
-        set->n += (size_t)ret;
+        set->n++;
     }
     return set;
 }

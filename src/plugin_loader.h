@@ -13,13 +13,17 @@ struct plugin_set;
 /* Loads the enabled plugins of `probe` in their configured order. Each
  * NAME is looked up as NAME.so in dirs[0], then dirs[1], ... A plugin file,
  * or any directory on its path, writable by anyone but root is refused.
- * On failure (unknown plugin, missing symbol, ABI mismatch, unsupported
- * probe, failed init without unload_on_init_exception) returns NULL with
- * a message in `err` naming the config file, line and plugin. A plugin
- * whose init fails with unload_on_init_exception set is logged to stderr
- * and left out. Returns an empty set when no plugin is enabled. */
+ * On failure (unknown plugin, refused file, missing symbol, ABI mismatch,
+ * unsupported probe, failed init) returns NULL with a message in `err`
+ * naming the config file, line and plugin, unless the plugin has
+ * unload_on_init_exception set: then the failure is logged to stderr and
+ * the plugin left out, as the original did. Returns an empty set when no
+ * plugin is enabled. A plugin whose init() succeeds with a message (an
+ * argument it ignores) adds it to `warnings`, with the plugin's file and
+ * line. */
 struct plugin_set *plugin_set_load(const struct probe_conf *probe, const char *const *dirs,
-                                   size_t n_dirs, char *err, size_t errlen);
+                                   size_t n_dirs, struct pt_diags *warnings, char *err,
+                                   size_t errlen);
 
 /* Runs every plugin on `event` in order. Returns the number of plugins that
  * reported a failure (the event is still complete). */

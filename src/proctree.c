@@ -232,8 +232,8 @@ static const char *stat_field(const char *s, int n)
 }
 
 /* The comm may hold spaces and ')', so the fields start after the last
- * ')'. Writes "[comm]" into `comm` for kernel threads' command lines. */
-static int parse_stat(const char *stat, uint32_t *ppid, uint64_t *start, char *comm, size_t commlen)
+ * ')'. */
+int proc_parse_stat(const char *stat, uint32_t *ppid, uint64_t *start, char *comm, size_t commlen)
 {
     const char *open = strchr(stat, '(');
     const char *close = strrchr(stat, ')');
@@ -249,7 +249,7 @@ static int parse_stat(const char *stat, uint32_t *ppid, uint64_t *start, char *c
     return 0;
 }
 
-static int parse_uid(const char *status, uint32_t *uid)
+int proc_parse_status_uid(const char *status, uint32_t *uid)
 {
     const char *line = strstr(status, "\nUid:");
     unsigned long u;
@@ -280,12 +280,12 @@ static int read_stat_status(const struct proc_cache *c, struct proc_entry *e, ch
     struct strbuf sb = STRBUF_INIT;
     int ret = read_proc_file(c, e->pid, "stat", &sb);
     if (ret == 0)
-        ret = parse_stat(sb.data, &e->ppid, &e->start, comm, commlen);
+        ret = proc_parse_stat(sb.data, &e->ppid, &e->start, comm, commlen);
     strbuf_reset(&sb);
     if (ret == 0)
         ret = read_proc_file(c, e->pid, "status", &sb);
     if (ret == 0)
-        ret = parse_uid(sb.data, &e->uid);
+        ret = proc_parse_status_uid(sb.data, &e->uid);
     strbuf_release(&sb);
     return ret;
 }

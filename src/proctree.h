@@ -82,6 +82,13 @@ size_t proc_cache_size(const struct proc_cache *cache);
  * Returns a malloc'd string or NULL. */
 char *proc_args_join(const char *args, size_t len);
 
+/* Parsers of /proc/PID/stat and /proc/PID/status text (NUL-terminated),
+ * pure so that they can be fuzzed. proc_parse_stat writes "[comm]" into
+ * `comm` (a kernel thread's command line) and the parent pid and start time
+ * (field 22); proc_parse_status_uid the real uid. Each returns 0 or -EINVAL. */
+int proc_parse_stat(const char *stat, uint32_t *ppid, uint64_t *start, char *comm, size_t commlen);
+int proc_parse_status_uid(const char *status, uint32_t *uid);
+
 /* Name for `uid` from the passwd database, or its decimal form when it has
  * none; cached. The result is valid until the cache is freed. */
 const char *proc_cache_username(struct proc_cache *cache, uint32_t uid);

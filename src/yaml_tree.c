@@ -230,6 +230,8 @@ static int read_file(struct loader *l, struct where at, const char *path, struct
         ret = source_fail(l, at, path, errno, "cannot read: %s", strerror(errno));
     else if (!S_ISREG(st.st_mode))
         ret = source_fail(l, at, path, EINVAL, "not a regular file");
+    else if (st.st_size > (off_t)YAML_FILE_MAX)
+        ret = source_fail(l, at, path, EFBIG, "larger than %u MiB", YAML_FILE_MAX >> 20);
     while (ret == 0) {
         if (strbuf_reserve(sb, 65536) < 0) {
             ret = source_fail(l, at, path, ENOMEM, "out of memory");

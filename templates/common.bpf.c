@@ -33,8 +33,8 @@ BPF_RINGBUF_OUTPUT(pt_events, PT_RINGBUF_PAGES);
 /* Records the ring buffer had no room for, per probe id. */
 BPF_PERCPU_ARRAY(pt_lost, __u64, PT_MAX_PROBES);
 
-BPF_LPM_TRIE(pt_subnets, struct pt_subnet_key, struct pt_subnet_rule, PT_MAX_SUBNETS);
-BPF_HASH(pt_subnet_ports, struct pt_subnet_port_key, __u8, PT_MAX_SUBNET_PORTS);
+BPF_LPM_TRIE(pt_subnets, struct pt_subnet_key, struct pt_subnet_rule, 2 * PT_MAX_SUBNETS);
+BPF_HASH(pt_subnet_ports, struct pt_subnet_port_key, __u64, 2 * PT_MAX_SUBNET_PORT_WORDS);
 /* Global includeports/excludeports, one bit per port per probe: set = drop. */
 BPF_ARRAY(pt_port_bits, __u64, PT_MAX_PROBES *PT_PORT_WORDS);
 
@@ -100,8 +100,9 @@ static __always_inline int pt_subnet_dropped(__u32 probe_id, __u16 family, const
         return 0;
     if (rule->mode == PT_SUBNET_DROP_ALL)
         return 1;
-    struct pt_subnet_port_key pkey = {.rule_id = rule->rule_id, .port = port};
-    int listed = pt_subnet_ports.lookup(&pkey) != NULL;
+    struct pt_subnet_port_key pkey = {.rule_id = rule->rule_id, .word = port >> 6};
+    __u64 *bits = pt_subnet_ports.lookup(&pkey);
+    int listed = bits && ((*bits >> (port & 63)) & 1);
     return rule->mode == PT_SUBNET_EXCEPT_PORTS ? !listed : listed;
 }
 

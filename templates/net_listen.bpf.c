@@ -68,7 +68,23 @@ int net_listen__inet_sock_set_state(void *ctx)
     p->port = args->sport;
     pt_addr_copy(p->addr.addr, args->family, args->saddr, args->saddr_v6);
     p->seen_listen = 1;
+    p->sk = (__u64)args->skaddr;
     return 0;
+}
+
+/* sock_common's skc_num: the local port in host order, at offset 14 since
+ * the addresses, hash and destination port ahead of it (a layout every
+ * kernel with these tracepoints shares). */
+#define PT_SKC_NUM_OFFSET 14
+
+/* A listen() without bind() enters the LISTEN state before the kernel
+ * picks its port; once the call has returned, the socket holds it. */
+static __always_inline void net_listen_chosen_port(struct pt_listen_pending *p)
+{
+    __u16 num = 0;
+    if (p->port == 0 && p->sk &&
+        bpf_probe_read_kernel(&num, sizeof(num), (void *)(p->sk + PT_SKC_NUM_OFFSET)) == 0)
+        p->port = num;
 }
 
 int net_listen__sys_exit_listen(void *ctx)
@@ -78,8 +94,10 @@ int net_listen__sys_exit_listen(void *ctx)
     struct pt_listen_pending *p = net_listen_pending.lookup(&tid);
     if (!p)
         return 0;
-    if (args->ret == 0 && p->seen_listen && NET_LISTEN_TCP)
+    if (args->ret == 0 && p->seen_listen && NET_LISTEN_TCP) {
+        net_listen_chosen_port(p);
         net_listen_submit(p, PT_LISTEN_TCP, -1);
+    }
     net_listen_pending.delete(&tid);
     return 0;
 }

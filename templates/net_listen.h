@@ -12,7 +12,7 @@ enum pt_listen_protocol {
 struct pt_net_listen_event {
     struct pt_header h;
     __u16 family;
-    __u16 port; /* host order; 0 for a UDP bind to a random port */
+    __u16 port; /* host order; 0 for a UDP bind to a random port (resolved in userland) */
     __u16 protocol;
     __u16 pad;
     __s32 fd; /* the bound fd (UDP), for resolving in userland; -1 for TCP */
@@ -28,6 +28,7 @@ struct pt_listen_pending {
     __u32 seen_listen; /* inet_sock_set_state reported the LISTEN state */
     __u32 random;      /* bound to port 0, or never bound */
     struct pt_inet_addr addr;
+    __u64 sk; /* the socket (tracepoint form), to read the port listen() chose */
 };
 
 #endif

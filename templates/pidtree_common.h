@@ -16,9 +16,13 @@
 #define PT_PROCESS_PROBE_ID 0
 #define PT_MAX_PROBES 16
 
-/* Sizes of the shared maps; the LPM trie holds every probe's subnets. */
+/* What a config may hold in all its probes together: subnets (one LPM
+ * trie for every probe) and words of subnet port bitmaps (64 ports each:
+ * a range of 64,512 ports is 1,008 words; 16 subnets may each list every
+ * port). The maps are twice as large, so that a -w swap can write the new
+ * entries before it deletes the old ones. */
 #define PT_MAX_SUBNETS 4096
-#define PT_MAX_SUBNET_PORTS 16384
+#define PT_MAX_SUBNET_PORT_WORDS 16384
 #define PT_PORT_WORDS 1024 /* 65536 ports, one bit each */
 
 /* Command lines captured at exec: at most PT_ARGC_MAX arguments of
@@ -97,9 +101,11 @@ struct pt_subnet_rule {
     __u32 mode;
 };
 
+/* One 64-bit word of a rule's port bitmap: bit (port & 63) of the word
+ * port >> 6. Words with no bit set are not stored. */
 struct pt_subnet_port_key {
     __u32 rule_id;
-    __u32 port;
+    __u32 word;
 };
 
 #endif

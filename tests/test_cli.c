@@ -57,10 +57,10 @@ static void test_errors(void **state)
 {
     char e[512];
     struct cli_options o;
-    char *a1[] = {"pidtree-bcc", "--health-check-period", "0", NULL};
+    char *a1[] = {"pidtree-bcc", "--health-check-period", "-1", NULL};
     memset(e, 0, sizeof(e));
     assert_int_equal(parse(&o, e, sizeof(e), 3, a1), CLI_USAGE_ERROR);
-    assert_non_null(strstr(e, "--health-check-period: '0'"));
+    assert_non_null(strstr(e, "--health-check-period: '-1'"));
     char *a2[] = {"pidtree-bcc", "-c", NULL};
     memset(e, 0, sizeof(e));
     assert_int_equal(parse(&o, e, sizeof(e), 2, a2), CLI_USAGE_ERROR);
@@ -69,15 +69,39 @@ static void test_errors(void **state)
     memset(e, 0, sizeof(e));
     assert_int_equal(parse(&o, e, sizeof(e), 2, a3), CLI_USAGE_ERROR);
     assert_non_null(strstr(e, "unexpected argument 'stray'"));
-    char *a4[] = {"pidtree-bcc", "--lost-event-telemetry", "-3", NULL};
+    char *a4[] = {"pidtree-bcc", "--lost-event-telemetry", "-x", NULL};
     memset(e, 0, sizeof(e));
     assert_int_equal(parse(&o, e, sizeof(e), 3, a4), CLI_USAGE_ERROR);
+    char *a5[] = {"pidtree-bcc", "--lost-event-telemetry", "--", NULL};
+    memset(e, 0, sizeof(e));
+    assert_int_equal(parse(&o, e, sizeof(e), 3, a5), CLI_USAGE_ERROR);
+}
+
+/* The original's documented values: --lost-event-telemetry -1 is its
+ * default (off), and so is anything not above 0; --health-check-period 0
+ * turns the periodic checks off. --strict is this version's own. */
+static void test_original_values(void **state)
+{
+    char e[512] = "";
+    struct cli_options o;
+    char *a1[] = {
+        "pidtree-bcc", "--lost-event-telemetry", "-1", "--health-check-period", "0", "--strict",
+        NULL};
+    assert_int_equal(parse(&o, e, sizeof(e), 6, a1), CLI_OK);
+    assert_int_equal(o.lost_event_telemetry, 0);
+    assert_int_equal(o.health_check_period, 0);
+    assert_true(o.strict);
+    char *a2[] = {"pidtree-bcc", "--lost-event-telemetry=0", NULL};
+    assert_int_equal(parse(&o, e, sizeof(e), 2, a2), CLI_OK);
+    assert_int_equal(o.lost_event_telemetry, 0);
+    assert_false(o.strict);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_original_values),
         cmocka_unit_test(test_all_options),
         cmocka_unit_test(test_errors),
     };

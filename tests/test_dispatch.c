@@ -185,10 +185,12 @@ static struct plugin_set *identity_plugin(struct probe_conf *probe, struct plugi
     *probe = (struct probe_conf){.name = "test_probe", .file = "t.yml", .line = 1};
     probe->plugins = pc;
     probe->n_plugins = 1;
-    struct plugin_set *set = plugin_set_load(probe, dirs, 1, err, sizeof(err));
+    struct pt_diags warnings = {0};
+    struct plugin_set *set = plugin_set_load(probe, dirs, 1, &warnings, err, sizeof(err));
     if (!set)
         fail_msg("identityplugin: %s", err);
     assert_int_equal(plugin_set_count(set), 1);
+    assert_int_equal(warnings.n, 0);
     return set;
 }
 

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -140,12 +141,58 @@ static void test_errors(void **state)
     assert_non_null(strstr(err, "test.yml:7:"));
     assert_non_null(strstr(err, "same network"));
 
-    struct port_range all = {1, 65535};
-    struct subnet_filter g[1] = {subnet("10.0.0.0", 8)};
-    g[0].except_ports = ports(&all, 1);
-    pc = (struct probe_conf){.name = "tcp_connect", .filters = g, .n_filters = 1};
+    /* Lone ports each take a word when they are 64 apart. */
+    static struct port_range sparse[PT_MAX_SUBNET_PORT_WORDS + 1];
+    for (size_t i = 0; i < PT_MAX_SUBNET_PORT_WORDS + 1 && i * 64 < 65536; i++)
+        sparse[i] = (struct port_range){(uint16_t)(i * 64), (uint16_t)(i * 64)};
+    struct subnet_filter g[17];
+    for (int i = 0; i < 17; i++) {
+        char net[32];
+        snprintf(net, sizeof(net), "10.%d.0.0", i);
+        g[i] = subnet(net, 16);
+        g[i].line = 20 + i;
+        g[i].except_ports = ports(sparse, 1024);
+    }
+    pc = (struct probe_conf){.name = "tcp_connect", .filters = g, .n_filters = 17};
     assert_int_equal(filter_tables_build(&pc, 1, &next, &t, err, sizeof(err)), -EINVAL);
-    assert_non_null(strstr(err, "ports in all"));
+    assert_non_null(strstr(err, "test.yml:36:"));
+    assert_non_null(strstr(err, "too many ports"));
+}
+
+/* The realistic case of the original's users: subnets that pass only the
+ * high ports, `except_ports: ["1024-65535"]`, in several probes. Each takes
+ * 1,008 words, not 64,512 entries; the limit holds for all probes
+ * together, since they share the maps. */
+static void test_port_ranges_compact_and_totals(void **state)
+{
+    char err[256];
+    uint32_t next = 1;
+    struct port_range high = {1024, 65535};
+    struct subnet_filter f[3] = {subnet("10.0.0.0", 8), subnet("172.16.0.0", 12),
+                                 subnet("192.168.0.0", 16)};
+    for (int i = 0; i < 3; i++)
+        f[i].except_ports = ports(&high, 1);
+    struct probe_conf pc = {.name = "tcp_connect", .filters = f, .n_filters = 3};
+    struct filter_tables t[6];
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(filter_tables_build(&pc, (uint32_t)i + 1, &next, &t[i], err, sizeof(err)),
+                         0);
+    assert_int_equal(t[0].n_ports, 3 * 1008);
+    assert_true(dropped(&t[0], "10.1.2.3", 1023));
+    assert_false(dropped(&t[0], "10.1.2.3", 1024));
+    assert_false(dropped(&t[0], "10.1.2.3", 65535));
+    assert_true(dropped(&t[0], "10.1.2.3", 22));
+    assert_true(dropped(&t[0], "192.168.1.1", 0));
+    assert_false(dropped(&t[0], "192.168.1.1", 40000));
+    assert_false(dropped(&t[0], "11.0.0.1", 22));
+    /* 5 probes x 3 subnets x 1,008 words = 15,120: fits. */
+    assert_int_equal(filter_tables_check_totals(t, 5, "c.yml", err, sizeof(err)), 0);
+    /* A sixth probe alone would fit, but not with the others. */
+    assert_int_equal(filter_tables_build(&pc, 6, &next, &t[5], err, sizeof(err)), 0);
+    assert_int_equal(filter_tables_check_totals(t, 6, "c.yml", err, sizeof(err)), -E2BIG);
+    assert_non_null(strstr(err, "c.yml: the probes' filters list 18144 words"));
+    for (int i = 0; i < 6; i++)
+        filter_tables_release(&t[i]);
 }
 
 int main(void)
@@ -153,7 +200,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_subnets_v4),   cmocka_unit_test(test_subnets_v6_and_mapped),
         cmocka_unit_test(test_global_ports), cmocka_unit_test(test_keys_are_per_probe),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_errors),       cmocka_unit_test(test_port_ranges_compact_and_totals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,6 +64,7 @@ static void rm_tree(const char *path)
 struct fixture {
     struct plugin_conf pcs[4];
     struct probe_conf probe;
+    struct pt_diags warnings;
 };
 
 static void fixture_init(struct fixture *f, const char *probe)
@@ -90,12 +91,22 @@ static void fixture_release(struct fixture *f)
 {
     for (size_t i = 0; i < f->probe.n_plugins; i++)
         json_decref(f->pcs[i].args);
+    pt_diags_free(&f->warnings);
 }
 
 static struct plugin_set *load(struct fixture *f, char *err, size_t len)
 {
     err[0] = '\0';
-    return plugin_set_load(&f->probe, dirs, 2, err, len);
+    return plugin_set_load(&f->probe, dirs, 2, &f->warnings, err, len);
+}
+
+/* Loads `probe` configured with the one plugin `name`. */
+static struct plugin_set *load_single(struct fixture *f, const char *probe, const char *name,
+                                      const char *args, char *err, size_t len)
+{
+    fixture_init(f, probe);
+    fixture_add(f, name, args, false);
+    return load(f, err, len);
 }
 
 /* Loads a probe with one plugin and expects the load to fail with `want`. */
@@ -104,11 +115,29 @@ static void expect_load_error(const char *probe, const char *name, const char *a
 {
     struct fixture f;
     char err[1024];
-    fixture_init(&f, probe);
-    fixture_add(&f, name, args, false);
-    struct plugin_set *set = load(&f, err, sizeof(err));
+    struct plugin_set *set = load_single(&f, probe, name, args, err, sizeof(err));
     if (set || !strstr(err, want))
         fail_msg("want error containing \"%s\", got \"%s\"", want, err);
+    fixture_release(&f);
+}
+
+/* Loads a probe with one plugin: it loads, with one warning `want` at the
+ * plugin's line (unknown arguments are ignored, as the original did). */
+static void expect_load_warning(const char *probe, const char *name, const char *args,
+                                const char *want)
+{
+    struct fixture f;
+    char err[1024];
+    struct plugin_set *set = load_single(&f, probe, name, args, err, sizeof(err));
+    if (!set)
+        fail_msg("refused: %s", err);
+    assert_int_equal(plugin_set_count(set), 1);
+    assert_int_equal(f.warnings.n, 1);
+    assert_string_equal(f.warnings.items[0].file, "test.yml");
+    assert_int_equal(f.warnings.items[0].line, 10);
+    if (!strstr(f.warnings.items[0].msg, want))
+        fail_msg("want a warning containing \"%s\", got \"%s\"", want, f.warnings.items[0].msg);
+    plugin_set_free(set);
     fixture_release(&f);
 }
 
@@ -295,8 +324,10 @@ static void test_sourceipmap_args(void **state)
                       "attribute_key: must be a non-empty string");
     expect_init_error("{\"hostfiles\": [\"/etc/hosts\"], \"attribute_key\": \"\"}",
                       "attribute_key: must be a non-empty string");
-    expect_init_error("{\"hostfiles\": [\"/etc/hosts\"], \"hostfile\": 1}",
-                      "unknown argument 'hostfile'");
+    expect_load_warning("tcp_connect", "sourceipmap",
+                        "{\"hostfiles\": [\"/etc/hosts\"], \"hostfile\": 1, \"colour\": 2}",
+                        "tcp_connect.plugins.sourceipmap: unknown argument(s) ignored: "
+                        "'hostfile', 'colour' (sourceipmap takes hostfiles, attribute_key)");
     expect_init_error("[1]", "arguments must be a mapping");
 }
 
@@ -395,6 +426,30 @@ static void test_loader_init_failure(void **state)
     fixture_release(&f);
 }
 
+/* As the original: unload_on_init_exception also covers a plugin that is
+ * not found or does not support the probe: it is left out, the rest load. */
+static void test_loader_unload_covers_missing_and_unsupported(void **state)
+{
+    struct fixture f;
+    char err[512];
+    fixture_init(&f, "net_listen");
+    fixture_add(&f, "tag_a", NULL, false);
+    fixture_add(&f, "nope", NULL, true);
+    fixture_add(&f, "sourceipmap", "{\"hostfiles\": [\"/etc/hosts\"]}", true);
+    fixture_add(&f, "tag_b", NULL, false);
+    struct plugin_set *set = load(&f, err, sizeof(err));
+    if (!set)
+        fail_msg("%s", err);
+    assert_int_equal(plugin_set_count(set), 2);
+    assert_string_equal(err, "");
+    json_t *ev = json_object();
+    plugin_set_process(set, ev);
+    assert_int_equal(json_array_size(json_object_get(ev, "order")), 2);
+    json_decref(ev);
+    plugin_set_free(set);
+    fixture_release(&f);
+}
+
 static void test_loader_process_failures_counted(void **state)
 {
     struct fixture f;
@@ -436,7 +491,7 @@ static const char *load_from(const char *dir, char *err, size_t len)
     fixture_init(&f, "tcp_connect");
     fixture_add(&f, "identityplugin", NULL, false);
     err[0] = '\0';
-    plugin_set_free(plugin_set_load(&f.probe, only, 1, err, len));
+    plugin_set_free(plugin_set_load(&f.probe, only, 1, &f.warnings, err, len));
     fixture_release(&f);
     return err;
 }
@@ -535,16 +590,28 @@ static void test_loginuidmap(void **state)
     json_decref(ev);
     json_decref(want);
 
-    ev = run_loginuidmap("{\"top_level\": true, \"enabled\": true}");
-    assert_int_equal(json_integer_value(json_object_get(ev, "loginuid")), 0);
-    assert_string_equal(json_string_value(json_object_get(ev, "loginname")), "root");
-    assert_null(json_object_get(json_array_get(json_object_get(ev, "proctree"), 0), "loginuid"));
+    /* top_level written as the original's users write booleans. */
+    static const char *const top_levels[] = {"{\"top_level\": true, \"enabled\": true}",
+                                             "{\"top_level\": 1}", "{\"top_level\": \"True\"}",
+                                             "{\"top_level\": \"yes\"}"};
+    for (size_t i = 0; i < sizeof(top_levels) / sizeof(top_levels[0]); i++) {
+        ev = run_loginuidmap(top_levels[i]);
+        assert_int_equal(json_integer_value(json_object_get(ev, "loginuid")), 0);
+        assert_string_equal(json_string_value(json_object_get(ev, "loginname")), "root");
+        assert_null(
+            json_object_get(json_array_get(json_object_get(ev, "proctree"), 0), "loginuid"));
+        json_decref(ev);
+    }
+    ev = run_loginuidmap("{\"top_level\": \"false\"}");
+    assert_null(json_object_get(ev, "loginuid"));
     json_decref(ev);
 
-    expect_load_error("tcp_connect", "loginuidmap", "{\"top_level\": \"yes\"}",
+    expect_load_error("tcp_connect", "loginuidmap", "{\"top_level\": \"maybe\"}",
                       "failed to initialise: top_level: must be true or false");
-    expect_load_error("net_listen", "loginuidmap", "{\"toplevel\": true}",
-                      "unknown argument 'toplevel'");
+    expect_load_error("tcp_connect", "loginuidmap", "{\"top_level\": 2}",
+                      "failed to initialise: top_level: must be true or false");
+    expect_load_warning("net_listen", "loginuidmap", "{\"toplevel\": true}",
+                        "net_listen.plugins.loginuidmap: unknown argument 'toplevel' ignored");
     unsetenv("PIDTREE_PROC_ROOT");
     rm_tree(root);
 }
@@ -562,6 +629,7 @@ int main(void)
         cmocka_unit_test(test_loader_bad_objects),
         cmocka_unit_test(test_loader_unsupported_probe),
         cmocka_unit_test(test_loader_init_failure),
+        cmocka_unit_test(test_loader_unload_covers_missing_and_unsupported),
         cmocka_unit_test(test_loader_process_failures_counted),
         cmocka_unit_test(test_loader_unsafe_paths),
         cmocka_unit_test(test_loginuidmap),

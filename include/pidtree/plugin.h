@@ -49,7 +49,10 @@ struct pidtree_plugin {
      * the plugin's whole YAML mapping as JSON (borrowed; copy what must be
      * kept). Store per-instance state in *state. Return 0, or non-zero with
      * a message for the operator in `err` (it names the plugin's own field,
-     * e.g. "hostfiles: /etc/x: No such file or directory"). May be NULL. */
+     * e.g. "hostfiles: /etc/x: No such file or directory"). A message left
+     * in `err` with a return of 0 is a warning (an argument the plugin
+     * ignores): the daemon reports it, and refuses it with --strict. May be
+     * NULL. */
     int (*init)(const char *probe, const json_t *args, void **state, char *err, size_t errlen);
 
     /* Called for every event of the probe, after the daemon filled the
