@@ -4,7 +4,7 @@ CONFIG ?= example_config.yml
 IMAGE ?= pidtree-bcc
 NAME ?= pidtree-bcc
 
-.PHONY: all deps build run test bench docker-image docker-run deb install clean
+.PHONY: all deps build check run test bench docker-image docker-run deb install clean
 
 all: build
 
@@ -18,6 +18,11 @@ build:
 # Runs the tracer on $(CONFIG), from a fresh host: dependencies, build, run.
 run: deps build
 	$(BUILD)/pidtree-bcc -c $(CONFIG)
+
+# For contributors, without root: the -Werror build and the unit tests
+# (dependencies installed already; see `make deps`).
+check: build
+	cd $(BUILD) && ctest -L unit --output-on-failure
 
 # The whole test suite: unit and integration tests, then again under
 # AddressSanitizer and UndefinedBehaviorSanitizer, then valgrind.

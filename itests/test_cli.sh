@@ -66,10 +66,15 @@ YAML
 bad missing_include.yml "nothere.yml" <<'YAML'
 tcp_connect: !include nothere.yml
 YAML
-bad bad_yaml.yml ":" <<'YAML'
+bad bad_yaml.yml "invalid YAML" <<'YAML'
 tcp_connect:
   filters: [
 YAML
+# The parse error says where: the unclosed list opens on line 2 and the
+# parser finds the end of input on line 3; either is a useful place.
+grep -qE "^pidtree-bcc: $WORK/bad_yaml.yml:[23]: invalid YAML: .+" "$WORK/stderr" ||
+    fail "bad_yaml.yml: no FILE:LINE: invalid YAML: reason: $(cat "$WORK/stderr")"
+pass "a YAML syntax error names the line and the parser's reason"
 expect_exit 2 "does-not-exist.yml" "$PIDTREE_BIN" -c "$WORK/does-not-exist.yml"
 pass "missing config file exits 2"
 

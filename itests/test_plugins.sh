@@ -27,11 +27,13 @@ YAML
 start_daemon "$cfg"
 
 # bash A sets its loginuid, bash B (its child) connects: both carry it, the
-# processes above them do not. (`; true` keeps bash A from exec'ing B; B
-# lingers because the plugin reads /proc/PID/loginuid when the event is
-# handled.)
-bash -c 'echo 4000 > /proc/self/loginuid; bash -c "exec 3<>/dev/tcp/127.0.0.1/$0; sleep 1" $0; true' \
+# processes above them do not. (`; true` keeps bash A from exec'ing B.) The
+# daemon is stopped meanwhile, so both are gone when it writes the line: the
+# loginuid must come with the kernel's process records, not from /proc.
+kill -STOP "$DAEMON_PID"
+bash -c 'echo 4000 > /proc/self/loginuid; bash -c "exec 3<>/dev/tcp/127.0.0.1/$0" $0; true' \
     "$listener_port"
+kill -CONT "$DAEMON_PID"
 line=$(wait_json ".probe == \"tcp_connect\" and .port == $listener_port") || fail "no event"
 echo "$line" | jq -e '.source_host == "first-name"' > /dev/null || fail "sourceipmap: $line"
 pass "sourceipmap maps saddr 127.0.0.1 to first-name"

@@ -3,7 +3,8 @@
  * Maps the event's `saddr` to a name through a merged series of
  * /etc/hosts-format files and stores it under `attribute_key` (default
  * "source_host"); an unmapped or absent address gets "". The files are
- * checked for changes at most every 2 s (as the original did), so an
+ * checked for changes every 2 s (as the original did) from tick(), never
+ * while an event waits: a re-read may take up to 64 MB of files. So an
  * address can be misattributed for that long after a file changes.
  *
  * Merge order: the last definition of an address wins, within a file and
@@ -65,23 +66,9 @@ struct sourceipmap {
     char *key;
     struct sourceipmap_map map;
     uint64_t last_check_ns;
+    const struct pidtree_host *host; /* NULL when run without the daemon (tests) */
+    bool reload_failing;             /* logged once until the files read again */
 };
-
-static uint64_t monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t (*clock_now)(void) = monotonic_ns;
-
-/* Tests replace the clock to step past the reload interval; NULL restores
- * the monotonic clock. */
-SOURCEIPMAP_API void sourceipmap_set_clock(uint64_t (*now_ns)(void))
-{
-    clock_now = now_ns ? now_ns : monotonic_ns;
-}
 
 /* Parses an address into the form entries are compared in, so "::1" and
  * "0:0::1" are the same key. Returns 0 or -EINVAL. */
@@ -448,8 +435,9 @@ static int args_parse(struct sourceipmap *s, const json_t *args, char *err, size
     return s->key ? 0 : -ENOMEM;
 }
 
-static int sourceipmap_init(const char *probe, const json_t *args, void **state, char *err,
-                            size_t errlen)
+static int sourceipmap_init_host(const char *probe, const json_t *args,
+                                 const struct pidtree_host *host, void **state, char *err,
+                                 size_t errlen)
 {
     (void)probe; /* one behaviour for every supported probe */
     struct sourceipmap *s = calloc(1, sizeof(*s));
@@ -466,27 +454,40 @@ static int sourceipmap_init(const char *probe, const json_t *args, void **state,
         state_free(s);
         return ret;
     }
-    s->last_check_ns = clock_now();
+    s->host = host;
+    s->last_check_ns = host ? host->now_ns(host) : 0;
     *state = s;
     return 0;
 }
 
-/* A failed reload keeps the previous names and reports the failure (the
- * daemon logs it once a minute); the event still gets its field. */
+/* Checks the files every RELOAD_INTERVAL_NS. A failed reload keeps the
+ * previous names; it is logged once, and again once the files read. */
+SOURCEIPMAP_API void sourceipmap_tick(void *state, uint64_t now_ns)
+{
+    struct sourceipmap *s = state;
+    if (now_ns - s->last_check_ns < RELOAD_INTERVAL_NS)
+        return;
+    s->last_check_ns = now_ns;
+    int ret = reload_if_changed(s);
+    if (s->host && ret < 0 && !s->reload_failing)
+        s->host->log(s->host, "cannot re-read the host files: %s; keeping the names read before",
+                     strerror(-ret));
+    else if (s->host && ret == 0 && s->reload_failing)
+        s->host->log(s->host, "host files read again");
+    s->reload_failing = ret < 0;
+}
+
+SOURCEIPMAP_API bool sourceipmap_reload_failing(const void *state)
+{
+    return ((const struct sourceipmap *)state)->reload_failing;
+}
+
 static int sourceipmap_process(void *state, json_t *event)
 {
     struct sourceipmap *s = state;
-    int ret = 0;
-    uint64_t now = clock_now();
-    if (now - s->last_check_ns >= RELOAD_INTERVAL_NS) {
-        s->last_check_ns = now;
-        ret = reload_if_changed(s);
-    }
     const char *name =
         sourceipmap_lookup(&s->map, json_string_value(json_object_get(event, "saddr")));
-    if (json_object_set_new(event, s->key, json_string(name ? name : "")) < 0)
-        return -1;
-    return ret < 0 ? -1 : 0;
+    return json_object_set_new(event, s->key, json_string(name ? name : "")) < 0 ? -1 : 0;
 }
 
 static void sourceipmap_destroy(void *state)
@@ -496,5 +497,5 @@ static void sourceipmap_destroy(void *state)
 
 static const char *const sourceipmap_probes[] = {"tcp_connect", NULL};
 
-PIDTREE_PLUGIN_DEFINE("sourceipmap", sourceipmap_probes, sourceipmap_init, sourceipmap_process,
-                      sourceipmap_destroy);
+PIDTREE_PLUGIN_DEFINE_HOST("sourceipmap", sourceipmap_probes, sourceipmap_init_host,
+                           sourceipmap_process, sourceipmap_tick, sourceipmap_destroy);

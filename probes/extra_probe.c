@@ -14,8 +14,9 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "error.h"
 #include "jsonutil.h"
-#include "pidtree_common.h"
+#include "templates/pidtree_common.h"
 #include "strbuf.h"
 
 #define EXTRA_MAX_FIELDS 64
@@ -84,16 +85,6 @@ static const char *const reserved_fields[] = {"timestamp", "probe", "pid", "proc
 static const char *const common_options[] = {
     "filters", "includeports", "excludeports", "container_labels", "plugins", "attach", NULL};
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-                                                      ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -EINVAL;
-}
-
 static bool in_list(const char *const *list, const char *s)
 {
     for (; *list; list++)
@@ -158,53 +149,54 @@ static size_t align_up(size_t v, size_t a)
 }
 
 static int parse_field(struct extra_desc *d, const json_t *f, size_t i, const char *origin,
-                       char *err, size_t errlen)
+                       struct pt_error *err)
 {
     const char *name = json_string_value(json_object_get(f, "name"));
     const char *type = json_string_value(json_object_get(f, "type"));
     struct extra_field *ef = &d->fields[d->n_fields];
     if (!json_is_object(f) || !identifier_valid(name))
-        return fail(err, errlen, "%s: fields[%zu].name: expected a lower-case identifier", origin,
-                    i);
+        return pt_error_set(err, EINVAL, origin, 0,
+                            "fields[%zu].name: expected a lower-case identifier", i);
     if (in_list(reserved_fields, name))
-        return fail(err, errlen, "%s: fields[%zu].name: '%s' is written by the daemon", origin, i,
-                    name);
+        return pt_error_set(err, EINVAL, origin, 0,
+                            "fields[%zu].name: '%s' is written by the daemon", i, name);
     for (size_t k = 0; k < d->n_fields; k++)
         if (strcmp(d->fields[k].name, name) == 0)
-            return fail(err, errlen, "%s: fields[%zu].name: '%s' is declared twice", origin, i,
-                        name);
+            return pt_error_set(err, EINVAL, origin, 0, "fields[%zu].name: '%s' is declared twice",
+                                i, name);
     if (!type || parse_field_type(type, &ef->type) < 0)
-        return fail(err, errlen,
-                    "%s: fields[%zu].type: expected one of u8 u16 u32 u64 s8 s16 s32 s64 bool "
-                    "ipv4 ipv6 string",
-                    origin, i);
+        return pt_error_set(err, EINVAL, origin, 0,
+                            "fields[%zu].type: expected one of u8 u16 u32 u64 s8 s16 s32 s64 bool "
+                            "ipv4 ipv6 string",
+                            i);
     ef->size = field_types[ef->type].size;
     if (ef->type == FIELD_STRING) {
         json_t *size = json_object_get(f, "size");
         if (!json_is_integer(size) || json_integer_value(size) < 1 ||
             json_integer_value(size) > EXTRA_MAX_STRING)
-            return fail(err, errlen, "%s: fields[%zu].size: a string needs a size of 1-%d bytes",
-                        origin, i, EXTRA_MAX_STRING);
+            return pt_error_set(err, EINVAL, origin, 0,
+                                "fields[%zu].size: a string needs a size of 1-%d bytes", i,
+                                EXTRA_MAX_STRING);
         ef->size = (size_t)json_integer_value(size);
     }
     ef->offset = align_up(d->record_size, field_types[ef->type].align);
     d->record_size = ef->offset + ef->size;
     if (!(ef->name = strdup(name)))
-        return -ENOMEM;
+        return pt_error_set(err, ENOMEM, origin, 0, "out of memory");
     d->n_fields++;
     return 0;
 }
 
-static int parse_fields(struct extra_desc *d, const json_t *fields, const char *origin, char *err,
-                        size_t errlen)
+static int parse_fields(struct extra_desc *d, const json_t *fields, const char *origin,
+                        struct pt_error *err)
 {
     if (!json_is_array(fields) || json_array_size(fields) == 0 ||
         json_array_size(fields) > EXTRA_MAX_FIELDS)
-        return fail(err, errlen, "%s: fields: expected a list of 1-%d fields", origin,
-                    EXTRA_MAX_FIELDS);
+        return pt_error_set(err, EINVAL, origin, 0, "fields: expected a list of 1-%d fields",
+                            EXTRA_MAX_FIELDS);
     d->record_size = sizeof(struct pt_header);
     for (size_t i = 0; i < json_array_size(fields); i++) {
-        int ret = parse_field(d, json_array_get(fields, i), i, origin, err, errlen);
+        int ret = parse_field(d, json_array_get(fields, i), i, origin, err);
         if (ret < 0)
             return ret;
     }
@@ -230,72 +222,72 @@ static int parse_kind(const char *form, const json_t *p, enum probe_attach_kind 
 }
 
 static int parse_form(struct extra_desc *d, const json_t *attach, int form_index,
-                      const char *origin, char *err, size_t errlen)
+                      const char *origin, struct pt_error *err)
 {
     const char *form = form_index == 0 ? "tracepoint" : "kprobe";
     const json_t *points = json_object_get(attach, form);
     if (!points)
         return 0;
     if (!json_is_array(points) || json_array_size(points) > EXTRA_MAX_POINTS)
-        return fail(err, errlen, "%s: attach.%s: expected a list of at most %d attach points",
-                    origin, form, EXTRA_MAX_POINTS);
+        return pt_error_set(err, EINVAL, origin, 0,
+                            "attach.%s: expected a list of at most %d attach points", form,
+                            EXTRA_MAX_POINTS);
     for (size_t i = 0; i < json_array_size(points); i++) {
         const json_t *p = json_array_get(points, i);
         const char *target = json_string_value(json_object_get(p, "target"));
         const char *program = json_string_value(json_object_get(p, "program"));
         struct probe_attach_point *ap = &d->points[form_index][i];
         if (form_index == 0 ? !tracepoint_valid(target) : !target_valid(target))
-            return fail(err, errlen, "%s: attach.%s[%zu].target: expected %s", origin, form, i,
-                        form_index == 0 ? "category/name" : "a kernel function name");
+            return pt_error_set(err, EINVAL, origin, 0, "attach.%s[%zu].target: expected %s", form,
+                                i, form_index == 0 ? "category/name" : "a kernel function name");
         if (!identifier_valid(program))
-            return fail(err, errlen,
-                        "%s: attach.%s[%zu].program: expected the name of a function in the "
-                        "template",
-                        origin, form, i);
+            return pt_error_set(err, EINVAL, origin, 0,
+                                "attach.%s[%zu].program: expected the name of a function in the "
+                                "template",
+                                form, i);
         if (parse_kind(form, p, &ap->kind) < 0)
-            return fail(err, errlen, "%s: attach.%s[%zu].kind: expected %s", origin, form, i,
-                        form_index == 0 ? "tracepoint" : "kprobe or kretprobe");
+            return pt_error_set(err, EINVAL, origin, 0, "attach.%s[%zu].kind: expected %s", form, i,
+                                form_index == 0 ? "tracepoint" : "kprobe or kretprobe");
         if (!(ap->target = desc_strdup(d, target)) || !(ap->function = desc_strdup(d, program)))
-            return -ENOMEM;
+            return pt_error_set(err, ENOMEM, origin, 0, "out of memory");
         d->n_points[form_index]++;
     }
     return 0;
 }
 
 static int parse_setting(struct extra_setting *s, const json_t *j, size_t i, const char *origin,
-                         char *err, size_t errlen)
+                         struct pt_error *err)
 {
     const char *name = json_string_value(json_object_get(j, "name"));
     const char *type = json_string_value(json_object_get(j, "type"));
     json_t *def = json_object_get(j, "default");
     if (!identifier_valid(name) || in_list(common_options, name))
-        return fail(err, errlen,
-                    "%s: settings[%zu].name: expected an identifier not used by "
-                    "every probe",
-                    origin, i);
+        return pt_error_set(err, EINVAL, origin, 0,
+                            "settings[%zu].name: expected an identifier not used by "
+                            "every probe",
+                            i);
     if (!type || (strcmp(type, "int") != 0 && strcmp(type, "bool") != 0))
-        return fail(err, errlen, "%s: settings[%zu].type: expected int or bool", origin, i);
+        return pt_error_set(err, EINVAL, origin, 0, "settings[%zu].type: expected int or bool", i);
     s->is_bool = strcmp(type, "bool") == 0;
     if (s->is_bool ? !json_is_boolean(def) : !json_is_integer(def))
-        return fail(err, errlen, "%s: settings[%zu].default: expected a%s", origin, i,
-                    s->is_bool ? " boolean" : "n integer");
+        return pt_error_set(err, EINVAL, origin, 0, "settings[%zu].default: expected a%s", i,
+                            s->is_bool ? " boolean" : "n integer");
     s->def = s->is_bool ? json_is_true(def) : json_integer_value(def);
-    return (s->name = strdup(name)) ? 0 : -ENOMEM;
+    return (s->name = strdup(name)) ? 0 : pt_error_set(err, ENOMEM, origin, 0, "out of memory");
 }
 
 static int parse_settings(struct extra_desc *d, const json_t *settings, const char *origin,
-                          char *err, size_t errlen)
+                          struct pt_error *err)
 {
     if (!settings)
         return 0;
     if (!json_is_array(settings))
-        return fail(err, errlen, "%s: settings: expected a list", origin);
+        return pt_error_set(err, EINVAL, origin, 0, "settings: expected a list");
     d->settings = calloc(json_array_size(settings) + 1, sizeof(*d->settings));
     if (!d->settings)
-        return -ENOMEM;
+        return pt_error_set(err, ENOMEM, origin, 0, "out of memory");
     for (size_t i = 0; i < json_array_size(settings); i++) {
-        int ret =
-            parse_setting(&d->settings[i], json_array_get(settings, i), i, origin, err, errlen);
+        int ret = parse_setting(&d->settings[i], json_array_get(settings, i), i, origin, err);
         d->n_settings += d->settings[i].name != NULL;
         if (ret < 0)
             return ret;
@@ -304,31 +296,34 @@ static int parse_settings(struct extra_desc *d, const json_t *settings, const ch
 }
 
 static int parse_description(struct extra_desc *d, const json_t *desc, const char *origin,
-                             char *err, size_t errlen)
+                             struct pt_error *err)
 {
     static const char *const keys[] = {"attach", "fields", "settings", "description", NULL};
     const char *key;
     json_t *value;
     if (!json_is_object(desc))
-        return fail(err, errlen, "%s: expected a mapping with attach and fields", origin);
-    json_object_foreach((json_t *)desc, key, value) if (!in_list(keys, key)) return fail(
-        err, errlen,
-        "%s: unknown key '%s' (expected attach, fields, settings, "
-        "description)",
-        origin, key);
+        return pt_error_set(err, EINVAL, origin, 0, "expected a mapping with attach and fields");
+    json_object_foreach((json_t *)desc, key, value)
+    {
+        if (!in_list(keys, key))
+            return pt_error_set(err, EINVAL, origin, 0,
+                                "unknown key '%s' (expected attach, fields, settings, description)",
+                                key);
+    }
     const json_t *attach = json_object_get(desc, "attach");
     if (!json_is_object(attach))
-        return fail(err, errlen, "%s: attach: expected a mapping with tracepoint and/or kprobe",
-                    origin);
-    int ret = parse_fields(d, json_object_get(desc, "fields"), origin, err, errlen);
+        return pt_error_set(err, EINVAL, origin, 0,
+                            "attach: expected a mapping with tracepoint and/or kprobe");
+    int ret = parse_fields(d, json_object_get(desc, "fields"), origin, err);
     if (ret == 0)
-        ret = parse_form(d, attach, 0, origin, err, errlen);
+        ret = parse_form(d, attach, 0, origin, err);
     if (ret == 0)
-        ret = parse_form(d, attach, 1, origin, err, errlen);
+        ret = parse_form(d, attach, 1, origin, err);
     if (ret == 0 && d->n_points[0] + d->n_points[1] == 0)
-        ret = fail(err, errlen, "%s: attach: no attach point in tracepoint or kprobe form", origin);
+        ret = pt_error_set(err, EINVAL, origin, 0,
+                           "attach: no attach point in tracepoint or kprobe form");
     if (ret == 0)
-        ret = parse_settings(d, json_object_get(desc, "settings"), origin, err, errlen);
+        ret = parse_settings(d, json_object_get(desc, "settings"), origin, err);
     return ret;
 }
 
@@ -342,8 +337,8 @@ static const struct extra_setting *setting_find(const struct extra_desc *d, cons
     return NULL;
 }
 
-static int extra_validate(const struct probe_ops *ops, const struct probe_conf *conf, char *err,
-                          size_t errlen)
+static int extra_validate(const struct probe_ops *ops, const struct probe_conf *conf,
+                          struct pt_error *err)
 {
     const struct extra_desc *d = ops->desc;
     const char *key;
@@ -354,11 +349,11 @@ static int extra_validate(const struct probe_ops *ops, const struct probe_conf *
             continue;
         const struct extra_setting *s = setting_find(d, key);
         if (!s)
-            return fail(err, errlen, "%s:%d: %s: unknown field '%s'", conf->file, conf->line,
-                        ops->name, key);
+            return pt_error_set(err, EINVAL, conf->file, conf->line, "%s: unknown field '%s'",
+                                ops->name, key);
         if (s->is_bool ? !json_is_boolean(value) : !json_is_integer(value))
-            return fail(err, errlen, "%s:%d: %s.%s: expected a%s", conf->file, conf->line,
-                        ops->name, key, s->is_bool ? " boolean" : "n integer");
+            return pt_error_set(err, EINVAL, conf->file, conf->line, "%s.%s: expected a%s",
+                                ops->name, key, s->is_bool ? " boolean" : "n integer");
     }
     return 0;
 }
@@ -468,24 +463,24 @@ static void desc_free(struct extra_desc *d)
 }
 
 int extra_probe_from_json(const char *name, const json_t *desc, const char *template_path,
-                          const char *origin, struct probe_ops *ops, char *err, size_t errlen)
+                          const char *origin, struct probe_ops *ops, struct pt_error *err)
 {
     memset(ops, 0, sizeof(*ops));
     if (!identifier_valid(name))
-        return fail(err, errlen,
-                    "%s: '%s' is not a valid probe name (lower-case letters, digits, "
-                    "_)",
-                    origin, name);
+        return pt_error_set(err, EINVAL, origin, 0,
+                            "'%s' is not a valid probe name (lower-case letters, digits, "
+                            "_)",
+                            name);
     struct extra_desc *d = calloc(1, sizeof(*d));
     if (!d)
-        return -ENOMEM;
-    int ret = parse_description(d, desc, origin, err, errlen);
+        return pt_error_set(err, ENOMEM, origin, 0, "out of memory");
+    int ret = parse_description(d, desc, origin, err);
     char *owned_name = ret == 0 ? strdup(name) : NULL;
     char *owned_template = owned_name ? strdup(template_path) : NULL;
     if (ret < 0 || !owned_template) {
         free(owned_name);
         desc_free(d);
-        return ret < 0 ? ret : -ENOMEM;
+        return ret < 0 ? ret : pt_error_set(err, ENOMEM, origin, 0, "out of memory");
     }
     *ops = (struct probe_ops){
         .name = owned_name,
@@ -501,25 +496,21 @@ int extra_probe_from_json(const char *name, const json_t *desc, const char *temp
     return 0;
 }
 
-int extra_probe_load(const char *dir, const char *name, struct probe_ops *ops, char *err,
-                     size_t errlen)
+int extra_probe_load(const char *dir, const char *name, struct probe_ops *ops, struct pt_error *err)
 {
     char desc_path[PATH_MAX], template_path[PATH_MAX];
     if (snprintf(desc_path, sizeof(desc_path), "%s/%s.yml", dir, name) >= (int)sizeof(desc_path) ||
         snprintf(template_path, sizeof(template_path), "%s/%s.bpf.c", dir, name) >=
             (int)sizeof(template_path))
-        return fail(err, errlen, "%s/%s: path too long", dir, name);
+        return pt_error_set(err, ENAMETOOLONG, NULL, 0, "%s/%s: path too long", dir, name);
     if (access(template_path, R_OK) < 0)
-        return fail(err, errlen, "%s: the probe's template %s cannot be read: %s", desc_path,
-                    template_path, strerror(errno));
+        return pt_error_set(err, EINVAL, desc_path, 0, "the probe's template %s cannot be read: %s",
+                            template_path, strerror(errno));
     json_t *desc = NULL;
-    struct pt_error cerr;
-    int ret = config_yaml_file_to_json(desc_path, &desc, &cerr);
-    if (ret < 0) {
-        pt_error_format(&cerr, err, errlen);
+    int ret = config_yaml_file_to_json(desc_path, &desc, err);
+    if (ret < 0)
         return ret;
-    }
-    ret = extra_probe_from_json(name, desc, template_path, desc_path, ops, err, errlen);
+    ret = extra_probe_from_json(name, desc, template_path, desc_path, ops, err);
     json_decref(desc);
     return ret;
 }

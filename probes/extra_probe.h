@@ -24,17 +24,18 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "error.h"
 #include "probe.h"
 
 /* Fills `ops` from a description already read as JSON; `template_path` is
  * the absolute path of NAME.bpf.c. `origin` names the description file in
- * messages. Returns 0, or -EINVAL with a message naming the field. */
+ * messages. Returns 0, or a negative errno with `err` naming the file and field. */
 int extra_probe_from_json(const char *name, const json_t *desc, const char *template_path,
-                          const char *origin, struct probe_ops *ops, char *err, size_t errlen);
+                          const char *origin, struct probe_ops *ops, struct pt_error *err);
 
 /* Reads DIR/NAME.yml and checks DIR/NAME.bpf.c exists. */
-int extra_probe_load(const char *dir, const char *name, struct probe_ops *ops, char *err,
-                     size_t errlen);
+int extra_probe_load(const char *dir, const char *name, struct probe_ops *ops,
+                     struct pt_error *err);
 
 /* Frees what extra_probe_from_json() allocated for `ops`. */
 void extra_probe_release(struct probe_ops *ops);

@@ -8,9 +8,9 @@
 
 #include "filter.h"
 #include "netstat.h"
-#include "pidtree_common.h"
+#include "templates/pidtree_common.h"
 #include "probe.h"
-#include "net_listen.h"
+#include "templates/net_listen.h"
 #include "strbuf.h"
 #include "timeutil.h"
 

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "error.h"
 
 struct strbuf;
 struct probe_instance;
@@ -58,9 +59,9 @@ struct probe_ops {
     const struct probe_ops *requires;
 
     /* Checks what the config module could not: options of probes from
-     * --extra-probe-path. Returns 0, or -EINVAL with a message. Optional. */
-    int (*validate)(const struct probe_ops *ops, const struct probe_conf *conf, char *err,
-                    size_t errlen);
+     * --extra-probe-path. Returns 0, or -EINVAL with `err` set. Optional. */
+    int (*validate)(const struct probe_ops *ops, const struct probe_conf *conf,
+                    struct pt_error *err);
 
     /* Appends the probe's settings as #define lines (typed values only).
      * Optional. */

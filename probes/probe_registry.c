@@ -10,13 +10,11 @@
 #include "extra_probe.h"
 
 /* Every NAME.yml in the directory is a probe; its NAME.bpf.c must exist. */
-static int extra_dir_load(struct probe_registry *reg, const char *dir, char *err, size_t errlen)
+static int extra_dir_load(struct probe_registry *reg, const char *dir, struct pt_error *err)
 {
     DIR *dh = opendir(dir);
-    if (!dh) {
-        snprintf(err, errlen, "--extra-probe-path %s: %s", dir, strerror(errno));
-        return -errno;
-    }
+    if (!dh)
+        return pt_error_set(err, errno, NULL, 0, "--extra-probe-path %s: %s", dir, strerror(errno));
     int ret = 0;
     struct dirent *de;
     while (ret == 0 && (de = readdir(dh))) {
@@ -26,36 +24,35 @@ static int extra_dir_load(struct probe_registry *reg, const char *dir, char *err
         char name[NAME_MAX + 1];
         snprintf(name, sizeof(name), "%.*s", (int)(len - 4), de->d_name);
         if (probe_builtin_find(name)) {
-            snprintf(err, errlen, "%s/%s: '%s' is a built-in probe and cannot be replaced", dir,
-                     de->d_name, name);
-            ret = -EEXIST;
+            ret = pt_error_set(err, EEXIST, NULL, 0,
+                               "%s/%s: '%s' is a built-in probe and cannot be replaced", dir,
+                               de->d_name, name);
             break;
         }
         struct probe_ops *grown = realloc(reg->extra, (reg->n_extra + 1) * sizeof(*grown));
         if (!grown) {
-            ret = -ENOMEM;
+            ret = pt_error_set(err, ENOMEM, NULL, 0, "--extra-probe-path %s: out of memory", dir);
             break;
         }
         reg->extra = grown;
-        ret = extra_probe_load(dir, name, &reg->extra[reg->n_extra], err, errlen);
+        ret = extra_probe_load(dir, name, &reg->extra[reg->n_extra], err);
         reg->n_extra += ret == 0;
     }
     closedir(dh);
     return ret;
 }
 
-int probe_registry_init(struct probe_registry *reg, const char *extra_dir, char *err, size_t errlen)
+int probe_registry_init(struct probe_registry *reg, const char *extra_dir, struct pt_error *err)
 {
     memset(reg, 0, sizeof(*reg));
     if (!extra_dir)
         return 0;
     /* Templates are named by absolute path in the rendered module. */
     char dir[PATH_MAX];
-    if (!realpath(extra_dir, dir)) {
-        snprintf(err, errlen, "--extra-probe-path %s: %s", extra_dir, strerror(errno));
-        return -errno;
-    }
-    int ret = extra_dir_load(reg, dir, err, errlen);
+    if (!realpath(extra_dir, dir))
+        return pt_error_set(err, errno, NULL, 0, "--extra-probe-path %s: %s", extra_dir,
+                            strerror(errno));
+    int ret = extra_dir_load(reg, dir, err);
     if (ret < 0)
         probe_registry_release(reg);
     return ret;

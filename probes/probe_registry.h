@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "error.h"
 #include "probe.h"
 
 struct probe_registry {
@@ -12,10 +13,9 @@ struct probe_registry {
     size_t n_extra;
 };
 
-/* Returns 0, or a negative errno with a message (an extra probe path that
+/* Returns 0, or a negative errno with `err` set (an extra probe path that
  * cannot be read or holds a malformed probe). `extra_dir` may be NULL. */
-int probe_registry_init(struct probe_registry *reg, const char *extra_dir, char *err,
-                        size_t errlen);
+int probe_registry_init(struct probe_registry *reg, const char *extra_dir, struct pt_error *err);
 const struct probe_ops *probe_registry_find(const struct probe_registry *reg, const char *name);
 void probe_registry_release(struct probe_registry *reg);
 

@@ -1,7 +1,7 @@
 /* The process lifecycle programs: not a probe of the config, but described
  * like one so the renderer and loader treat every program alike. Their
- * records are applied to the process cache by the daemon (src/daemon.c). */
-#include "pidtree_common.h"
+ * records are applied to the process cache by the dispatcher (src/dispatch.c). */
+#include "templates/pidtree_common.h"
 #include "probe.h"
 
 static const struct probe_attach_point process_points[] = {

@@ -1,6 +1,6 @@
 /* The socket tracker (templates/sockets.bpf.c): not a probe of the config;
  * net_listen and udp_session require it. It produces no records. */
-#include "pidtree_common.h"
+#include "templates/pidtree_common.h"
 #include "probe.h"
 
 static const struct probe_attach_point sockets_points[] = {

@@ -3,9 +3,9 @@
 #include <netinet/in.h>
 
 #include "jsonutil.h"
-#include "pidtree_common.h"
+#include "templates/pidtree_common.h"
 #include "probe.h"
-#include "tcp_connect.h"
+#include "templates/tcp_connect.h"
 
 static const struct probe_attach_point tcp_connect_tracepoints[] = {
     {PROBE_TRACEPOINT, "sock/inet_sock_set_state", "tcp_connect__inet_sock_set_state"},

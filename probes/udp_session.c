@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pidtree_common.h"
+#include "templates/pidtree_common.h"
 #include "probe.h"
 #include "timeutil.h"
-#include "udp_session.h"
+#include "templates/udp_session.h"
 #include "udp_session_table.h"
 
 /* Sessions open at once; the least recently active is ended early (error

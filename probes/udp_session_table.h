@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pidtree_common.h"
-#include "udp_session.h"
+#include "templates/pidtree_common.h"
+#include "templates/udp_session.h"
 
 struct udp_session {
     uint64_t sk;

@@ -1,4 +1,4 @@
-/* cli: the command line, as CONTRACT.md fixes it. */
+/* cli: the command line (README.md, "Options", quotes its help). */
 #ifndef PIDTREE_CLI_H
 #define PIDTREE_CLI_H
 

@@ -18,6 +18,7 @@
 #include "dispatch.h"
 #include "event_loop.h"
 #include "filter.h"
+#include "kernel_btf.h"
 #include "kernel_env.h"
 #include "output.h"
 #include "plugin_loader.h"
@@ -32,7 +33,6 @@
 /* 2048 pages (8 MiB): a full second of a 30,000 connects/s storm fits with
  * room to spare while the daemon is descheduled. */
 #define RINGBUF_PAGES 2048
-#define MAX_LINKS 64
 /* Records handled before the loop looks at its other fds again: a storm
  * that never lets the ring buffer empty must not keep SIGTERM waiting.
  * ~10 ms of work. */
@@ -49,18 +49,19 @@ struct daemon {
     char plugin_dir[PATH_MAX];
 
     struct bpf_objects *objs;
-    struct attach_link links[MAX_LINKS];
+    struct attach_link *links; /* one per attach point of every probe */
     size_t n_links;
     struct filter_tables filters[PT_MAX_PROBES];
     struct ring_buffer *ringbuf;
     int ringbuf_fd;
-    int subnets_fd, subnet_ports_fd, port_bits_fd;
+    struct filter_maps filter_maps;
     struct config_watch *watch;
     bool config_dirty;
     struct config **retired; /* swapped-out configs, freed at exit */
     size_t n_retired;
     int lost_fd;
     int n_cpus;
+    uint64_t *lost_values; /* one per possible CPU */
     uint64_t lost_seen[PT_MAX_PROBES];
     uint32_t next_rule_id;
     unsigned ticks;
@@ -74,7 +75,8 @@ struct daemon {
     int stalled_reported;
     /* The shared output's counters when this daemon took over. */
     unsigned long long written_before[OUTPUT_MAX_TAGS], dropped_before[OUTPUT_MAX_TAGS];
-    struct dispatch dispatch;
+    struct dispatch *dispatch;
+    struct plugin_set *plugins[PT_MAX_PROBES]; /* by probe id, until the dispatcher takes them */
     enum daemon_exit exit_code;
     char err[ERRLEN];
     char reload_err[ERRLEN]; /* the last failed reload's message */
@@ -153,8 +155,6 @@ static struct probe_instance *probe_add(struct daemon *d, const struct probe_ops
                                   .conf = conf,
                                   .id = (uint32_t)d->n_probes,
                                   .attach = ATTACH_TRACEPOINT,
-                                  .services = &dispatch_services,
-                                  .services_ctx = &d->dispatch,
                                   .filters = &d->filters[d->n_probes]};
     d->n_probes++;
     return pi;
@@ -172,8 +172,13 @@ static int probes_configure(struct daemon *d, bool probing)
         if (ops->requires && !probe_present(d, ops->requires) && !probe_add(d, ops->requires, NULL))
             return -EINVAL;
         struct probe_instance *pi = probe_add(d, ops, conf);
-        if (!pi || (ops->validate && ops->validate(ops, conf, d->err, sizeof(d->err)) < 0))
+        if (!pi)
             return -EINVAL;
+        struct pt_error verr = {0};
+        if (ops->validate && ops->validate(ops, conf, &verr) < 0) {
+            pt_error_format(&verr, d->err, sizeof(d->err));
+            return -EINVAL;
+        }
         /* -p renders an explicitly requested form even where it could not
          * attach: it loads nothing. */
         bool probe_kernel = probing && !(d->opts->print_and_quit && conf->attach != ATTACH_AUTO);
@@ -205,9 +210,10 @@ static int config_prepare(struct daemon *d)
         log_error("no configuration: give one with -c CONFIG (see example_config.yml)");
         return -EINVAL;
     }
-    struct pt_error cerr;
-    int ret = probe_registry_init(&d->registry, d->opts->extra_probe_path, d->err, sizeof(d->err));
+    struct pt_error cerr = {0};
+    int ret = probe_registry_init(&d->registry, d->opts->extra_probe_path, &cerr);
     if (ret < 0) {
+        pt_error_format(&cerr, d->err, sizeof(d->err));
         log_error(d->err);
         return ret;
     }
@@ -244,14 +250,33 @@ static int config_prepare(struct daemon *d)
     return 0;
 }
 
+/* Where the running kernel keeps a task's loginuid; 0 when its BTF does
+ * not say, and the process cache then has loginuids from /proc only. */
+static long task_loginuid_offset(void)
+{
+    long off = kernel_btf_file_member_offset(KERNEL_BTF_PATH, "task_struct", "loginuid");
+    if (off <= 0)
+        fprintf(stderr,
+                "pidtree-bcc: warning: %s: no offset of task_struct.loginuid (%s); login uids "
+                "are read from /proc\n",
+                KERNEL_BTF_PATH, off < 0 ? strerror((int)-off) : "at 0");
+    return off > 0 ? off : 0;
+}
+
 static int module_render(struct daemon *d, struct strbuf *text)
 {
     struct render_probe rp[PT_MAX_PROBES];
     for (size_t i = 0; i < d->n_probes; i++)
         rp[i] = (struct render_probe){d->probes[i].ops, d->probes[i].conf, d->probes[i].id,
                                       d->probes[i].attach};
-    struct render_options ropts = {.template_dir = d->template_dir, .ringbuf_pages = RINGBUF_PAGES};
-    return render_module(&ropts, rp, d->n_probes, text, d->err, sizeof(d->err));
+    struct render_options ropts = {.template_dir = d->template_dir,
+                                   .ringbuf_pages = RINGBUF_PAGES,
+                                   .task_loginuid_offset = task_loginuid_offset()};
+    struct pt_error rerr = {0};
+    int ret = render_module(&ropts, rp, d->n_probes, text, &rerr);
+    if (ret < 0)
+        pt_error_format(&rerr, d->err, sizeof(d->err));
+    return ret;
 }
 
 static int filters_build(struct daemon *d)
@@ -272,13 +297,26 @@ static int filters_build(struct daemon *d)
 
 /* ---- loading and attaching ---- */
 
+/* Every attach point of every probe, however many the probes declare. */
+static size_t attach_points_count(const struct daemon *d)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < d->n_probes; i++)
+        n += probe_form_get(d->probes[i].ops, d->probes[i].attach)->n_points;
+    return n;
+}
+
 static int module_load(struct daemon *d, const char *text)
 {
-    struct bpf_prog_spec specs[MAX_LINKS];
+    struct bpf_prog_spec *specs = calloc(attach_points_count(d) + 1, sizeof(*specs));
+    if (!specs) {
+        snprintf(d->err, sizeof(d->err), "out of memory loading the eBPF programs");
+        return -ENOMEM;
+    }
     size_t n = 0;
     for (size_t i = 0; i < d->n_probes; i++) {
         const struct probe_form *form = probe_form_get(d->probes[i].ops, d->probes[i].attach);
-        for (size_t j = 0; j < form->n_points && n < MAX_LINKS; j++) {
+        for (size_t j = 0; j < form->n_points; j++) {
             bool dup = false;
             for (size_t k = 0; k < n && !dup; k++)
                 dup = strcmp(specs[k].function, form->points[j].function) == 0;
@@ -288,18 +326,19 @@ static int module_load(struct daemon *d, const char *text)
     }
     char msg[ERRLEN - 64];
     d->objs = bpf_objects_load(text, specs, n, msg, sizeof(msg));
-    if (!d->objs) {
+    int ret = d->objs ? 0 : -errno;
+    free(specs);
+    if (ret < 0)
         snprintf(d->err, sizeof(d->err), "cannot load the eBPF programs: %s", msg);
-        return -errno;
-    }
-    return 0;
+    return ret;
 }
 
 static int maps_open(struct daemon *d)
 {
-    int subnets = d->subnets_fd = bpf_objects_map_fd(d->objs, "pt_subnets");
-    int ports = d->subnet_ports_fd = bpf_objects_map_fd(d->objs, "pt_subnet_ports");
-    int bits = d->port_bits_fd = bpf_objects_map_fd(d->objs, "pt_port_bits");
+    int *fd = d->filter_maps.fd;
+    int subnets = fd[FILTER_MAP_SUBNETS] = bpf_objects_map_fd(d->objs, "pt_subnets");
+    int ports = fd[FILTER_MAP_SUBNET_PORTS] = bpf_objects_map_fd(d->objs, "pt_subnet_ports");
+    int bits = fd[FILTER_MAP_PORT_BITS] = bpf_objects_map_fd(d->objs, "pt_port_bits");
     d->ringbuf_fd = bpf_objects_map_fd(d->objs, "pt_events");
     d->lost_fd = bpf_objects_map_fd(d->objs, "pt_lost");
     if (subnets < 0 || ports < 0 || bits < 0 || d->ringbuf_fd < 0 || d->lost_fd < 0) {
@@ -309,7 +348,7 @@ static int maps_open(struct daemon *d)
     for (size_t i = 1; i < d->n_probes; i++) {
         if (!d->probes[i].conf)
             continue;
-        int ret = filter_tables_load(&d->filters[i], NULL, subnets, ports, bits);
+        int ret = filter_tables_load(&d->filters[i], &d->filter_maps);
         if (ret < 0) {
             snprintf(d->err, sizeof(d->err), "probe '%s': cannot load its filters: %s",
                      d->probes[i].ops->name, strerror(-ret));
@@ -321,6 +360,11 @@ static int maps_open(struct daemon *d)
 
 static int probes_attach(struct daemon *d)
 {
+    d->links = calloc(attach_points_count(d) + 1, sizeof(*d->links));
+    if (!d->links) {
+        snprintf(d->err, sizeof(d->err), "out of memory attaching the probes");
+        return -ENOMEM;
+    }
     for (size_t i = 0; i < d->n_probes; i++) {
         struct probe_instance *pi = &d->probes[i];
         const struct probe_form *form = probe_form_get(pi->ops, pi->attach);
@@ -346,6 +390,8 @@ static void probes_detach(struct daemon *d)
     for (size_t i = d->n_links; i-- > 0;)
         attach_link_destroy(&d->links[i]);
     d->n_links = 0;
+    free(d->links);
+    d->links = NULL;
 }
 
 /* ---- lost events ---- */
@@ -377,11 +423,12 @@ static int map_fd_lookup(void *ctx, const char *name)
 static uint64_t lost_read(void *ctx, uint32_t probe_id)
 {
     struct daemon *d = ctx;
-    uint64_t values[512] = {0}, sum = 0;
-    if (d->lost_fd < 0 || d->n_cpus > 512 || bpf_lookup_elem(d->lost_fd, &probe_id, values) < 0)
+    uint64_t sum = 0;
+    if (d->lost_fd < 0 || !d->lost_values ||
+        bpf_lookup_elem(d->lost_fd, &probe_id, d->lost_values) < 0)
         return 0;
     for (int i = 0; i < d->n_cpus; i++)
-        sum += values[i];
+        sum += d->lost_values[i];
     return sum;
 }
 
@@ -407,7 +454,7 @@ static void lost_check(struct daemon *d, bool report)
 static int ringbuf_sample(void *ctx, void *data, size_t size)
 {
     struct daemon *d = ctx;
-    int ret = dispatch_record(&d->dispatch, data, size);
+    int ret = dispatch_record(d->dispatch, data, size);
     /* A negative return stops ring_buffer__consume, this record consumed:
      * for a broken output, after which nothing more can be written, and at
      * the end of a batch (-EAGAIN: the rest waits for the next turn). */
@@ -435,8 +482,8 @@ static void on_ringbuf(int fd, void *ctx)
 {
     struct daemon *d = ctx;
     int ret = ringbuf_consume_batch(d);
-    if (d->dispatch.output_error)
-        fail_output(d, d->dispatch.output_error);
+    if (dispatch_output_error(d->dispatch))
+        fail_output(d, dispatch_output_error(d->dispatch));
     else if (ret < 0 && ret != -EINTR && ret != -EAGAIN)
         fprintf(stderr, "pidtree-bcc: reading the ring buffer failed: %s\n", strerror(-ret));
 }
@@ -461,8 +508,8 @@ static void restart_for(struct daemon *d, const char *why)
     event_loop_stop(d->loop);
 }
 
-/* Builds every probe's tables from `next` and writes them over the current
- * ones; on any failure the kernel keeps what it had. */
+/* Builds every probe's tables from `next` and swaps them in, all or
+ * nothing: on any failure the kernel keeps what it had. */
 static int filters_swap(struct daemon *d, const struct config *next)
 {
     struct filter_tables fresh[PT_MAX_PROBES] = {0};
@@ -476,10 +523,11 @@ static int filters_swap(struct daemon *d, const struct config *next)
     if (ret == 0)
         ret = filter_tables_check_totals(fresh, d->n_probes, d->opts->config_path, d->err,
                                          sizeof(d->err));
-    for (size_t i = 1; i < d->n_probes && ret == 0; i++)
-        if (d->probes[i].conf)
-            ret = filter_tables_load(&fresh[i], &d->filters[i], d->subnets_fd, d->subnet_ports_fd,
-                                     d->port_bits_fd);
+    if (ret == 0) {
+        ret = filter_tables_swap(&fresh[1], &d->filters[1], d->n_probes - 1, &d->filter_maps);
+        if (ret < 0)
+            snprintf(d->err, sizeof(d->err), "cannot write the new filters: %s", strerror(-ret));
+    }
     for (size_t i = 1; i < d->n_probes; i++) {
         if (ret == 0 && d->probes[i].conf) {
             filter_tables_release(&d->filters[i]);
@@ -594,15 +642,17 @@ static void on_tick(void *ctx)
         d->config_dirty = false;
         config_reload(d);
     }
-    d->dispatch.boot_to_realtime_ns = time_boot_to_realtime_offset();
+    dispatch_set_clock(d->dispatch, time_boot_to_realtime_offset());
     lost_check(d, health_check);
     output_check(d);
-    if (dispatch_report_drops(&d->dispatch) < 0)
-        fail_output(d, d->dispatch.output_error ? d->dispatch.output_error : -EIO);
+    if (dispatch_report_drops(d->dispatch) < 0)
+        fail_output(d,
+                    dispatch_output_error(d->dispatch) ? dispatch_output_error(d->dispatch) : -EIO);
     uint64_t now = time_boot_ns();
     for (size_t i = 1; i < d->n_probes; i++)
         if (d->probes[i].ops->tick)
             d->probes[i].ops->tick(&d->probes[i], now);
+    dispatch_tick(d->dispatch, time_monotonic_ns());
 }
 
 static void before_sleep(void *ctx)
@@ -667,19 +717,35 @@ static int environment_check(struct daemon *d)
     return ret;
 }
 
+static const char *plugin_username(void *ctx, uint32_t uid)
+{
+    return proc_cache_username(ctx, uid);
+}
+
+static int plugin_loginuid(void *ctx, uint32_t pid, uint32_t *loginuid)
+{
+    return proc_cache_loginuid(ctx, pid, loginuid);
+}
+
+/* After the process cache: the plugins share its user names and login
+ * uids. */
 static int plugins_load(struct daemon *d)
 {
     const char *dirs[2] = {d->plugin_dir, d->opts->extra_plugin_path};
     size_t n_dirs = d->opts->extra_plugin_path ? 2 : 1;
+    struct plugin_services services = {plugin_username, plugin_loginuid, d->cache};
     struct pt_diags warnings = {0};
     int ret = 0;
     for (size_t i = 1; i < d->n_probes && ret == 0; i++) {
         if (!d->probes[i].conf || d->probes[i].conf->n_plugins == 0)
             continue;
-        d->dispatch.plugins[i] =
-            plugin_set_load(d->probes[i].conf, dirs, n_dirs, &warnings, d->err, sizeof(d->err));
-        if (!d->dispatch.plugins[i])
+        struct pt_error perr = {0};
+        d->plugins[i] =
+            plugin_set_load(d->probes[i].conf, dirs, n_dirs, &services, &warnings, &perr);
+        if (!d->plugins[i]) {
+            pt_error_format(&perr, d->err, sizeof(d->err));
             ret = -EINVAL;
+        }
     }
     if (ret == 0 && warnings_check(d, &warnings) < 0) {
         snprintf(d->err, sizeof(d->err), "%s: %zu plugin warning(s) in --strict mode",
@@ -696,9 +762,35 @@ static int plugins_load(struct daemon *d)
  * would refuse, with the same message. */
 static int config_check_deep(struct daemon *d)
 {
-    /* Before the plugins: they are stored in the dispatcher. */
-    dispatch_init(&d->dispatch, NULL, d->out);
+    /* Before the plugins: they share the process cache. */
+    if (!d->cache && !(d->cache = proc_cache_new("/proc"))) {
+        snprintf(d->err, sizeof(d->err), "cannot set up the process cache: %s", strerror(errno));
+        return -ENOMEM;
+    }
     return filters_build(d) < 0 || plugins_load(d) < 0 ? -EINVAL : 0;
+}
+
+/* The runtime object the probes are served by: their records, their
+ * events, their plugins (which it takes) and their services. */
+static int dispatch_create(struct daemon *d)
+{
+    struct dispatch_env env = {.cache = d->cache,
+                               .out = d->out,
+                               .budget = d->budget,
+                               .lost_event_telemetry = d->opts->lost_event_telemetry,
+                               .lost_reader = lost_read,
+                               .map_fd = map_fd_lookup,
+                               .ctx = d};
+    d->dispatch = dispatch_new(&env);
+    if (!d->dispatch) {
+        snprintf(d->err, sizeof(d->err), "cannot set up the dispatcher: out of memory");
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < d->n_probes; i++) {
+        dispatch_add_probe(d->dispatch, &d->probes[i], d->plugins[d->probes[i].id]);
+        d->plugins[d->probes[i].id] = NULL;
+    }
+    return 0;
 }
 
 static int probes_start(struct daemon *d)
@@ -751,30 +843,30 @@ static enum daemon_exit daemon_start(struct daemon *d)
         pt_error_format(&oerr, d->err, sizeof(d->err));
         goto out;
     }
-    d->cache = proc_cache_new("/proc");
     d->budget = uid_budget_new(UID_BUDGET_DEFAULT_RATE, UID_BUDGET_DEFAULT_BURST);
-    if (!d->cache || !d->budget || signals_block(d) < 0) {
-        snprintf(d->err, sizeof(d->err), "cannot set up: %s", strerror(errno));
+    if (!d->budget) {
+        snprintf(d->err, sizeof(d->err), "cannot set up the per-user budget: out of memory");
         goto out;
     }
-    d->dispatch.cache = d->cache;
-    d->dispatch.budget = d->budget;
-    d->dispatch.lost_event_telemetry = d->opts->lost_event_telemetry;
-    d->dispatch.lost_reader = lost_read;
-    d->dispatch.lost_ctx = d;
-    d->dispatch.map_fd = map_fd_lookup;
-    d->dispatch.map_ctx = d;
-    for (size_t i = 0; i < d->n_probes; i++)
-        d->dispatch.probes[d->probes[i].id] = &d->probes[i];
+    int ret = signals_block(d);
+    if (ret < 0) {
+        snprintf(d->err, sizeof(d->err), "cannot set up the signals: %s", strerror(-ret));
+        goto out;
+    }
+    if (dispatch_create(d) < 0)
+        goto out;
     if (module_load(d, text.data) < 0 || maps_open(d) < 0 || loop_setup(d) < 0 ||
         probes_attach(d) < 0)
         goto out;
     /* Attached first, scanned second: a process born in between is in the
      * ring buffer, and its fork applied after the scan changes nothing. */
-    if (proc_cache_scan(d->cache) < 0 || probes_start(d) < 0) {
-        snprintf(d->err, sizeof(d->err), "cannot read /proc: %s", strerror(errno));
+    ret = proc_cache_scan(d->cache);
+    if (ret < 0) {
+        snprintf(d->err, sizeof(d->err), "cannot read /proc: %s", strerror(-ret));
         goto out;
     }
+    if (probes_start(d) < 0) /* says which probe */
+        goto out;
     if (privileges_shed(d) < 0)
         goto out;
     stats_mark(d);
@@ -792,7 +884,8 @@ out:
  * needs to tell "quiet" from "dropping". */
 static void stats_report(struct daemon *d)
 {
-    const struct dispatch *ds = &d->dispatch;
+    struct dispatch_stats st, *ds = &st;
+    dispatch_get_stats(d->dispatch, &st);
     uint64_t emitted = 0;
     for (size_t i = 1; i < d->n_probes; i++) {
         uint32_t id = d->probes[i].id;
@@ -823,7 +916,7 @@ static void daemon_stop(struct daemon *d, bool final)
     probes_detach(d);
     /* What the kernel submitted before the detach is still in the ring:
      * write it out before leaving. Finite: nothing is added any more. */
-    while (d->ringbuf && !d->dispatch.output_error && ringbuf_consume_batch(d) == -EAGAIN)
+    while (d->ringbuf && !dispatch_output_error(d->dispatch) && ringbuf_consume_batch(d) == -EAGAIN)
         output_flush(d->out);
     for (size_t i = 1; i < d->n_probes; i++)
         if (d->probes[i].ops->stop && d->probes[i].state)
@@ -848,10 +941,10 @@ static void daemon_cleanup(struct daemon *d)
     if (d->signal_fd >= 0)
         close(d->signal_fd);
     for (size_t i = 0; i < PT_MAX_PROBES; i++) {
-        plugin_set_free(d->dispatch.plugins[i]);
+        plugin_set_free(d->plugins[i]);
         filter_tables_release(&d->filters[i]);
     }
-    dispatch_release(&d->dispatch);
+    dispatch_free(d->dispatch);
     bpf_objects_free(d->objs);
     proc_cache_free(d->cache);
     uid_budget_free(d->budget);
@@ -860,6 +953,7 @@ static void daemon_cleanup(struct daemon *d)
     for (size_t i = 0; i < d->n_retired; i++)
         config_free(d->retired[i]);
     free(d->retired);
+    free(d->lost_values);
     probe_registry_release(&d->registry);
 }
 
@@ -895,7 +989,13 @@ static struct daemon *daemon_new(const struct cli_options *opts, struct output *
     d->out = out;
     d->signal_fd = d->ringbuf_fd = d->lost_fd = -1;
     d->n_cpus = possible_cpus();
+    /* A per-CPU value is one u64 per possible CPU, however many there are. */
+    d->lost_values = calloc((size_t)d->n_cpus, sizeof(*d->lost_values));
     paths_resolve(d);
+    if (!d->lost_values) {
+        free(d);
+        return NULL;
+    }
     return d;
 }
 
@@ -937,8 +1037,8 @@ static void daemon_handover(struct daemon *old, struct daemon *next, uint64_t st
     for (size_t i = 1; i < next->n_probes; i++)
         for (size_t j = 1; j < old->n_probes; j++)
             if (strcmp(next->probes[i].ops->name, old->probes[j].ops->name) == 0) {
-                next->dispatch.accept_from_ns[next->probes[i].id] = cut;
-                old->dispatch.accept_until_ns[old->probes[j].id] = cut;
+                dispatch_accept_from(next->dispatch, next->probes[i].id, cut);
+                dispatch_accept_until(old->dispatch, old->probes[j].id, cut);
             }
     daemon_stop(old, false);
     stats_mark(next);

@@ -11,21 +11,109 @@
 #include "timeutil.h"
 #include "uid_budget.h"
 
-void dispatch_init(struct dispatch *d, struct proc_cache *cache, struct output *out)
+/* Exec arguments wait here between execve() entry and its result. */
+#define DISPATCH_PENDING_EXECS 64
+
+struct pending_exec {
+    uint32_t pid;
+    uint32_t truncated;
+    char *args;
+    size_t len;
+};
+
+struct dispatch {
+    struct proc_cache *cache;
+    struct output *out;
+    struct probe_instance *probes[PT_MAX_PROBES]; /* by probe id */
+    struct plugin_set *plugins[PT_MAX_PROBES];    /* by probe id; may be NULL; owned */
+    int64_t boot_to_realtime_ns;
+    unsigned long lost_event_telemetry;
+    uint64_t (*lost_reader)(void *ctx, uint32_t probe_id);
+    int (*map_fd)(void *ctx, const char *name);
+    void *env_ctx;
+
+    struct pending_exec pending[DISPATCH_PENDING_EXECS];
+    unsigned pending_next;
+
+    struct dispatch_stats stats;
+    int output_error; /* the first write error, a negative errno */
+    struct strbuf line;
+
+    /* Bounds against a user who makes huge trees or floods: see README
+     * "Faults and hostile input". */
+    size_t max_line;           /* the tree is cut to keep lines within it */
+    struct uid_budget *budget; /* NULL: no per-user limit; the caller's */
+    uint64_t accept_from_ns[PT_MAX_PROBES], accept_until_ns[PT_MAX_PROBES];
+};
+
+static const struct probe_services dispatch_services;
+
+struct dispatch *dispatch_new(const struct dispatch_env *env)
 {
-    memset(d, 0, sizeof(*d));
-    d->cache = cache;
-    d->out = out;
+    struct dispatch *d = calloc(1, sizeof(*d));
+    if (!d)
+        return NULL;
+    d->cache = env->cache;
+    d->out = env->out;
+    d->budget = env->budget;
+    d->lost_event_telemetry = env->lost_event_telemetry;
+    d->lost_reader = env->lost_reader;
+    d->map_fd = env->map_fd;
+    d->env_ctx = env->ctx;
     d->boot_to_realtime_ns = time_boot_to_realtime_offset();
     d->max_line = DISPATCH_DEFAULT_MAX_LINE;
+    return d;
 }
 
-void dispatch_release(struct dispatch *d)
+void dispatch_free(struct dispatch *d)
 {
+    if (!d)
+        return;
     for (size_t i = 0; i < DISPATCH_PENDING_EXECS; i++)
         free(d->pending[i].args);
-    memset(d->pending, 0, sizeof(d->pending));
+    for (size_t i = 0; i < PT_MAX_PROBES; i++)
+        plugin_set_free(d->plugins[i]);
     strbuf_release(&d->line);
+    free(d);
+}
+
+void dispatch_add_probe(struct dispatch *d, struct probe_instance *pi, struct plugin_set *plugins)
+{
+    d->probes[pi->id] = pi;
+    d->plugins[pi->id] = plugins;
+    pi->services = &dispatch_services;
+    pi->services_ctx = d;
+}
+
+void dispatch_set_clock(struct dispatch *d, int64_t boot_to_realtime_ns)
+{
+    d->boot_to_realtime_ns = boot_to_realtime_ns;
+}
+
+void dispatch_accept_from(struct dispatch *d, uint32_t probe_id, uint64_t from_ns)
+{
+    d->accept_from_ns[probe_id] = from_ns;
+}
+
+void dispatch_accept_until(struct dispatch *d, uint32_t probe_id, uint64_t until_ns)
+{
+    d->accept_until_ns[probe_id] = until_ns;
+}
+
+void dispatch_tick(struct dispatch *d, uint64_t now_ns)
+{
+    for (size_t i = 0; i < PT_MAX_PROBES; i++)
+        plugin_set_tick(d->plugins[i], now_ns);
+}
+
+int dispatch_output_error(const struct dispatch *d)
+{
+    return d->output_error;
+}
+
+void dispatch_get_stats(const struct dispatch *d, struct dispatch_stats *stats)
+{
+    *stats = d->stats;
 }
 
 /* ---- process lifecycle ---- */
@@ -66,6 +154,17 @@ static void on_exec(struct dispatch *d, const struct pt_exec_event *e, size_t si
     p->truncated = e->truncated || len < e->args_len;
 }
 
+/* The fork is seen in the parent: its loginuid now, which the child
+ * inherits, and which tells a parent that logged in since its exec. */
+static void on_fork(struct dispatch *d, const struct pt_fork_event *e)
+{
+    if (e->loginuid != PT_LOGINUID_UNKNOWN)
+        proc_cache_set_loginuid(d->cache, e->h.pid, e->loginuid);
+    proc_cache_fork(d->cache, e->h.pid, e->child_pid, e->h.uid, e->h.boot_ns);
+    if (e->loginuid != PT_LOGINUID_UNKNOWN)
+        proc_cache_set_loginuid(d->cache, e->child_pid, e->loginuid);
+}
+
 static void on_exec_ret(struct dispatch *d, const struct pt_exec_ret_event *e)
 {
     struct pending_exec *p = pending_find(d, e->h.pid);
@@ -74,6 +173,8 @@ static void on_exec_ret(struct dispatch *d, const struct pt_exec_ret_event *e)
             proc_cache_exec(d->cache, e->h.pid, e->h.uid, p->args, p->len, (int)p->truncated);
         else
             proc_cache_exec(d->cache, e->h.pid, e->h.uid, NULL, 0, 1);
+        if (e->loginuid != PT_LOGINUID_UNKNOWN)
+            proc_cache_set_loginuid(d->cache, e->h.pid, e->loginuid);
     }
     if (p)
         pending_clear(p);
@@ -86,8 +187,7 @@ static int on_lifecycle(struct dispatch *d, const struct pt_header *h, const voi
     case PT_EV_FORK:
         if (size < sizeof(struct pt_fork_event))
             return -EINVAL;
-        proc_cache_fork(d->cache, h->pid, ((const struct pt_fork_event *)data)->child_pid, h->uid,
-                        h->boot_ns);
+        on_fork(d, data);
         return 0;
     case PT_EV_EXEC:
         if (size < offsetof(struct pt_exec_event, args))
@@ -128,20 +228,20 @@ static void put_timestamp(struct dispatch *d, struct json_writer *w, uint64_t bo
 static int line_finish(struct dispatch *d, struct json_writer *w, unsigned tag)
 {
     if (json_writer_error(w) < 0) {
-        d->unbuilt++;
+        d->stats.unbuilt++;
         return 0;
     }
     int ret = output_line(d->out, tag, d->line.data, d->line.len);
     if (ret < 0 && ret != -ENOMEM && !d->output_error)
         d->output_error = ret;
     if (ret == -ENOMEM)
-        d->unbuilt++;
+        d->stats.unbuilt++;
     return ret == -ENOMEM ? 0 : ret;
 }
 
 static int emit_lost_telemetry(struct dispatch *d, struct probe_instance *pi)
 {
-    uint64_t lost = d->lost_reader ? d->lost_reader(d->lost_ctx, pi->id) : 0;
+    uint64_t lost = d->lost_reader ? d->lost_reader(d->env_ctx, pi->id) : 0;
     struct json_writer w;
     d->line.len = 0;
     json_writer_init(&w, &d->line);
@@ -269,12 +369,13 @@ int dispatch_emit(struct dispatch *d, struct probe_instance *pi, uint32_t pid, u
     int ret = line_finish(d, &w, pi->id);
     uint64_t now = time_boot_ns();
     if (now > boot_ns) {
-        d->latency_sum_ns += now - boot_ns;
-        if (now - boot_ns > d->latency_max_ns)
-            d->latency_max_ns = now - boot_ns;
+        d->stats.latency_sum_ns += now - boot_ns;
+        if (now - boot_ns > d->stats.latency_max_ns)
+            d->stats.latency_max_ns = now - boot_ns;
     }
-    d->events[pi->id]++;
-    if (ret == 0 && d->lost_event_telemetry && d->events[pi->id] % d->lost_event_telemetry == 0)
+    d->stats.events[pi->id]++;
+    if (ret == 0 && d->lost_event_telemetry &&
+        d->stats.events[pi->id] % d->lost_event_telemetry == 0)
         ret = emit_lost_telemetry(d, pi);
     return ret;
 }
@@ -313,10 +414,10 @@ static int emit_from_services(struct probe_instance *pi, uint32_t pid, uint64_t 
 static int map_fd_from_services(struct probe_instance *pi, const char *name)
 {
     struct dispatch *d = pi->services_ctx;
-    return d->map_fd ? d->map_fd(d->map_ctx, name) : -ENOENT;
+    return d->map_fd ? d->map_fd(d->env_ctx, name) : -ENOENT;
 }
 
-const struct probe_services dispatch_services = {
+static const struct probe_services dispatch_services = {
     .emit = emit_from_services,
     .map_fd = map_fd_from_services,
 };
@@ -326,7 +427,7 @@ static int on_probe_record(struct dispatch *d, const struct pt_header *h, const 
 {
     struct probe_instance *pi = h->probe_id < PT_MAX_PROBES ? d->probes[h->probe_id] : NULL;
     if (!pi || size < pi->ops->record_size) {
-        d->bad_records++;
+        d->stats.bad_records++;
         return 0;
     }
     if (h->boot_ns < d->accept_from_ns[pi->id] ||
@@ -336,7 +437,7 @@ static int on_probe_record(struct dispatch *d, const struct pt_header *h, const 
      * since it was forked or exec'd. */
     proc_cache_set_uid(d->cache, h->pid, h->uid);
     if (!uid_budget_allow(d->budget, h->uid, time_monotonic_ns())) {
-        d->rate_limited[pi->id]++;
+        d->stats.rate_limited[pi->id]++;
         return 0;
     }
     json_t *fields = json_object();
@@ -349,22 +450,22 @@ static int on_probe_record(struct dispatch *d, const struct pt_header *h, const 
     } else if (ret == -EAGAIN)
         ret = 0;
     else
-        d->bad_records++, ret = 0;
+        d->stats.bad_records++, ret = 0;
     json_decref(fields);
     return d->output_error ? d->output_error : ret;
 }
 
 int dispatch_record(struct dispatch *d, const void *data, size_t size)
 {
-    d->records++;
+    d->stats.records++;
     if (size < sizeof(struct pt_header)) {
-        d->bad_records++;
+        d->stats.bad_records++;
         return 0;
     }
     const struct pt_header *h = data;
     if (h->type == PT_EV_PROBE)
         return on_probe_record(d, h, data, size);
     if (on_lifecycle(d, h, data, size) < 0)
-        d->bad_records++;
+        d->stats.bad_records++;
     return 0;
 }

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "output.h"
-#include "pidtree_common.h"
+#include "templates/pidtree_common.h"
 #include "probe.h"
 #include "proctree.h"
 #include "strbuf.h"
@@ -20,56 +20,34 @@
 struct plugin_set;
 struct uid_budget;
 
-/* Exec arguments wait here between execve() entry and its result. */
-#define DISPATCH_PENDING_EXECS 64
-
-struct pending_exec {
-    uint32_t pid;
-    uint32_t truncated;
-    char *args;
-    size_t len;
-};
-
-struct dispatch {
+/* What a dispatcher is wired to; the caller keeps each alive for the
+ * dispatcher's life. */
+struct dispatch_env {
     struct proc_cache *cache;
     struct output *out;
-    struct probe_instance *probes[PT_MAX_PROBES]; /* by probe id */
-    struct plugin_set *plugins[PT_MAX_PROBES];    /* by probe id; may be NULL */
-    int64_t boot_to_realtime_ns;
-
+    struct uid_budget *budget; /* NULL: no per-user limit */
     /* --lost-event-telemetry: every N events of a probe, a telemetry line
-     * with the lost count read through lost_reader. */
+     * with the lost count lost_reader reads (0: none). */
     unsigned long lost_event_telemetry;
     uint64_t (*lost_reader)(void *ctx, uint32_t probe_id);
-    void *lost_ctx;
-
     /* The module's maps, for probes that read their own (udp_session). */
     int (*map_fd)(void *ctx, const char *name);
-    void *map_ctx;
+    void *ctx; /* for lost_reader and map_fd */
+};
 
-    struct pending_exec pending[DISPATCH_PENDING_EXECS];
-    unsigned pending_next;
-
+/* What a dispatcher has done, for the stop report and the benchmark. */
+struct dispatch_stats {
     uint64_t records;
     uint64_t bad_records;
+    uint64_t unbuilt; /* lines lost for lack of memory */
     uint64_t events[PT_MAX_PROBES];
-    /* Latency from the kernel's timestamp to the line being handed to
-     * output, for the benchmark: sum and max, in ns. */
+    uint64_t rate_limited[PT_MAX_PROBES];
+    /* From the kernel's timestamp to the line handed to output, in ns. */
     uint64_t latency_sum_ns;
     uint64_t latency_max_ns;
-    int output_error; /* the first write error, a negative errno */
-    uint64_t unbuilt; /* lines lost for lack of memory */
-    struct strbuf line;
-
-    /* Bounds against a user who makes huge trees or floods: see README
-     * "Faults and hostile input". */
-    size_t max_line;           /* the tree is cut to keep lines within it */
-    struct uid_budget *budget; /* NULL: no per-user limit; owned by the caller */
-    uint64_t rate_limited[PT_MAX_PROBES];
-    /* A restart hands a probe over at one instant: the old daemon keeps its
-     * events before it, the new one those from it (0: no bound). */
-    uint64_t accept_from_ns[PT_MAX_PROBES], accept_until_ns[PT_MAX_PROBES];
 };
+
+struct dispatch;
 
 /* Lines are bounded by this much (a tree of 40 huge command lines made
  * 4.8 MB lines); a tree is cut to fit, and the event says "truncated". */
@@ -79,8 +57,33 @@ struct dispatch {
 /* The output tag of the daemon's own lines (telemetry, rate_limited). */
 #define DISPATCH_TAG_DAEMON (OUTPUT_MAX_TAGS - 1)
 
-void dispatch_init(struct dispatch *d, struct proc_cache *cache, struct output *out);
-void dispatch_release(struct dispatch *d);
+/* A dispatcher writing to env->out, with lines bounded by
+ * DISPATCH_DEFAULT_MAX_LINE. NULL when out of memory. */
+struct dispatch *dispatch_new(const struct dispatch_env *env);
+/* Frees the dispatcher and the plugin sets it was given. NULL-safe. */
+void dispatch_free(struct dispatch *d);
+
+/* Serves `pi`: records with its id come here, and its probe services
+ * (emit, map_fd) are this dispatcher's. Takes `plugins` (may be NULL), run
+ * on each of its events and freed with the dispatcher. */
+void dispatch_add_probe(struct dispatch *d, struct probe_instance *pi, struct plugin_set *plugins);
+
+/* The offset from the kernel's boot clock to the wall clock, for the
+ * timestamps; the daemon refreshes it every second. */
+void dispatch_set_clock(struct dispatch *d, int64_t boot_to_realtime_ns);
+
+/* A restart hands a probe over at one instant: the old daemon keeps its
+ * events before `until_ns`, the new one those from `from_ns` (0: no bound). */
+void dispatch_accept_from(struct dispatch *d, uint32_t probe_id, uint64_t from_ns);
+void dispatch_accept_until(struct dispatch *d, uint32_t probe_id, uint64_t until_ns);
+
+/* Runs every plugin's periodic tick. */
+void dispatch_tick(struct dispatch *d, uint64_t now_ns);
+
+/* The first write error, a negative errno, or 0. */
+int dispatch_output_error(const struct dispatch *d);
+
+void dispatch_get_stats(const struct dispatch *d, struct dispatch_stats *stats);
 
 /* Handles one record. Returns 0, or a negative errno when the output broke
  * (the caller stops the daemon: exit status 1). A malformed record is
@@ -98,8 +101,5 @@ int dispatch_emit(struct dispatch *d, struct probe_instance *pi, uint32_t pid, u
  * since the last call (the daemon calls it every second). Returns 0 or a
  * negative errno when the output broke. */
 int dispatch_report_drops(struct dispatch *d);
-
-/* The probe_services a probe_instance gets, with the dispatch as ctx. */
-extern const struct probe_services dispatch_services;
 
 #endif

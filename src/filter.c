@@ -206,44 +206,124 @@ bool filter_tables_drop(const struct filter_tables *t, int family, const uint8_t
     return rule->mode == PT_SUBNET_EXCEPT_PORTS ? !listed : listed;
 }
 
-static int map_update(int fd, const void *key, const void *value)
+static int map_write(const struct filter_maps *m, enum filter_map map, const void *key,
+                     const void *value)
 {
-    return bpf_update_elem(fd, (void *)key, (void *)value, 0) < 0 ? -errno : 0;
+    if (m->update)
+        return m->update(m, map, key, value);
+    return bpf_update_elem(m->fd[map], (void *)key, (void *)value, 0) < 0 ? -errno : 0;
 }
 
-/* New entries go in before stale ones leave, so a swap never opens a window
- * in which a subnet that stays filtered lets events through. */
-int filter_tables_load(const struct filter_tables *t, const struct filter_tables *old,
-                       int subnets_fd, int subnet_ports_fd, int port_bits_fd)
+/* An entry already gone is what a removal wants. */
+static int map_remove(const struct filter_maps *m, enum filter_map map, const void *key)
 {
-    int ret;
-    for (size_t i = 0; i < t->n_ports; i++)
-        if ((ret = map_update(subnet_ports_fd, &t->ports[i].key, &t->ports[i].bits)) < 0)
-            return ret;
+    int ret = m->remove                                      ? m->remove(m, map, key)
+              : bpf_delete_elem(m->fd[map], (void *)key) < 0 ? -errno
+                                                             : 0;
+    return ret == -ENOENT ? 0 : ret;
+}
+
+static const struct filter_subnet_entry *subnet_find(const struct filter_tables *t,
+                                                     const struct pt_subnet_key *key)
+{
     for (size_t i = 0; i < t->n_subnets; i++)
-        if ((ret = map_update(subnets_fd, &t->subnets[i].key, &t->subnets[i].rule)) < 0)
-            return ret;
-    for (uint32_t w = 0; w < PT_PORT_WORDS; w++) {
-        if (old && old->port_bits[w] == t->port_bits[w])
-            continue;
-        if (!old && t->port_bits[w] == 0)
-            continue; /* array maps start zeroed */
-        uint32_t idx = t->probe_id * PT_PORT_WORDS + w;
-        if ((ret = map_update(port_bits_fd, &idx, &t->port_bits[w])) < 0)
-            return ret;
+        if (memcmp(&t->subnets[i].key, key, sizeof(*key)) == 0)
+            return &t->subnets[i];
+    return NULL;
+}
+
+static const struct filter_port_word *port_word_find(const struct filter_tables *t,
+                                                     const struct pt_subnet_port_key *key)
+{
+    for (size_t i = 0; i < t->n_ports; i++)
+        if (memcmp(&t->ports[i].key, key, sizeof(*key)) == 0)
+            return &t->ports[i];
+    return NULL;
+}
+
+/* Writing a probe's tables is a sequence of steps: its ports, then its
+ * subnets (whose rules name the ports), then the port-bit words that
+ * change. Each step can be undone from `old`. */
+static size_t write_steps(const struct filter_tables *t)
+{
+    return t->n_ports + t->n_subnets + PT_PORT_WORDS;
+}
+
+static int write_step(const struct filter_tables *t, const struct filter_tables *old, size_t step,
+                      bool undo, const struct filter_maps *m)
+{
+    if (step < t->n_ports) {
+        const struct filter_port_word *word = &t->ports[step];
+        if (!undo)
+            return map_write(m, FILTER_MAP_SUBNET_PORTS, &word->key, &word->bits);
+        const struct filter_port_word *was = port_word_find(old, &word->key);
+        return was ? map_write(m, FILTER_MAP_SUBNET_PORTS, &was->key, &was->bits)
+                   : map_remove(m, FILTER_MAP_SUBNET_PORTS, &word->key);
     }
-    if (!old)
-        return 0;
-    for (size_t i = 0; i < old->n_subnets; i++) {
-        bool kept = false;
-        for (size_t j = 0; j < t->n_subnets && !kept; j++)
-            kept = memcmp(&old->subnets[i].key, &t->subnets[j].key, sizeof(t->subnets[j].key)) == 0;
-        if (!kept)
-            bpf_delete_elem(subnets_fd, (void *)&old->subnets[i].key);
+    step -= t->n_ports;
+    if (step < t->n_subnets) {
+        const struct filter_subnet_entry *e = &t->subnets[step];
+        if (!undo)
+            return map_write(m, FILTER_MAP_SUBNETS, &e->key, &e->rule);
+        const struct filter_subnet_entry *was = subnet_find(old, &e->key);
+        return was ? map_write(m, FILTER_MAP_SUBNETS, &was->key, &was->rule)
+                   : map_remove(m, FILTER_MAP_SUBNETS, &e->key);
     }
+    uint32_t w = (uint32_t)(step - t->n_subnets);
+    if (t->port_bits[w] == old->port_bits[w])
+        return 0; /* unchanged, or zero as an array map starts */
+    uint32_t idx = t->probe_id * PT_PORT_WORDS + w;
+    return map_write(m, FILTER_MAP_PORT_BITS, &idx, undo ? &old->port_bits[w] : &t->port_bits[w]);
+}
+
+/* Undoes every step up to and including probe `last`'s step `failed` (a
+ * failed update changed nothing, undoing it is harmless). */
+static void writes_undo(const struct filter_tables *fresh, const struct filter_tables *old,
+                        size_t last, size_t failed, const struct filter_maps *m)
+{
+    static const struct filter_tables none;
+    for (size_t i = last + 1; i-- > 0;) {
+        size_t steps = i == last ? failed + 1 : write_steps(&fresh[i]);
+        for (size_t s = steps; s-- > 0;)
+            write_step(&fresh[i], old ? &old[i] : &none, s, true, m);
+    }
+}
+
+/* Entries of `old` the new tables do not have. A removal of a present key
+ * does not fail; one that did would leave a stale entry, not a broken
+ * swap. */
+static void stale_remove(const struct filter_tables *t, const struct filter_tables *old,
+                         const struct filter_maps *m)
+{
+    for (size_t i = 0; i < old->n_subnets; i++)
+        if (!subnet_find(t, &old->subnets[i].key))
+            map_remove(m, FILTER_MAP_SUBNETS, &old->subnets[i].key);
     for (size_t i = 0; i < old->n_ports; i++)
-        bpf_delete_elem(subnet_ports_fd, (void *)&old->ports[i].key);
+        if (!port_word_find(t, &old->ports[i].key))
+            map_remove(m, FILTER_MAP_SUBNET_PORTS, &old->ports[i].key);
+}
+
+int filter_tables_swap(const struct filter_tables *fresh, const struct filter_tables *old, size_t n,
+                       const struct filter_maps *m)
+{
+    static const struct filter_tables none;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t s = 0; s < write_steps(&fresh[i]); s++) {
+            int ret = write_step(&fresh[i], old ? &old[i] : &none, s, false, m);
+            if (ret < 0) {
+                writes_undo(fresh, old, i, s, m);
+                return ret;
+            }
+        }
+    }
+    for (size_t i = 0; old && i < n; i++)
+        stale_remove(&fresh[i], &old[i], m);
     return 0;
+}
+
+int filter_tables_load(const struct filter_tables *t, const struct filter_maps *m)
+{
+    return filter_tables_swap(t, NULL, 1, m);
 }
 
 void filter_tables_release(struct filter_tables *t)

@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "pidtree_common.h"
+#include "templates/pidtree_common.h"
 
 struct filter_subnet_entry {
     struct pt_subnet_key key;
@@ -56,11 +56,36 @@ int filter_tables_check_totals(const struct filter_tables *tables, size_t n, con
 bool filter_tables_drop(const struct filter_tables *t, int family, const uint8_t addr[16],
                         uint16_t port);
 
-/* Writes the tables into the module's maps, replacing what the probe had
- * (entries of `old`, when given, that are no longer wanted are deleted).
- * Returns 0 or a negative errno. */
-int filter_tables_load(const struct filter_tables *t, const struct filter_tables *old,
-                       int subnets_fd, int subnet_ports_fd, int port_bits_fd);
+enum filter_map {
+    FILTER_MAP_SUBNETS,
+    FILTER_MAP_SUBNET_PORTS,
+    FILTER_MAP_PORT_BITS,
+    FILTER_N_MAPS
+};
+
+/* The module's filter maps (templates/common.bpf.c), by fd. `update` and
+ * `remove`, when set, stand in for the bpf() calls: a test's own map, which
+ * can fail on demand. Both return 0 or a negative errno. */
+struct filter_maps {
+    int fd[FILTER_N_MAPS];
+    int (*update)(const struct filter_maps *m, enum filter_map map, const void *key,
+                  const void *value);
+    int (*remove)(const struct filter_maps *m, enum filter_map map, const void *key);
+    void *ctx;
+};
+
+/* Writes one probe's tables into maps that hold nothing of it yet. Returns
+ * 0, or a negative errno having taken back what it wrote. */
+int filter_tables_load(const struct filter_tables *t, const struct filter_maps *maps);
+
+/* Replaces the tables `old[i]` of n probes by `fresh[i]`, all or nothing:
+ * new entries go in before stale ones leave (a subnet filtered before and
+ * after never lets an event through), and when any write fails every entry
+ * written is taken back, so the maps hold exactly `old` again. Events seen
+ * while the swap runs may meet a mix of old and new entries. Returns 0 or
+ * the failed write's negative errno. */
+int filter_tables_swap(const struct filter_tables *fresh, const struct filter_tables *old, size_t n,
+                       const struct filter_maps *maps);
 
 void filter_tables_release(struct filter_tables *t);
 

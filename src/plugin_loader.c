@@ -29,6 +29,9 @@
 #define PLUGIN_LOG_INTERVAL_NS (60ull * 1000000000ull)
 
 struct loaded_plugin {
+    struct pidtree_host host; /* first: the host's address is the plugin's */
+    const struct plugin_services *services;
+    const char *probe;
     const struct pidtree_plugin *desc;
     void *handle;
     void *state;
@@ -39,6 +42,7 @@ struct loaded_plugin {
 };
 
 struct plugin_set {
+    struct plugin_services services;
     char *probe;
     struct loaded_plugin *items;
     size_t n;
@@ -49,9 +53,13 @@ struct load_ctx {
     const struct probe_conf *probe;
     const struct plugin_conf *pc;
     struct pt_diags *warnings;
-    char *err;
-    size_t errlen;
+    struct pt_error *err;
 };
+
+/* Whether a plugin's descriptor has `field`: one built against an older
+ * header ends before the fields appended since. */
+#define DESC_HAS(desc, field)                                                                      \
+    ((desc)->struct_size >= offsetof(struct pidtree_plugin, field) + sizeof((desc)->field))
 
 static uint64_t monotonic_ns(void)
 {
@@ -60,21 +68,19 @@ static uint64_t monotonic_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Writes "FILE:LINE: " (where the plugin is configured) and the message
- * into the caller's buffer. Always returns -1, for `return fail(...)`. */
-__attribute__((format(printf, 2, 3))) static int fail(const struct load_ctx *c, const char *fmt,
-                                                      ...)
+/* Records the error at FILE:LINE where the plugin is configured. Returns
+ * -errnum, for `return load_error(...)`. */
+__attribute__((format(printf, 3, 4))) static int load_error(const struct load_ctx *c, int errnum,
+                                                            const char *fmt, ...)
 {
     const char *file = c->pc->file ? c->pc->file : (c->probe->file ? c->probe->file : "config");
     int line = c->pc->file ? c->pc->line : c->probe->line;
-    int n = snprintf(c->err, c->errlen, "%s:%d: ", file, line);
-    if (n < 0 || (size_t)n >= c->errlen)
-        return -1;
+    char msg[sizeof(c->err->msg)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return -1;
+    return pt_error_set(c->err, errnum, file, line, "%s", msg);
 }
 
 static bool name_valid(const char *name)
@@ -116,16 +122,18 @@ static int component_check(const struct load_ctx *c, const char *path, bool is_f
     struct stat st;
     char who[32];
     if (lstat(path, &st) < 0)
-        return fail(c, "plugin '%s': cannot stat %s: %s", c->pc->name, path, strerror(errno));
+        return load_error(c, errno, "plugin '%s': cannot stat %s: %s", c->pc->name, path,
+                          strerror(errno));
     if (is_file && !S_ISREG(st.st_mode))
-        return fail(c, "plugin '%s': %s is not a regular file", c->pc->name, path);
+        return load_error(c, EINVAL, "plugin '%s': %s is not a regular file", c->pc->name, path);
     if (!owner_trusted(st.st_uid))
-        return fail(c, "plugin '%s': %s is owned by uid %u; refusing to load it as %s", c->pc->name,
-                    path, (unsigned)st.st_uid, as_whom(who, sizeof(who)));
+        return load_error(c, EPERM, "plugin '%s': %s is owned by uid %u; refusing to load it as %s",
+                          c->pc->name, path, (unsigned)st.st_uid, as_whom(who, sizeof(who)));
     bool sticky_dir = !is_file && S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX);
     if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !sticky_dir)
-        return fail(c, "plugin '%s': %s is writable by other users; refusing to load it as %s",
-                    c->pc->name, path, as_whom(who, sizeof(who)));
+        return load_error(c, EPERM,
+                          "plugin '%s': %s is writable by other users; refusing to load it as %s",
+                          c->pc->name, path, as_whom(who, sizeof(who)));
     return 0;
 }
 
@@ -135,8 +143,9 @@ static int path_check(const struct load_ctx *c, const char *real)
 {
     char buf[PATH_MAX];
     snprintf(buf, sizeof(buf), "%s", real);
-    if (component_check(c, buf, true) < 0)
-        return -1;
+    int ret = component_check(c, buf, true);
+    if (ret < 0)
+        return ret;
     for (;;) {
         char *slash = strrchr(buf, '/');
         if (!slash)
@@ -146,13 +155,14 @@ static int path_check(const struct load_ctx *c, const char *real)
             return component_check(c, buf, false);
         }
         *slash = '\0';
-        if (component_check(c, buf, false) < 0)
-            return -1;
+        if ((ret = component_check(c, buf, false)) < 0)
+            return ret;
     }
 }
 
 /* Finds NAME.so in the directories, in order. Returns 1 with the resolved
- * path in `real`, 0 when no directory has it, -1 on another error. */
+ * path in `real`, 0 when no directory has it, a negative errno on another
+ * error. */
 static int plugin_find(const struct load_ctx *c, const char *const *dirs, size_t n_dirs, char *real)
 {
     for (size_t i = 0; i < n_dirs; i++) {
@@ -164,7 +174,7 @@ static int plugin_find(const struct load_ctx *c, const char *const *dirs, size_t
         if (realpath(path, real))
             return 1;
         if (errno != ENOENT && errno != ENOTDIR)
-            return fail(c, "plugin '%s': %s: %s", c->pc->name, path, strerror(errno));
+            return load_error(c, errno, "plugin '%s': %s: %s", c->pc->name, path, strerror(errno));
     }
     return 0;
 }
@@ -182,8 +192,9 @@ static int fail_unknown(const struct load_ctx *c, const char *const *dirs, size_
         used += (size_t)n;
     }
     if (!list[0])
-        return fail(c, "unknown plugin '%s' (no plugin directory configured)", c->pc->name);
-    return fail(c, "unknown plugin '%s' (looked in %s)", c->pc->name, list);
+        return load_error(c, ENOENT, "unknown plugin '%s' (no plugin directory configured)",
+                          c->pc->name);
+    return load_error(c, ENOENT, "unknown plugin '%s' (looked in %s)", c->pc->name, list);
 }
 
 static void probes_list(const char *const *probes, char *buf, size_t len)
@@ -218,98 +229,154 @@ static int desc_check(const struct load_ctx *c, const struct pidtree_plugin *d, 
     const char *name = c->pc->name;
     size_t min_size = offsetof(struct pidtree_plugin, destroy) + sizeof(d->destroy);
     if (d->abi_version != PIDTREE_PLUGIN_ABI_VERSION)
-        return fail(c,
-                    "plugin '%s': %s was built for plugin ABI version %u, this pidtree-bcc "
-                    "supports version %u; rebuild it against this version's pidtree/plugin.h",
-                    name, path, (unsigned)d->abi_version, PIDTREE_PLUGIN_ABI_VERSION);
+        return load_error(c, EPROTO,
+                          "plugin '%s': %s was built for plugin ABI version %u, this pidtree-bcc "
+                          "supports version %u; rebuild it against this version's pidtree/plugin.h",
+                          name, path, (unsigned)d->abi_version, PIDTREE_PLUGIN_ABI_VERSION);
     if (d->struct_size < min_size)
-        return fail(c, "plugin '%s': %s: descriptor too small (%u bytes, at least %zu expected)",
-                    name, path, (unsigned)d->struct_size, min_size);
+        return load_error(c, EPROTO,
+                          "plugin '%s': %s: descriptor too small (%u bytes, at least %zu expected)",
+                          name, path, (unsigned)d->struct_size, min_size);
     if (!d->name || strcmp(d->name, name) != 0)
-        return fail(c, "plugin '%s': %s calls itself '%s'; file and plugin names must match", name,
-                    path, d->name ? d->name : "(null)");
+        return load_error(c, EINVAL,
+                          "plugin '%s': %s calls itself '%s'; file and plugin names must match",
+                          name, path, d->name ? d->name : "(null)");
     if (!d->process)
-        return fail(c, "plugin '%s': %s has no process() function", name, path);
+        return load_error(c, EINVAL, "plugin '%s': %s has no process() function", name, path);
     if (!probe_supported(d->probes, c->probe->name)) {
         char list[512];
         probes_list(d->probes, list, sizeof(list));
-        return fail(c, "plugin '%s' does not support probe '%s' (supports: %s)", name,
-                    c->probe->name, list);
+        return load_error(c, EINVAL, "plugin '%s' does not support probe '%s' (supports: %s)", name,
+                          c->probe->name, list);
     }
     return 0;
 }
 
-/* Opens and checks one plugin file. Returns the handle, or NULL with `err`
- * set (and nothing left open). */
-static void *plugin_open(const struct load_ctx *c, const char *path,
-                         const struct pidtree_plugin **desc)
+/* Opens and checks one plugin file into *handle. Returns 0, or a negative
+ * errno with `err` set (and nothing left open). */
+static int plugin_open(const struct load_ctx *c, const char *path,
+                       const struct pidtree_plugin **desc, void **handle)
 {
-    if (path_check(c, path) < 0)
-        return NULL;
-    void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!handle) {
-        fail(c, "plugin '%s': cannot load %s: %s", c->pc->name, path, dlerror());
-        return NULL;
-    }
+    int ret = path_check(c, path);
+    if (ret < 0)
+        return ret;
+    *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!*handle)
+        return load_error(c, ENOEXEC, "plugin '%s': cannot load %s: %s", c->pc->name, path,
+                          dlerror());
     dlerror();
-    *desc = dlsym(handle, PIDTREE_PLUGIN_SYMBOL);
+    *desc = dlsym(*handle, PIDTREE_PLUGIN_SYMBOL);
     if (!*desc) {
         const char *why = dlerror();
-        fail(c, "plugin '%s': %s does not export '%s': %s", c->pc->name, path,
-             PIDTREE_PLUGIN_SYMBOL, why ? why : "symbol is NULL");
-        dlclose(handle);
-        return NULL;
+        ret = load_error(c, ENOENT, "plugin '%s': %s does not export '%s': %s", c->pc->name, path,
+                         PIDTREE_PLUGIN_SYMBOL, why ? why : "symbol is NULL");
+    } else {
+        ret = desc_check(c, *desc, path);
     }
-    if (desc_check(c, *desc, path) < 0) {
-        dlclose(handle);
-        return NULL;
+    if (ret < 0) {
+        dlclose(*handle);
+        *handle = NULL;
     }
-    return handle;
+    return ret;
 }
 
-/* Runs init(). Returns 1 when the plugin is ready, -1 when it failed. A
- * message left by a successful init() is a warning. */
+/* Runs init_host() or init(). Returns 1 when the plugin is ready, a
+ * negative errno when it failed. A message left by a successful init is a
+ * warning. */
 static int plugin_init(const struct load_ctx *c, struct loaded_plugin *lp)
 {
     char msg[512] = "";
-    if (!lp->desc->init)
-        return 1;
-    int ret = lp->desc->init(c->probe->name, c->pc->args, &lp->state, msg, sizeof(msg));
+    int (*init_host)(const char *, const json_t *, const struct pidtree_host *, void **, char *,
+                     size_t) = DESC_HAS(lp->desc, init_host) ? lp->desc->init_host : NULL;
+    int ret = 0;
+    if (init_host)
+        ret = init_host(c->probe->name, c->pc->args, &lp->host, &lp->state, msg, sizeof(msg));
+    else if (lp->desc->init)
+        ret = lp->desc->init(c->probe->name, c->pc->args, &lp->state, msg, sizeof(msg));
     if (ret == 0 && msg[0] &&
         pt_diags_add(c->warnings, c->pc->file ? c->pc->file : c->probe->file,
                      c->pc->file ? c->pc->line : c->probe->line, "%s.plugins.%s: %s",
                      c->probe->name, c->pc->name, msg) < 0) {
         if (lp->desc->destroy)
             lp->desc->destroy(lp->state);
-        return fail(c, "plugin '%s': out of memory", c->pc->name);
+        return load_error(c, ENOMEM, "plugin '%s': out of memory", c->pc->name);
     }
     if (ret == 0)
         return 1;
     if (!msg[0])
         snprintf(msg, sizeof(msg), "init() returned %d", ret);
-    return fail(c, "plugin '%s' failed to initialise: %s", c->pc->name, msg);
+    return load_error(c, EINVAL, "plugin '%s' failed to initialise: %s", c->pc->name, msg);
 }
 
-/* Loads one configured plugin into `lp`. Returns 1 when it is ready, -1
- * when it could not be found, loaded or initialised. */
+/* ---- the host API ---- */
+
+static struct loaded_plugin *host_plugin(const struct pidtree_host *host)
+{
+    return (struct loaded_plugin *)(void *)host; /* host is the first member */
+}
+
+static void host_log(const struct pidtree_host *host, const char *fmt, ...)
+{
+    const struct loaded_plugin *lp = host_plugin(host);
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "pidtree-bcc: probe '%s': plugin '%s': %s\n", lp->probe, lp->name, msg);
+}
+
+static const char *host_username(const struct pidtree_host *host, uint32_t uid)
+{
+    const struct plugin_services *svc = host_plugin(host)->services;
+    return svc->username(svc->ctx, uid);
+}
+
+static int host_loginuid(const struct pidtree_host *host, uint32_t pid, uint32_t *loginuid)
+{
+    const struct plugin_services *svc = host_plugin(host)->services;
+    return svc->loginuid ? svc->loginuid(svc->ctx, pid, loginuid) : -ENOENT;
+}
+
+static uint64_t host_now_ns(const struct pidtree_host *host)
+{
+    return monotonic_ns();
+}
+
+static void host_make(struct loaded_plugin *lp, const struct plugin_set *set)
+{
+    lp->services = &set->services;
+    lp->probe = set->probe;
+    lp->host = (struct pidtree_host){.struct_size = sizeof(struct pidtree_host),
+                                     .log = host_log,
+                                     .username = host_username,
+                                     .loginuid = host_loginuid,
+                                     .now_ns = host_now_ns};
+}
+
+/* Loads one configured plugin into `lp`. Returns 1 when it is ready, a
+ * negative errno when it could not be found, loaded or initialised. */
 static int plugin_load_one(const struct load_ctx *c, const char *const *dirs, size_t n_dirs,
-                           struct loaded_plugin *lp)
+                           const struct plugin_set *set, struct loaded_plugin *lp)
 {
     char path[PATH_MAX];
     if (!name_valid(c->pc->name))
-        return fail(c, "plugin name '%s' is not valid (letters, digits, '_' and '-' only)",
-                    c->pc->name ? c->pc->name : "");
+        return load_error(c, EINVAL,
+                          "plugin name '%s' is not valid (letters, digits, '_' and '-' only)",
+                          c->pc->name ? c->pc->name : "");
     int found = plugin_find(c, dirs, n_dirs, path);
     if (found < 0)
-        return -1;
+        return found;
     if (found == 0)
         return fail_unknown(c, dirs, n_dirs);
     *lp = (struct loaded_plugin){0};
-    lp->handle = plugin_open(c, path, &lp->desc);
-    if (!lp->handle)
-        return -1;
+    host_make(lp, set);
+    int ret = plugin_open(c, path, &lp->desc, &lp->handle);
+    if (ret < 0)
+        return ret;
     lp->name = strdup(c->pc->name);
-    int ret = lp->name ? plugin_init(c, lp) : fail(c, "plugin '%s': out of memory", c->pc->name);
+    ret = lp->name ? plugin_init(c, lp)
+                   : load_error(c, ENOMEM, "plugin '%s': out of memory", c->pc->name);
     if (ret <= 0) {
         free(lp->name);
         dlclose(lp->handle);
@@ -318,16 +385,18 @@ static int plugin_load_one(const struct load_ctx *c, const char *const *dirs, si
 }
 
 struct plugin_set *plugin_set_load(const struct probe_conf *probe, const char *const *dirs,
-                                   size_t n_dirs, struct pt_diags *warnings, char *err,
-                                   size_t errlen)
+                                   size_t n_dirs, const struct plugin_services *services,
+                                   struct pt_diags *warnings, struct pt_error *err)
 {
     struct plugin_set *set = calloc(1, sizeof(*set));
     if (set) {
         set->probe = strdup(probe->name ? probe->name : "");
         set->items = calloc(probe->n_plugins ? probe->n_plugins : 1, sizeof(*set->items));
+        set->services = *services;
     }
     if (!set || !set->probe || !set->items) {
-        snprintf(err, errlen, "plugins of probe '%s': out of memory", probe->name);
+        pt_error_set(err, ENOMEM, probe->file, probe->line, "plugins of probe '%s': out of memory",
+                     probe->name);
         plugin_set_free(set);
         return NULL;
     }
@@ -335,14 +404,16 @@ struct plugin_set *plugin_set_load(const struct probe_conf *probe, const char *c
         const struct plugin_conf *pc = &probe->plugins[i];
         if (!pc->enabled)
             continue;
-        struct load_ctx c = {probe, pc, warnings, err, errlen};
-        int ret = plugin_load_one(&c, dirs, n_dirs, &set->items[set->n]);
+        struct load_ctx c = {probe, pc, warnings, err};
+        int ret = plugin_load_one(&c, dirs, n_dirs, set, &set->items[set->n]);
         /* As the original: unload_on_init_exception covers every reason a
          * plugin is not there (missing, wrong probe, failed init). */
         if (ret < 0 && pc->unload_on_init_exception) {
+            char line[sizeof(err->file) + sizeof(err->msg) + 16];
+            pt_error_format(err, line, sizeof(line));
             fprintf(stderr, "pidtree-bcc: %s; continuing without it (unload_on_init_exception)\n",
-                    err);
-            err[0] = '\0';
+                    line);
+            pt_error_clear(err);
             continue;
         }
         if (ret < 0) {
@@ -352,6 +423,15 @@ struct plugin_set *plugin_set_load(const struct probe_conf *probe, const char *c
         set->n++;
     }
     return set;
+}
+
+void plugin_set_tick(struct plugin_set *set, uint64_t now_ns)
+{
+    for (size_t i = 0; set && i < set->n; i++) {
+        const struct pidtree_plugin *d = set->items[i].desc;
+        if (DESC_HAS(d, tick) && d->tick)
+            d->tick(set->items[i].state, now_ns);
+    }
 }
 
 /* Logs the first failure at once, then at most one line a minute with the

@@ -21,6 +21,8 @@
 #define MAX_DEPTH 4096
 #define USER_BUCKETS 64
 #define MIN_BUCKETS 1024
+/* The kernel's "never set" loginuid, (uid_t)-1. */
+#define LOGINUID_UNSET 0xffffffffu
 
 struct proc_entry {
     struct proc_entry *next;   /* hash chain, while in the table */
@@ -29,8 +31,9 @@ struct proc_entry {
     size_t cmdline_len;
     uint64_t start; /* clock ticks since boot */
     uint32_t pid, ppid, uid;
-    uint32_t refs; /* one for the table, one per child pointing here */
-    unsigned seen; /* scan generation */
+    uint32_t loginuid; /* LOGINUID_UNSET when none */
+    uint32_t refs;     /* one for the table, one per child pointing here */
+    unsigned seen;     /* scan generation */
     bool in_table, ppid_known, kthread;
     bool cmdline_cut; /* longer than the bound, or the kernel stopped early */
     /* From a fork event's clock rather than /proc: may differ from /proc's
@@ -77,6 +80,7 @@ static struct proc_entry *entry_new(struct proc_cache *c, uint32_t pid)
     if (!e)
         return NULL;
     e->pid = pid;
+    e->loginuid = LOGINUID_UNSET;
     c->n_entries++;
     return e;
 }
@@ -290,6 +294,22 @@ static int read_stat_status(const struct proc_cache *c, struct proc_entry *e, ch
     return ret;
 }
 
+/* Unset when the file is absent (a kernel without audit) or unreadable. */
+static uint32_t read_loginuid(const struct proc_cache *c, uint32_t pid)
+{
+    struct strbuf sb = STRBUF_INIT;
+    uint32_t uid = LOGINUID_UNSET;
+    if (read_proc_file(c, pid, "loginuid", &sb) == 0 && sb.len > 0) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(sb.data, &end, 10);
+        if (errno == 0 && end != sb.data && v < LOGINUID_UNSET)
+            uid = (uint32_t)v;
+    }
+    strbuf_release(&sb);
+    return uid;
+}
+
 /* A new entry from /proc/PID, neither in the table nor linked. */
 static struct proc_entry *proc_read(struct proc_cache *c, uint32_t pid)
 {
@@ -302,6 +322,7 @@ static struct proc_entry *proc_read(struct proc_cache *c, uint32_t pid)
         return NULL;
     }
     e->ppid_known = true;
+    e->loginuid = read_loginuid(c, pid);
     char *line = read_cmdline(c, pid);
     /* Kernel threads have no command line; ps shows them as [comm]. */
     e->kthread = !line;
@@ -426,6 +447,7 @@ static void scan_merge(struct proc_entry *old, struct proc_entry *fresh)
 {
     entry_changed(old);
     old->uid = fresh->uid;
+    old->loginuid = fresh->loginuid;
     old->kthread = fresh->kthread;
     old->start = fresh->start;
     old->start_approx = false;
@@ -539,6 +561,7 @@ void proc_cache_fork(struct proc_cache *c, uint32_t parent_pid, uint32_t child_p
     entry_set_cmdline(c, e, line, p && p->cmdline_cut);
     if (p) {
         e->kthread = p->kthread;
+        e->loginuid = p->loginuid;
         link_parent(e, p);
     }
     table_replace(c, e);
@@ -609,6 +632,22 @@ void proc_cache_set_uid(struct proc_cache *c, uint32_t pid, uint32_t uid)
         e->uid = uid;
         entry_changed(e);
     }
+}
+
+void proc_cache_set_loginuid(struct proc_cache *c, uint32_t pid, uint32_t loginuid)
+{
+    struct proc_entry *e = table_find(c, pid);
+    if (e)
+        e->loginuid = loginuid;
+}
+
+int proc_cache_loginuid(struct proc_cache *c, uint32_t pid, uint32_t *loginuid)
+{
+    const struct proc_entry *e = table_find(c, pid);
+    if (!e || e->loginuid == LOGINUID_UNSET)
+        return -ENOENT;
+    *loginuid = e->loginuid;
+    return 0;
 }
 
 /* ---- the tree ---- */

@@ -48,6 +48,13 @@ void proc_cache_exit(struct proc_cache *cache, uint32_t pid);
  * since exec). */
 void proc_cache_set_uid(struct proc_cache *cache, uint32_t pid, uint32_t uid);
 
+/* The audit login uid of `pid` as the kernel reported it at fork or exec
+ * (inherited from the parent at fork), or as /proc showed it when the
+ * process was read from there. Returns 0 with *loginuid set, or -ENOENT
+ * when the process is not cached or no login set one. */
+void proc_cache_set_loginuid(struct proc_cache *cache, uint32_t pid, uint32_t loginuid);
+int proc_cache_loginuid(struct proc_cache *cache, uint32_t pid, uint32_t *loginuid);
+
 /* Builds `proctree`: a JSON array from `pid` up to PID 1, each entry
  * {"pid", "cmdline", "username"}, with "truncated": true when the command
  * line was cut. A pid not in the cache is read from /proc (and cached). When

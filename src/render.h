@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "error.h"
 #include "probe.h"
 
 struct strbuf;
@@ -27,11 +28,15 @@ struct render_probe {
 struct render_options {
     const char *template_dir;
     unsigned ringbuf_pages; /* a power of two */
+    /* Where task_struct.loginuid is in the running kernel (kernel_btf), as
+     * PT_TASK_LOGINUID_OFFSET; 0 when unknown (it is never the first
+     * field), and the process records then carry PT_LOGINUID_UNKNOWN. */
+    long task_loginuid_offset;
 };
 
-/* Appends the module's text to `out`. Returns 0, or a negative errno with a
- * message in `err` (e.g. a template file that cannot be read). */
+/* Appends the module's text to `out`. Returns 0, or a negative errno with
+ * `err` set (e.g. a template file that cannot be read). */
 int render_module(const struct render_options *opts, const struct render_probe *probes,
-                  size_t n_probes, struct strbuf *out, char *err, size_t errlen);
+                  size_t n_probes, struct strbuf *out, struct pt_error *err);
 
 #endif

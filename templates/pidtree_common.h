@@ -49,10 +49,16 @@ struct pt_header {
     __u64 boot_ns; /* bpf_ktime_get_boot_ns() */
 };
 
+/* The audit login uid (who logged in, kept across su and sudo) as the
+ * kernel holds it: PT_LOGINUID_UNSET when no login set it, and
+ * PT_LOGINUID_UNKNOWN when the module could not read it (no BTF). */
+#define PT_LOGINUID_UNSET 0xffffffffu
+#define PT_LOGINUID_UNKNOWN 0xfffffffeu
+
 struct pt_fork_event {
     struct pt_header h;
     __u32 child_pid;
-    __u32 pad;
+    __u32 loginuid; /* the parent's now, which the child inherits */
 };
 
 struct pt_exec_event {
@@ -68,7 +74,7 @@ struct pt_exec_event {
 struct pt_exec_ret_event {
     struct pt_header h;
     __s32 ret;
-    __u32 pad;
+    __u32 loginuid;
 };
 
 struct pt_exit_event {

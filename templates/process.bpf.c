@@ -9,6 +9,22 @@
 
 BPF_PERCPU_ARRAY(pt_exec_scratch, struct pt_exec_event, 1);
 
+/* The current task's loginuid, read at the offset the daemon found in the
+ * running kernel's BTF: the installed headers may lay task_struct out
+ * differently from the kernel that runs. */
+static __always_inline __u32 pt_current_loginuid(void)
+{
+#ifdef PT_TASK_LOGINUID_OFFSET
+    __u32 v = PT_LOGINUID_UNKNOWN;
+    char *task = (char *)bpf_get_current_task();
+    if (bpf_probe_read_kernel(&v, sizeof(v), task + PT_TASK_LOGINUID_OFFSET))
+        return PT_LOGINUID_UNKNOWN;
+    return v;
+#else
+    return PT_LOGINUID_UNKNOWN;
+#endif
+}
+
 /* task_newtask runs in the parent, before the child can run, so the fork is
  * reserved in the ring buffer ahead of anything the child does. */
 int pt_process__task_newtask(void *ctx)
@@ -23,7 +39,7 @@ int pt_process__task_newtask(void *ctx)
     }
     pt_header_fill(&e->h, PT_EV_FORK, PT_PROCESS_PROBE_ID);
     e->child_pid = args->pid;
-    e->pad = 0;
+    e->loginuid = pt_current_loginuid();
     pt_events.ringbuf_submit(e, 0);
     return 0;
 }
@@ -80,7 +96,7 @@ static __always_inline int pt_exec_exit(long ret)
     /* uid here is the one the new program runs with (setuid applied). */
     pt_header_fill(&e->h, PT_EV_EXEC_RET, PT_PROCESS_PROBE_ID);
     e->ret = ret;
-    e->pad = 0;
+    e->loginuid = pt_current_loginuid();
     pt_events.ringbuf_submit(e, 0);
     return 0;
 }

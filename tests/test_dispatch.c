@@ -57,7 +57,7 @@ struct side {
     struct proc_cache *cache;
     struct output out;
     int fd;
-    struct dispatch d;
+    struct dispatch *d;
     struct probe_instance pi;
 };
 
@@ -78,7 +78,7 @@ static void put_file(const char *root, const char *name, const char *data, size_
     fclose(f);
 }
 
-static void side_init(struct side *s, struct plugin_set *plugins)
+static void side_init(struct side *s, struct plugin_set *plugins, struct uid_budget *budget)
 {
     snprintf(s->root, sizeof(s->root), "/tmp/pt-dispatch-XXXXXX");
     assert_non_null(mkdtemp(s->root));
@@ -93,11 +93,12 @@ static void side_init(struct side *s, struct plugin_set *plugins)
     s->fd = memfd_create("out", 0);
     assert_true(s->fd >= 0);
     assert_int_equal(output_open_fd(&s->out, s->fd), 0);
-    dispatch_init(&s->d, s->cache, &s->out);
-    s->d.boot_to_realtime_ns = 0; /* both sides write the same timestamps */
+    struct dispatch_env env = {.cache = s->cache, .out = &s->out, .budget = budget};
+    s->d = dispatch_new(&env);
+    assert_non_null(s->d);
+    dispatch_set_clock(s->d, 0); /* both sides write the same timestamps */
     s->pi = (struct probe_instance){.ops = &test_probe, .id = TEST_PROBE_ID};
-    s->d.probes[TEST_PROBE_ID] = &s->pi;
-    s->d.plugins[TEST_PROBE_ID] = plugins;
+    dispatch_add_probe(s->d, &s->pi, plugins);
 }
 
 static char *side_output(struct side *s)
@@ -112,7 +113,7 @@ static char *side_output(struct side *s)
 
 static void side_release(struct side *s)
 {
-    dispatch_release(&s->d);
+    dispatch_free(s->d);
     output_close(&s->out);
     close(s->fd);
     proc_cache_free(s->cache);
@@ -121,7 +122,7 @@ static void side_release(struct side *s)
 
 static void feed(struct side *s, const void *rec, size_t size)
 {
-    assert_int_equal(dispatch_record(&s->d, rec, size), 0);
+    assert_int_equal(dispatch_record(s->d, rec, size), 0);
 }
 
 static void fork_rec(struct side *s, uint32_t parent, uint32_t child, uint32_t uid)
@@ -176,19 +177,27 @@ static void scenario(struct side *s)
     probe_rec(s, 4242, 0, 22); /* unknown process: the tree's error */
 }
 
+static const char *uid_as_name(void *ctx, uint32_t uid)
+{
+    static char name[16];
+    snprintf(name, sizeof(name), "%u", (unsigned)uid);
+    return name;
+}
+
 static struct plugin_set *identity_plugin(struct probe_conf *probe, struct plugin_conf *pc)
 {
     static const char *const dirs[] = {TEST_BUILD_DIR "/plugins"};
-    char err[512] = "";
+    static const struct plugin_services services = {.username = uid_as_name};
+    struct pt_error err = {0};
     *pc = (struct plugin_conf){.name = "identityplugin", .enabled = true, .file = "t.yml"};
     pc->args = json_object();
     *probe = (struct probe_conf){.name = "test_probe", .file = "t.yml", .line = 1};
     probe->plugins = pc;
     probe->n_plugins = 1;
     struct pt_diags warnings = {0};
-    struct plugin_set *set = plugin_set_load(probe, dirs, 1, &warnings, err, sizeof(err));
+    struct plugin_set *set = plugin_set_load(probe, dirs, 1, &services, &warnings, &err);
     if (!set)
-        fail_msg("identityplugin: %s", err);
+        fail_msg("identityplugin: %s", err.msg);
     assert_int_equal(plugin_set_count(set), 1);
     assert_int_equal(warnings.n, 0);
     return set;
@@ -200,8 +209,8 @@ static void test_plugin_and_direct_paths_write_the_same_bytes(void **state)
     struct plugin_conf pc;
     struct plugin_set *set = identity_plugin(&probe, &pc);
     struct side direct, plugged;
-    side_init(&direct, NULL);
-    side_init(&plugged, set);
+    side_init(&direct, NULL, NULL);
+    side_init(&plugged, set, NULL); /* which takes the set */
     scenario(&direct);
     scenario(&plugged);
     char *a = side_output(&direct), *b = side_output(&plugged);
@@ -242,8 +251,7 @@ static void test_plugin_and_direct_paths_write_the_same_bytes(void **state)
     free(a);
     free(b);
     side_release(&direct);
-    side_release(&plugged);
-    plugin_set_free(set);
+    side_release(&plugged); /* frees the plugin set with the dispatcher */
     json_decref(pc.args);
 }
 
@@ -252,17 +260,19 @@ static void test_plugin_and_direct_paths_write_the_same_bytes(void **state)
 static void test_budget_drops_one_user_and_reports(void **state)
 {
     struct side s;
-    side_init(&s, NULL);
-    s.d.budget = uid_budget_new(1, 2000); /* 2000 bytes, then 1 byte/s */
-    assert_non_null(s.d.budget);
+    struct uid_budget *budget = uid_budget_new(1, 2000); /* 2000 bytes, then 1 byte/s */
+    assert_non_null(budget);
+    side_init(&s, NULL, budget);
+    struct dispatch_stats st;
     fork_rec(&s, 1, 300, 65534);
     fork_rec(&s, 1, 400, 1000);
     for (int i = 0; i < 50; i++)
         probe_rec(&s, 300, 65534, (uint32_t)i);
     for (int i = 0; i < 5; i++)
         probe_rec(&s, 400, 1000, (uint32_t)i);
-    assert_true(s.d.rate_limited[TEST_PROBE_ID] >= 40);
-    assert_int_equal(dispatch_report_drops(&s.d), 0);
+    dispatch_get_stats(s.d, &st);
+    assert_true(st.rate_limited[TEST_PROBE_ID] >= 40);
+    assert_int_equal(dispatch_report_drops(s.d), 0);
     char *text = side_output(&s);
     int of_300 = 0, of_400 = 0, reports = 0;
     char *save = NULL;
@@ -278,16 +288,16 @@ static void test_budget_drops_one_user_and_reports(void **state)
             reports++;
             assert_int_equal(json_integer_value(json_object_get(ev, "uid")), 65534);
             assert_int_equal(json_integer_value(json_object_get(ev, "dropped")),
-                             (json_int_t)s.d.rate_limited[TEST_PROBE_ID]);
+                             (json_int_t)st.rate_limited[TEST_PROBE_ID]);
         }
         json_decref(ev);
     }
     assert_int_equal(of_400, 5);
-    assert_int_equal(of_300 + (int)s.d.rate_limited[TEST_PROBE_ID], 50);
+    assert_int_equal(of_300 + (int)st.rate_limited[TEST_PROBE_ID], 50);
     assert_int_equal(reports, 1);
     free(text);
-    uid_budget_free(s.d.budget);
     side_release(&s);
+    uid_budget_free(budget);
 }
 
 /* The writer escapes strings exactly as jansson's compact dump does. */

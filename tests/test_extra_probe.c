@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "extra_probe.h"
-#include "pidtree_common.h"
+#include "templates/pidtree_common.h"
 #include "probe_registry.h"
 #include "strbuf.h"
 
@@ -29,9 +29,26 @@ static int load(const char *json_text, struct probe_ops *ops, char *err, size_t 
     json_error_t jerr;
     json_t *desc = json_loads(json_text, 0, &jerr);
     assert_non_null(desc);
-    int ret =
-        extra_probe_from_json("myprobe", desc, "/x/myprobe.bpf.c", "myprobe.yml", ops, err, errlen);
+    struct pt_error perr = {0};
+    int ret = extra_probe_from_json("myprobe", desc, "/x/myprobe.bpf.c", "myprobe.yml", ops, &perr);
     json_decref(desc);
+    /* A failure says so in the error, a success leaves it empty. */
+    assert_int_equal(pt_error_is_set(&perr), ret < 0);
+    if (ret < 0)
+        assert_string_equal(perr.file, "myprobe.yml");
+    pt_error_format(&perr, err, errlen);
+    return ret;
+}
+
+static int validate(const struct probe_ops *ops, const struct probe_conf *conf, char *err,
+                    size_t errlen)
+{
+    struct pt_error perr = {0};
+    int ret = ops->validate(ops, conf, &perr);
+    assert_int_equal(pt_error_is_set(&perr), ret < 0);
+    if (ret < 0)
+        assert_int_equal(perr.line, conf->line);
+    pt_error_format(&perr, err, errlen);
     return ret;
 }
 
@@ -141,17 +158,17 @@ static void test_config_options_checked(void **state)
     assert_int_equal(load(good_desc, &ops, err, sizeof(err)), 0);
     struct probe_conf conf = {.name = "myprobe", .file = "c.yml", .line = 3};
     conf.raw = json_pack("{s:i, s:[]}", "limit", 9, "filters");
-    assert_int_equal(ops.validate(&ops, &conf, err, sizeof(err)), 0);
+    assert_int_equal(validate(&ops, &conf, err, sizeof(err)), 0);
     struct strbuf sb = STRBUF_INIT;
     assert_int_equal(ops.render_settings(&ops, &conf, &sb), 0);
     assert_non_null(strstr(sb.data, "#define PT_SETTING_limit 9LL"));
     strbuf_release(&sb);
     json_object_set_new(conf.raw, "limit", json_string("nine"));
-    assert_int_equal(ops.validate(&ops, &conf, err, sizeof(err)), -EINVAL);
+    assert_int_equal(validate(&ops, &conf, err, sizeof(err)), -EINVAL);
     assert_string_equal(err, "c.yml:3: myprobe.limit: expected an integer");
     json_object_del(conf.raw, "limit");
     json_object_set_new(conf.raw, "colour", json_true());
-    assert_int_equal(ops.validate(&ops, &conf, err, sizeof(err)), -EINVAL);
+    assert_int_equal(validate(&ops, &conf, err, sizeof(err)), -EINVAL);
     assert_string_equal(err, "c.yml:3: myprobe: unknown field 'colour'");
     json_decref(conf.raw);
     extra_probe_release(&ops);
@@ -160,10 +177,10 @@ static void test_config_options_checked(void **state)
 static void test_registry_loads_the_example(void **state)
 {
     struct probe_registry reg;
-    char err[512] = "";
-    int ret = probe_registry_init(&reg, TEST_SOURCE_DIR "/examples/probes", err, sizeof(err));
+    struct pt_error err = {0};
+    int ret = probe_registry_init(&reg, TEST_SOURCE_DIR "/examples/probes", &err);
     if (ret < 0)
-        fail_msg("%s", err);
+        fail_msg("%s", err.msg);
     const struct probe_ops *ops = probe_registry_find(&reg, "raw_socket");
     assert_non_null(ops);
     assert_string_equal(ops->tracepoint_form.points[0].target, "syscalls/sys_enter_socket");
@@ -172,8 +189,8 @@ static void test_registry_loads_the_example(void **state)
     assert_null(probe_registry_find(&reg, "nonexistent"));
     probe_registry_release(&reg);
 
-    assert_int_equal(probe_registry_init(&reg, "/nonexistent-dir", err, sizeof(err)), -ENOENT);
-    assert_non_null(strstr(err, "--extra-probe-path /nonexistent-dir"));
+    assert_int_equal(probe_registry_init(&reg, "/nonexistent-dir", &err), -ENOENT);
+    assert_non_null(strstr(err.msg, "--extra-probe-path /nonexistent-dir"));
 }
 
 int main(void)

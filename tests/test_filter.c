@@ -195,12 +195,171 @@ static void test_port_ranges_compact_and_totals(void **state)
         filter_tables_release(&t[i]);
 }
 
+/* ---- swapping tables in maps that fail on demand ---- */
+
+struct fake_entry {
+    enum filter_map map;
+    uint8_t key[sizeof(struct pt_subnet_key)];
+    uint8_t value[8];
+};
+
+/* The three maps as one list; the update numbered `fail_at` fails, as a
+ * full map or an allocation failure in the kernel would. */
+struct fake_maps {
+    struct fake_entry entries[256];
+    size_t n;
+    int updates;
+    int fail_at; /* -1: never */
+};
+
+static const size_t key_size[FILTER_N_MAPS] = {sizeof(struct pt_subnet_key),
+                                               sizeof(struct pt_subnet_port_key), 4};
+static const size_t value_size[FILTER_N_MAPS] = {sizeof(struct pt_subnet_rule), 8, 8};
+
+static struct fake_entry *fake_find(struct fake_maps *f, enum filter_map map, const void *key)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (f->entries[i].map == map && memcmp(f->entries[i].key, key, key_size[map]) == 0)
+            return &f->entries[i];
+    return NULL;
+}
+
+static int fake_update(const struct filter_maps *m, enum filter_map map, const void *key,
+                       const void *value)
+{
+    struct fake_maps *f = m->ctx;
+    if (f->updates++ == f->fail_at)
+        return -ENOSPC;
+    struct fake_entry *e = fake_find(f, map, key);
+    if (!e) {
+        assert_true(f->n < sizeof(f->entries) / sizeof(f->entries[0]));
+        e = &f->entries[f->n++];
+        memset(e, 0, sizeof(*e));
+        e->map = map;
+        memcpy(e->key, key, key_size[map]);
+    }
+    memcpy(e->value, value, value_size[map]);
+    return 0;
+}
+
+static int fake_remove(const struct filter_maps *m, enum filter_map map, const void *key)
+{
+    struct fake_maps *f = m->ctx;
+    struct fake_entry *e = fake_find(f, map, key);
+    if (!e)
+        return -ENOENT;
+    *e = f->entries[--f->n];
+    return 0;
+}
+
+/* Every entry of `a` is in `b` with the same value; a port-bits word of 0
+ * is what an array map holds when nothing was written. */
+static bool fake_included(struct fake_maps *a, struct fake_maps *b)
+{
+    static const uint8_t zero[8];
+    for (size_t i = 0; i < a->n; i++) {
+        struct fake_entry *e = &a->entries[i], *o = fake_find(b, e->map, e->key);
+        if (e->map == FILTER_MAP_PORT_BITS && !o && memcmp(e->value, zero, 8) == 0)
+            continue;
+        if (!o || memcmp(e->value, o->value, value_size[e->map]) != 0)
+            return false;
+    }
+    return true;
+}
+
+static bool fake_equal(struct fake_maps *a, struct fake_maps *b)
+{
+    return fake_included(a, b) && fake_included(b, a);
+}
+
+static void build_pair(struct probe_conf pc[2], struct filter_tables t[2], uint32_t *next)
+{
+    char err[256];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(
+            filter_tables_build(&pc[i], (uint32_t)i + 1, next, &t[i], err, sizeof(err)), 0);
+}
+
+/* A swap that fails at any write leaves the maps exactly as they were; one
+ * that succeeds leaves exactly the new tables. */
+static void test_swap_all_or_nothing(void **state)
+{
+    static struct fake_maps before, maps, expected;
+    struct filter_maps fm = {.update = fake_update, .remove = fake_remove, .ctx = &maps};
+    struct port_range p80 = {80, 80}, p443 = {443, 445}, p22 = {22, 22}, p81 = {81, 81},
+                      p1000 = {1000, 1001}, p9000 = {9000, 9000};
+
+    struct subnet_filter f1[2] = {subnet("10.0.0.0", 8), subnet("192.168.0.0", 16)};
+    f1[0].except_ports = ports(&p80, 1);
+    f1[1].include_ports = ports(&p443, 1);
+    struct subnet_filter f2[1] = {subnet("172.16.0.0", 12)};
+    struct probe_conf old_pc[2] = {
+        {.name = "a", .filters = f1, .n_filters = 2, .port_rules = {PORT_RULES_EXCLUDE, {&p22, 1}}},
+        {.name = "b", .filters = f2, .n_filters = 1}};
+    /* The same 10/8 with another rule, a new subnet, other global ports. */
+    struct subnet_filter g1[2] = {subnet("10.0.0.0", 8), subnet("127.0.0.0", 8)};
+    g1[0].except_ports = ports(&p81, 1);
+    struct subnet_filter g2[1] = {subnet("fc00::", 7)};
+    g2[0].include_ports = ports(&p9000, 1);
+    struct probe_conf new_pc[2] = {{.name = "a",
+                                    .filters = g1,
+                                    .n_filters = 2,
+                                    .port_rules = {PORT_RULES_EXCLUDE, {&p1000, 1}}},
+                                   {.name = "b", .filters = g2, .n_filters = 1}};
+
+    uint32_t next = 1;
+    struct filter_tables old[2], fresh[2];
+    build_pair(old_pc, old, &next);
+    build_pair(new_pc, fresh, &next);
+
+    maps = (struct fake_maps){.fail_at = -1};
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(filter_tables_load(&old[i], &fm), 0);
+    before = maps;
+
+    /* What the new tables alone look like. */
+    maps = (struct fake_maps){.fail_at = -1};
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(filter_tables_load(&fresh[i], &fm), 0);
+    expected = maps;
+
+    /* How many writes a whole swap makes. */
+    maps = before;
+    maps.updates = 0;
+    assert_int_equal(filter_tables_swap(fresh, old, 2, &fm), 0);
+    int writes = maps.updates;
+    assert_int_equal(writes, 7); /* 2 ports, 3 subnets, 2 port-bit words */
+    assert_true(fake_equal(&maps, &expected));
+
+    for (int at = 0; at < writes; at++) {
+        maps = before;
+        maps.updates = 0;
+        maps.fail_at = at;
+        assert_int_equal(filter_tables_swap(fresh, old, 2, &fm), -ENOSPC);
+        if (!fake_equal(&maps, &before))
+            fail_msg("a swap failing at write %d of %d left the maps changed", at, writes);
+    }
+    /* A first load that fails takes back what it wrote. */
+    maps = (struct fake_maps){.fail_at = 3};
+    assert_int_equal(filter_tables_load(&fresh[0], &fm), -ENOSPC);
+    static struct fake_maps empty;
+    assert_true(fake_equal(&maps, &empty));
+    for (int i = 0; i < 2; i++) {
+        filter_tables_release(&old[i]);
+        filter_tables_release(&fresh[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_subnets_v4),   cmocka_unit_test(test_subnets_v6_and_mapped),
-        cmocka_unit_test(test_global_ports), cmocka_unit_test(test_keys_are_per_probe),
-        cmocka_unit_test(test_errors),       cmocka_unit_test(test_port_ranges_compact_and_totals),
+        cmocka_unit_test(test_subnets_v4),
+        cmocka_unit_test(test_subnets_v6_and_mapped),
+        cmocka_unit_test(test_global_ports),
+        cmocka_unit_test(test_keys_are_per_probe),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_port_ranges_compact_and_totals),
+        cmocka_unit_test(test_swap_all_or_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

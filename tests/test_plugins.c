@@ -29,13 +29,6 @@ static const char *const dirs[] = {PLUGIN_DIR, TEST_PLUGIN_DIR};
 
 /* ---- helpers ---- */
 
-static uint64_t fake_now_ns;
-
-static uint64_t fake_clock(void)
-{
-    return fake_now_ns;
-}
-
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -94,10 +87,40 @@ static void fixture_release(struct fixture *f)
     pt_diags_free(&f->warnings);
 }
 
+/* The daemon's services as the tests play them: login uids from a table,
+ * user names "user-UID" (so a name shows it came from here), counted. */
+static const uint32_t fake_loginuids[][2] = {{100, 0}, {300, 4242424}, {1, 0}, {42, 1000}};
+static int username_calls;
+
+static const char *fake_username(void *ctx, uint32_t uid)
+{
+    static char name[32];
+    username_calls++;
+    snprintf(name, sizeof(name), "user-%u", (unsigned)uid);
+    return name;
+}
+
+static int fake_loginuid(void *ctx, uint32_t pid, uint32_t *loginuid)
+{
+    for (size_t i = 0; i < sizeof(fake_loginuids) / sizeof(fake_loginuids[0]); i++)
+        if (fake_loginuids[i][0] == pid) {
+            *loginuid = fake_loginuids[i][1];
+            return 0;
+        }
+    return -ENOENT;
+}
+
+static const struct plugin_services fake_services = {fake_username, fake_loginuid, NULL};
+
 static struct plugin_set *load(struct fixture *f, char *err, size_t len)
 {
-    err[0] = '\0';
-    return plugin_set_load(&f->probe, dirs, 2, &f->warnings, err, len);
+    struct pt_error perr = {0};
+    struct plugin_set *set =
+        plugin_set_load(&f->probe, dirs, 2, &fake_services, &f->warnings, &perr);
+    /* A load fails with its reason, or succeeds without one. */
+    assert_int_equal(pt_error_is_set(&perr), set == NULL);
+    pt_error_format(&perr, err, len);
+    return set;
 }
 
 /* Loads `probe` configured with the one plugin `name`. */
@@ -232,7 +255,7 @@ static void *sourceipmap_start(const char *path, const char *key)
     json_t *args = json_pack("{s:[s], s:b}", "hostfiles", path, "enabled", 1);
     if (key)
         json_object_set_new(args, "attribute_key", json_string(key));
-    if (sourceipmap_init("tcp_connect", args, &st, err, sizeof(err)) != 0)
+    if (sourceipmap_init_host("tcp_connect", args, NULL, &st, err, sizeof(err)) != 0)
         fail_msg("init failed: %s", err);
     json_decref(args);
     return st;
@@ -246,9 +269,9 @@ static void test_sourceipmap_reload(void **state)
     snprintf(path, sizeof(path), "%s/hosts", dir);
     write_file(path, "10.1.1.1 old-name\n");
     assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
-    fake_now_ns = 5000000000ull;
-    sourceipmap_set_clock(fake_clock);
     void *st = sourceipmap_start(path, NULL);
+    uint64_t now = 5000000000ull;
+    sourceipmap_tick(st, now);
 
     assert_int_equal(map_one(st, "source_host", "10.1.1.1", name, sizeof(name)), 0);
     assert_string_equal(name, "old-name");
@@ -257,29 +280,33 @@ static void test_sourceipmap_reload(void **state)
     assert_int_equal(map_one(st, "source_host", NULL, name, sizeof(name)), 0);
     assert_string_equal(name, "");
 
-    /* Same size, new mtime: only the signature tells them apart. */
+    /* Same size, new mtime: only the signature tells them apart. Events
+     * never re-read: only tick() does, every 2 s. */
     write_file(path, "10.1.1.1 new-name\n");
     times[1].tv_sec += 60;
     assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
-    fake_now_ns += 1999999999ull; /* not yet due */
     map_one(st, "source_host", "10.1.1.1", name, sizeof(name));
     assert_string_equal(name, "old-name");
-    fake_now_ns += 1;
+    sourceipmap_tick(st, now += 1999999999ull); /* not yet due */
+    map_one(st, "source_host", "10.1.1.1", name, sizeof(name));
+    assert_string_equal(name, "old-name");
+    sourceipmap_tick(st, now += 1);
     map_one(st, "source_host", "10.1.1.1", name, sizeof(name));
     assert_string_equal(name, "new-name");
 
-    /* A vanished file keeps the last names and reports the failure. */
+    /* A vanished file keeps the last names; the failure is noted. */
     unlink(path);
-    fake_now_ns += 2000000000ull;
-    assert_int_equal(map_one(st, "source_host", "10.1.1.1", name, sizeof(name)), -1);
+    sourceipmap_tick(st, now += 2000000000ull);
+    assert_true(sourceipmap_reload_failing(st));
+    assert_int_equal(map_one(st, "source_host", "10.1.1.1", name, sizeof(name)), 0);
     assert_string_equal(name, "new-name");
     write_file(path, "10.1.1.1 back\n");
-    fake_now_ns += 2000000000ull;
+    sourceipmap_tick(st, now += 2000000000ull);
+    assert_false(sourceipmap_reload_failing(st));
     assert_int_equal(map_one(st, "source_host", "10.1.1.1", name, sizeof(name)), 0);
     assert_string_equal(name, "back");
 
     sourceipmap_destroy(st);
-    sourceipmap_set_clock(NULL);
     rm_tree(dir);
 }
 
@@ -304,7 +331,7 @@ static void expect_init_error(const char *args, const char *want)
     void *st = NULL;
     json_t *j = args ? json_loads(args, 0, NULL) : NULL;
     assert_true(!args || j);
-    assert_int_not_equal(sourceipmap_init("tcp_connect", j, &st, err, sizeof(err)), 0);
+    assert_int_not_equal(sourceipmap_init_host("tcp_connect", j, NULL, &st, err, sizeof(err)), 0);
     assert_null(st);
     if (!strstr(err, want))
         fail_msg("want \"%s\", got \"%s\"", want, err);
@@ -490,8 +517,9 @@ static const char *load_from(const char *dir, char *err, size_t len)
     const char *only[] = {dir};
     fixture_init(&f, "tcp_connect");
     fixture_add(&f, "identityplugin", NULL, false);
-    err[0] = '\0';
-    plugin_set_free(plugin_set_load(&f.probe, only, 1, &f.warnings, err, len));
+    struct pt_error perr = {0};
+    plugin_set_free(plugin_set_load(&f.probe, only, 1, &fake_services, &f.warnings, &perr));
+    pt_error_format(&perr, err, len);
     fixture_release(&f);
     return err;
 }
@@ -541,17 +569,6 @@ static void test_loader_unsafe_paths(void **state)
 
 /* ---- loginuidmap ---- */
 
-static void fake_proc(const char *root, int pid, const char *loginuid)
-{
-    char path[256];
-    snprintf(path, sizeof(path), "%s/%d", root, pid);
-    assert_int_equal(mkdir(path, 0755), 0);
-    if (!loginuid)
-        return;
-    snprintf(path, sizeof(path), "%s/%d/loginuid", root, pid);
-    write_file(path, loginuid);
-}
-
 static json_t *run_loginuidmap(const char *args)
 {
     struct fixture f;
@@ -569,24 +586,19 @@ static json_t *run_loginuidmap(const char *args)
     return ev;
 }
 
+/* The login uids come from the daemon's process cache and the names from
+ * its user cache (here the fake services), not from /proc at write time. */
 static void test_loginuidmap(void **state)
 {
-    char root[64];
-    make_tmpdir(root, sizeof(root));
-    fake_proc(root, 100, "0");
-    fake_proc(root, 200, "4294967295"); /* never set */
-    fake_proc(root, 300, "4242424\n");  /* no such user */
-    fake_proc(root, 400, NULL);         /* kernel without audit */
-    fake_proc(root, 1, "0");            /* pid 400 is gone */
-    setenv("PIDTREE_PROC_ROOT", root, 1);
-
+    username_calls = 0;
     json_t *ev = run_loginuidmap(NULL);
     json_t *want = json_pack("{s:i, s:[{s:i,s:i,s:s},{s:i},{s:i,s:i,s:s},{s:i},{s:i},{s:i}]}",
-                             "pid", 100, "proctree", "pid", 100, "loginuid", 0, "loginname", "root",
-                             "pid", 200, "pid", 300, "loginuid", 4242424, "loginname", "4242424",
-                             "pid", 400, "pid", 500, "pid", 1);
+                             "pid", 100, "proctree", "pid", 100, "loginuid", 0, "loginname",
+                             "user-0", "pid", 200, "pid", 300, "loginuid", 4242424, "loginname",
+                             "user-4242424", "pid", 400, "pid", 500, "pid", 1);
     if (!json_equal(ev, want))
         fail_msg("got %s", json_dumps(ev, JSON_COMPACT));
+    assert_int_equal(username_calls, 2);
     json_decref(ev);
     json_decref(want);
 
@@ -597,7 +609,7 @@ static void test_loginuidmap(void **state)
     for (size_t i = 0; i < sizeof(top_levels) / sizeof(top_levels[0]); i++) {
         ev = run_loginuidmap(top_levels[i]);
         assert_int_equal(json_integer_value(json_object_get(ev, "loginuid")), 0);
-        assert_string_equal(json_string_value(json_object_get(ev, "loginname")), "root");
+        assert_string_equal(json_string_value(json_object_get(ev, "loginname")), "user-0");
         assert_null(
             json_object_get(json_array_get(json_object_get(ev, "proctree"), 0), "loginuid"));
         json_decref(ev);
@@ -612,8 +624,59 @@ static void test_loginuidmap(void **state)
                       "failed to initialise: top_level: must be true or false");
     expect_load_warning("net_listen", "loginuidmap", "{\"toplevel\": true}",
                         "net_listen.plugins.loginuidmap: unknown argument 'toplevel' ignored");
-    unsetenv("PIDTREE_PROC_ROOT");
-    rm_tree(root);
+}
+
+/* ---- the 1.1 entry points and 1.0 plugins ---- */
+
+/* init_host() gets the host; tick() runs from plugin_set_tick(); the host's
+ * user names and login uids are the daemon's services. */
+static void test_host_api_and_tick(void **state)
+{
+    struct fixture f;
+    char err[512];
+    fixture_init(&f, "tcp_connect");
+    fixture_add(&f, "hosted", NULL, false);
+    struct plugin_set *set = load(&f, err, sizeof(err));
+    if (!set)
+        fail_msg("%s", err);
+    plugin_set_tick(set, 7000);
+    plugin_set_tick(set, 8000);
+    plugin_set_tick(NULL, 9000);
+    json_t *ev = json_pack("{s:i}", "pid", 42);
+    assert_int_equal(plugin_set_process(set, ev), 0);
+    assert_int_equal(json_integer_value(json_object_get(ev, "ticks")), 2);
+    assert_int_equal(json_integer_value(json_object_get(ev, "last_tick_ns")), 8000);
+    assert_string_equal(json_string_value(json_object_get(ev, "user0")), "user-0");
+    assert_int_equal(json_integer_value(json_object_get(ev, "loginuid")), 1000);
+    assert_int_equal(json_integer_value(json_object_get(ev, "host_size")),
+                     sizeof(struct pidtree_host));
+    assert_true(json_integer_value(json_object_get(ev, "now_ns")) > 0);
+    json_decref(ev);
+    plugin_set_free(set);
+    fixture_release(&f);
+}
+
+/* A plugin built against the 1.0 header (smaller struct_size, and here
+ * poison where 1.1's fields would be) loads, initialises, runs and ticks
+ * without the loader touching what lies past its descriptor. */
+static void test_old_abi_plugin(void **state)
+{
+    struct fixture f;
+    char err[512];
+    fixture_init(&f, "tcp_connect");
+    fixture_add(&f, "oldabi", NULL, false);
+    struct plugin_set *set = load(&f, err, sizeof(err));
+    if (!set)
+        fail_msg("%s", err);
+    plugin_set_tick(set, 1000);
+    json_t *ev = json_object();
+    assert_int_equal(plugin_set_process(set, ev), 0);
+    json_t *want = json_pack("{s:[s]}", "order", "oldabi");
+    assert_true(json_equal(ev, want));
+    json_decref(want);
+    json_decref(ev);
+    plugin_set_free(set);
+    fixture_release(&f);
 }
 
 int main(void)
@@ -633,6 +696,8 @@ int main(void)
         cmocka_unit_test(test_loader_process_failures_counted),
         cmocka_unit_test(test_loader_unsafe_paths),
         cmocka_unit_test(test_loginuidmap),
+        cmocka_unit_test(test_host_api_and_tick),
+        cmocka_unit_test(test_old_abi_plugin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

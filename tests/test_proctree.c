@@ -391,6 +391,36 @@ static void test_churn(void **state)
     assert_int_equal(proc_cache_size(c), BASE_PROCS);
 }
 
+/* Seeded from /proc/PID/loginuid, inherited at fork as the kernel does,
+ * replaced by what the kernel reports; unset and absent mean none. */
+static void test_loginuid(void **state)
+{
+    struct fixture *fx = *state;
+    struct proc_cache *c = fx->cache;
+    write_file(fx->root, 100, "loginuid", "1000", 4);
+    write_file(fx->root, 200, "loginuid", "4294967295", 10);
+    assert_int_equal(proc_cache_scan(c), BASE_PROCS);
+    uint32_t uid = 0;
+    assert_int_equal(proc_cache_loginuid(c, 100, &uid), 0);
+    assert_int_equal(uid, 1000);
+    assert_int_equal(proc_cache_loginuid(c, 200, &uid), -ENOENT); /* unset */
+    assert_int_equal(proc_cache_loginuid(c, 1, &uid), -ENOENT);   /* no file */
+    assert_int_equal(proc_cache_loginuid(c, 999, &uid), -ENOENT); /* unknown pid */
+
+    /* The child of 100 inherits 1000 without any file of its own. */
+    proc_cache_fork(c, 100, 300, 4000123, 70 * SEC);
+    uid = 0;
+    assert_int_equal(proc_cache_loginuid(c, 300, &uid), 0);
+    assert_int_equal(uid, 1000);
+    /* A login in the child (pam_loginuid) reported by the kernel at exec. */
+    proc_cache_set_loginuid(c, 300, 2000);
+    assert_int_equal(proc_cache_loginuid(c, 300, &uid), 0);
+    assert_int_equal(uid, 2000);
+    /* Gone with the process. */
+    proc_cache_exit(c, 300);
+    assert_int_equal(proc_cache_loginuid(c, 300, &uid), -ENOENT);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -405,6 +435,7 @@ int main(void)
         T(test_args_join),
         T(test_username),
         T(test_churn),
+        T(test_loginuid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,20 +21,27 @@ static size_t count(const char *hay, const char *needle)
     return n;
 }
 
-static char *render(enum attach_mode tcp_mode, const char *template_dir, int *ret)
+static char *render_with(enum attach_mode tcp_mode, const char *template_dir, long loginuid_offset,
+                         int *ret)
 {
     static struct probe_conf pc = {.name = "tcp_connect"};
     struct render_probe rp[2] = {{&probe_process, NULL, 0, ATTACH_TRACEPOINT},
                                  {&probe_tcp_connect, &pc, 1, tcp_mode}};
-    struct render_options opts = {template_dir, 2048};
+    struct render_options opts = {template_dir, 2048, loginuid_offset};
     struct strbuf sb = STRBUF_INIT;
-    char err[512] = "";
-    *ret = render_module(&opts, rp, 2, &sb, err, sizeof(err));
+    struct pt_error err = {0};
+    *ret = render_module(&opts, rp, 2, &sb, &err);
+    assert_int_equal(pt_error_is_set(&err), *ret < 0);
     if (*ret < 0) {
         strbuf_release(&sb);
-        return strdup(err);
+        return strdup(err.msg);
     }
     return strbuf_detach(&sb);
+}
+
+static char *render(enum attach_mode tcp_mode, const char *template_dir, int *ret)
+{
+    return render_with(tcp_mode, template_dir, 0, ret);
 }
 
 static void test_tracepoint_form(void **state)
@@ -53,6 +61,32 @@ static void test_tracepoint_form(void **state)
     assert_int_equal(count(text, "struct tracepoint__sock__inet_sock_set_state *args) { return"),
                      1);
     assert_int_equal(count(text, "int pt_tp__task__task_newtask("), 1);
+    /* No loginuid offset known: the template reports it unknown. */
+    assert_null(strstr(text, "#define PT_TASK_LOGINUID_OFFSET"));
+    free(text);
+}
+
+/* An error says what is wrong, never nothing. */
+static void test_bad_tracepoint_named(void **state)
+{
+    static const struct probe_attach_point points[] = {{PROBE_TRACEPOINT, "noslash", "f"}};
+    static const struct probe_ops ops = {
+        .name = "bad", .template = "common.bpf.c", .tracepoint_form = {points, 1}};
+    struct render_probe rp = {&ops, NULL, 1, ATTACH_TRACEPOINT};
+    struct render_options opts = {PIDTREE_SOURCE_TEMPLATEDIR, 2048, 0};
+    struct strbuf sb = STRBUF_INIT;
+    struct pt_error err = {0};
+    assert_int_equal(render_module(&opts, &rp, 1, &sb, &err), -EINVAL);
+    assert_string_equal(err.msg, "probe 'bad': tracepoint 'noslash' is not category/name");
+    strbuf_release(&sb);
+}
+
+static void test_loginuid_offset(void **state)
+{
+    int ret;
+    char *text = render_with(ATTACH_TRACEPOINT, PIDTREE_SOURCE_TEMPLATEDIR, 1952, &ret);
+    assert_int_equal(ret, 0);
+    assert_non_null(strstr(text, "\n#define PT_TASK_LOGINUID_OFFSET 1952\n"));
     free(text);
 }
 
@@ -76,12 +110,46 @@ static void test_missing_template_dir(void **state)
     free(err);
 }
 
+/* Many probes declaring many tracepoints (extra probes may declare 16 each,
+ * and reuse each other's): one anchor per distinct tracepoint, none lost. */
+static void test_many_tracepoint_anchors(void **state)
+{
+    enum { N_PROBES = 10, N_POINTS = 16 };
+    static char targets[N_PROBES][N_POINTS][32];
+    static struct probe_attach_point points[N_PROBES][N_POINTS];
+    static struct probe_ops ops[N_PROBES];
+    struct render_probe rp[N_PROBES];
+    for (int i = 0; i < N_PROBES; i++) {
+        for (int j = 0; j < N_POINTS; j++) {
+            /* Probe i reuses the last half of probe i-1's tracepoints. */
+            snprintf(targets[i][j], sizeof(targets[i][j]), "cat/tp%d", i * N_POINTS / 2 + j);
+            points[i][j] = (struct probe_attach_point){PROBE_TRACEPOINT, targets[i][j], "f"};
+        }
+        ops[i] = (struct probe_ops){
+            .name = "many", .template = "common.bpf.c", .tracepoint_form = {points[i], N_POINTS}};
+        rp[i] = (struct render_probe){&ops[i], NULL, (uint32_t)i + 1, ATTACH_TRACEPOINT};
+    }
+    struct render_options opts = {PIDTREE_SOURCE_TEMPLATEDIR, 2048, 0};
+    struct strbuf sb = STRBUF_INIT;
+    struct pt_error err = {0};
+    assert_int_equal(render_module(&opts, rp, N_PROBES, &sb, &err), 0);
+    int distinct = (N_PROBES + 1) * N_POINTS / 2;
+    assert_true(distinct > 64);
+    assert_int_equal(count(sb.data, "{ return 0; }"), distinct);
+    for (int t = 0; t < distinct; t++) {
+        char anchor[64];
+        snprintf(anchor, sizeof(anchor), "int pt_tp__cat__tp%d(", t);
+        assert_int_equal(count(sb.data, anchor), 1);
+    }
+    strbuf_release(&sb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tracepoint_form),
-        cmocka_unit_test(test_kprobe_form),
-        cmocka_unit_test(test_missing_template_dir),
+        cmocka_unit_test(test_tracepoint_form),      cmocka_unit_test(test_kprobe_form),
+        cmocka_unit_test(test_missing_template_dir), cmocka_unit_test(test_many_tracepoint_anchors),
+        cmocka_unit_test(test_loginuid_offset),      cmocka_unit_test(test_bad_tracepoint_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

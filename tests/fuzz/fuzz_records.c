@@ -45,11 +45,11 @@ static int map_fd(void *ctx, const char *name)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    char err[256];
+    struct pt_error err = {0};
     json_t *desc = json_loads(extra_desc, 0, NULL);
     if (!desc || extra_probe_from_json("fuzzprobe", desc, "/nonexistent/fuzzprobe.bpf.c",
-                                       "fuzzprobe.yml", &extra_ops, err, sizeof(err)) < 0) {
-        fprintf(stderr, "fuzz_records: extra probe: %s\n", err);
+                                       "fuzzprobe.yml", &extra_ops, &err) < 0) {
+        fprintf(stderr, "fuzz_records: extra probe: %s\n", err.msg);
         abort();
     }
     json_decref(desc);
@@ -74,21 +74,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct output out;
     if (!cache || output_open_fd(&out, null_fd) < 0)
         abort();
-    struct dispatch d;
-    dispatch_init(&d, cache, &out);
-    d.map_fd = map_fd;
-    d.lost_event_telemetry = 3;
+    struct dispatch_env env = {
+        .cache = cache, .out = &out, .lost_event_telemetry = 3, .map_fd = map_fd};
+    struct dispatch *d = dispatch_new(&env);
+    if (!d)
+        abort();
     const struct probe_ops *ops[5] = {NULL, &probe_tcp_connect, &probe_net_listen,
                                       &probe_udp_session, &extra_ops};
     struct probe_instance pis[5];
     memset(pis, 0, sizeof(pis));
     for (int i = 1; i < 5; i++) {
-        pis[i] = (struct probe_instance){.ops = ops[i],
-                                         .conf = &confs[i],
-                                         .id = (uint32_t)i,
-                                         .services = &dispatch_services,
-                                         .services_ctx = &d};
-        d.probes[i] = &pis[i];
+        pis[i] = (struct probe_instance){.ops = ops[i], .conf = &confs[i], .id = (uint32_t)i};
+        dispatch_add_probe(d, &pis[i], NULL);
     }
     if (probe_udp_session.start(&pis[ID_UDP]) < 0)
         abort();
@@ -102,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!record)
             break;
         memcpy(record, data, len);
-        dispatch_record(&d, record, len);
+        dispatch_record(d, record, len);
         free(record);
         data += len;
         size -= len;
@@ -111,7 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     probe_udp_session.stop(&pis[ID_UDP]);
     output_flush(&out);
     output_close(&out);
-    dispatch_release(&d);
+    dispatch_free(d);
     proc_cache_free(cache);
     return 0;
 }

@@ -1,0 +1,138 @@
+#include "kernel_btf.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "strbuf.h"
+
+/* The BTF format (Documentation/bpf/btf.rst), as far as walking the types
+ * needs it. Integers are in the host's byte order. */
+#define BTF_MAGIC 0xeB9F
+
+struct btf_header {
+    uint16_t magic;
+    uint8_t version;
+    uint8_t flags;
+    uint32_t hdr_len;
+    uint32_t type_off;
+    uint32_t type_len;
+    uint32_t str_off;
+    uint32_t str_len;
+};
+
+struct btf_type {
+    uint32_t name_off;
+    uint32_t info; /* vlen: bits 0-15, kind: bits 24-28, kind_flag: bit 31 */
+    uint32_t size_or_type;
+};
+
+struct btf_member {
+    uint32_t name_off;
+    uint32_t type;
+    uint32_t offset; /* in bits; with kind_flag, bitfield size << 24 | bit offset */
+};
+
+enum {
+    BTF_KIND_INT = 1,
+    BTF_KIND_ARRAY = 3,
+    BTF_KIND_STRUCT = 4,
+    BTF_KIND_UNION = 5,
+    BTF_KIND_ENUM = 6,
+    BTF_KIND_FUNC_PROTO = 13,
+    BTF_KIND_VAR = 14,
+    BTF_KIND_DATASEC = 15,
+    BTF_KIND_DECL_TAG = 17,
+    BTF_KIND_ENUM64 = 19,
+    BTF_KIND_MAX = 19,
+};
+
+/* Bytes that follow a type's common part, by kind. */
+static long type_extra(unsigned kind, unsigned vlen)
+{
+    switch (kind) {
+    case BTF_KIND_INT:
+    case BTF_KIND_VAR:
+    case BTF_KIND_DECL_TAG:
+        return 4;
+    case BTF_KIND_ARRAY:
+        return 12;
+    case BTF_KIND_STRUCT:
+    case BTF_KIND_UNION:
+    case BTF_KIND_DATASEC:
+    case BTF_KIND_ENUM64:
+        return 12l * vlen;
+    case BTF_KIND_ENUM:
+    case BTF_KIND_FUNC_PROTO:
+        return 8l * vlen;
+    default:
+        return kind <= BTF_KIND_MAX ? 0 : -EINVAL;
+    }
+}
+
+struct btf_view {
+    const char *types, *strings;
+    size_t types_len, strings_len;
+};
+
+static bool name_is(const struct btf_view *v, uint32_t off, const char *name)
+{
+    size_t n = strlen(name);
+    return off < v->strings_len && v->strings_len - off > n &&
+           memcmp(v->strings + off, name, n + 1) == 0;
+}
+
+static long member_find(const struct btf_view *v, const struct btf_type *t, const char *member)
+{
+    const struct btf_member *m = (const struct btf_member *)(t + 1);
+    bool kflag = (t->info >> 31) & 1;
+    for (unsigned i = 0; i < (t->info & 0xffff); i++) {
+        if (!name_is(v, m[i].name_off, member))
+            continue;
+        uint32_t bits = kflag ? m[i].offset & 0xffffff : m[i].offset;
+        if ((kflag && (m[i].offset >> 24)) || bits % 8)
+            return -ENOTSUP;
+        return (long)(bits / 8);
+    }
+    return -ENOENT;
+}
+
+long kernel_btf_member_offset(const void *data, size_t len, const char *struct_name,
+                              const char *member)
+{
+    struct btf_header h;
+    if (len < sizeof(h))
+        return -EINVAL;
+    memcpy(&h, data, sizeof(h));
+    if (h.magic != BTF_MAGIC || h.hdr_len < sizeof(h) || h.hdr_len > len ||
+        (uint64_t)h.type_off + h.type_len > len - h.hdr_len ||
+        (uint64_t)h.str_off + h.str_len > len - h.hdr_len || h.type_off % 4)
+        return -EINVAL;
+    const char *base = (const char *)data + h.hdr_len;
+    struct btf_view v = {base + h.type_off, base + h.str_off, h.type_len, h.str_len};
+    for (size_t off = 0; off + sizeof(struct btf_type) <= v.types_len;) {
+        const struct btf_type *t = (const struct btf_type *)(v.types + off);
+        unsigned kind = (t->info >> 24) & 0x1f;
+        long extra = type_extra(kind, t->info & 0xffff);
+        if (extra < 0 || (size_t)extra > v.types_len - off - sizeof(*t))
+            return -EINVAL;
+        if (kind == BTF_KIND_STRUCT && name_is(&v, t->name_off, struct_name)) {
+            long found = member_find(&v, t, member);
+            if (found != -ENOENT)
+                return found;
+        }
+        off += sizeof(*t) + (size_t)extra;
+    }
+    return -ENOENT;
+}
+
+long kernel_btf_file_member_offset(const char *path, const char *struct_name, const char *member)
+{
+    struct strbuf sb = STRBUF_INIT;
+    int ret = strbuf_read_file(&sb, path);
+    long off = ret < 0 ? ret : kernel_btf_member_offset(sb.data, sb.len, struct_name, member);
+    strbuf_release(&sb);
+    return off;
+}

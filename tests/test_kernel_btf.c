@@ -1,0 +1,101 @@
+/* kernel_btf: member offsets from a BTF blob built here byte by byte, and
+ * from the running kernel's when it has one. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "kernel_btf.h"
+
+/* int (id 1), then struct task { int a; <int b at byte 12>; } (id 2), and a
+ * struct with a bitfield member. */
+static const char strings[] = "\0int\0task\0a\0b\0bits\0f";
+enum { S_INT = 1, S_TASK = 5, S_A = 10, S_B = 12, S_BITS = 14, S_F = 19 };
+
+struct blob {
+    uint16_t magic;
+    uint8_t version, flags;
+    uint32_t hdr_len, type_off, type_len, str_off, str_len;
+    uint32_t types[4 + 3 + 3 * 2 + 3 + 3];
+    char str[sizeof(strings)];
+};
+
+static void blob_make(struct blob *b)
+{
+    uint32_t t[] = {
+        S_INT,  1u << 24,
+        4,      32, /* INT, 32 bits */
+        S_TASK, 4u << 24 | 2,
+        16,     S_A,
+        1,      0,
+        S_B,    1,
+        96, /* STRUCT, 2 members */
+        S_BITS, 4u << 24 | 1u << 31 | 1,
+        4,      S_F,
+        1,      3u << 24 | 5, /* kflag bitfield */
+    };
+    memset(b, 0, sizeof(*b));
+    b->magic = 0xeB9F;
+    b->version = 1;
+    b->hdr_len = 24;
+    b->type_off = 0;
+    b->type_len = sizeof(t);
+    b->str_off = sizeof(b->types);
+    b->str_len = sizeof(strings);
+    memcpy(b->types, t, sizeof(t));
+    memcpy(b->str, strings, sizeof(strings));
+}
+
+static void test_offsets_from_a_blob(void **state)
+{
+    struct blob b;
+    blob_make(&b);
+    assert_int_equal(kernel_btf_member_offset(&b, sizeof(b), "task", "a"), 0);
+    assert_int_equal(kernel_btf_member_offset(&b, sizeof(b), "task", "b"), 12);
+    assert_int_equal(kernel_btf_member_offset(&b, sizeof(b), "task", "c"), -ENOENT);
+    assert_int_equal(kernel_btf_member_offset(&b, sizeof(b), "nothere", "a"), -ENOENT);
+    assert_int_equal(kernel_btf_member_offset(&b, sizeof(b), "bits", "f"), -ENOTSUP);
+}
+
+static void test_malformed_blobs(void **state)
+{
+    struct blob b;
+    blob_make(&b);
+    b.magic = 0x1234;
+    assert_int_equal(kernel_btf_member_offset(&b, sizeof(b), "task", "b"), -EINVAL);
+    blob_make(&b);
+    b.type_len = 4096; /* past the end */
+    assert_int_equal(kernel_btf_member_offset(&b, sizeof(b), "task", "b"), -EINVAL);
+    blob_make(&b);
+    b.types[4 + 1] = 4u << 24 | 60000; /* a member list past the types */
+    assert_int_equal(kernel_btf_member_offset(&b, sizeof(b), "task", "b"), -EINVAL);
+    assert_int_equal(kernel_btf_member_offset(&b, 10, "task", "b"), -EINVAL);
+}
+
+/* The running kernel's: task_struct.loginuid lies inside the struct, after
+ * its first fields, and the file that is not there says so. */
+static void test_running_kernel(void **state)
+{
+    assert_int_equal(kernel_btf_file_member_offset("/nonexistent", "task_struct", "pid"), -ENOENT);
+    if (access(KERNEL_BTF_PATH, R_OK) != 0)
+        skip();
+    long pid = kernel_btf_file_member_offset(KERNEL_BTF_PATH, "task_struct", "pid");
+    long tgid = kernel_btf_file_member_offset(KERNEL_BTF_PATH, "task_struct", "tgid");
+    assert_true(pid > 0);
+    assert_int_equal(tgid, pid + 4); /* pid_t pid; pid_t tgid; in every kernel */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_offsets_from_a_blob),
+        cmocka_unit_test(test_malformed_blobs),
+        cmocka_unit_test(test_running_kernel),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
