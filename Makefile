@@ -2,8 +2,9 @@
 BUILD ?= build
 CONFIG ?= example_config.yml
 IMAGE ?= pidtree-bcc
+NAME ?= pidtree-bcc
 
-.PHONY: all deps build check run test bench soak docker-image docker-run install clean
+.PHONY: all deps build check run test bench soak docker-image docker-run deb install clean
 
 all: build
 
@@ -39,16 +40,21 @@ soak: deps build
 install: build
 	cmake --install $(BUILD)
 
-# CAUTION: a privileged container with the host's PID namespace: it sees and
-# traces everything on the host.
+# The container image, on a Debian base made locally with debootstrap (no
+# registry needed; BASE=debian:bookworm-slim pulls one instead). Docker, or
+# podman (directly or through its Docker-compatible service): see README.
 docker-image:
 	scripts/docker-image.sh $(IMAGE)
 
+# CAUTION: a privileged container with the host's PID namespace: it sees and
+# traces everything on the host. scripts/docker-run.sh says what each flag
+# and mount is for. Stop it with: docker stop $(NAME)
 docker-run: docker-image
-	docker run --rm --privileged --cap-add=SYS_ADMIN --pid host --net host \
-		-v /sys:/sys -v /lib/modules:/lib/modules:ro -v /usr/src:/usr/src:ro \
-		-v $(abspath $(CONFIG)):/etc/pidtree-bcc/config.yml:ro \
-		$(IMAGE) -c /etc/pidtree-bcc/config.yml
+	scripts/docker-run.sh $(IMAGE) $(CONFIG) $(NAME)
+
+# The Debian package, into build-deb/.
+deb:
+	scripts/deb.sh build-deb
 
 clean:
-	rm -rf $(BUILD) build-sanitize
+	rm -rf $(BUILD) build-sanitize build-deb

@@ -1,24 +1,24 @@
 #!/usr/bin/env bash
 # Builds the pidtree-bcc container image: scripts/docker-image.sh [IMAGE]
 #
-# BASE=local builds the Debian base image itself with debootstrap from the
-# host's Debian mirror, for hosts that cannot pull from a registry.
+# The base image is made here, not pulled: a minimal Debian bookworm root
+# (scripts/debian-base.sh: debootstrap from the Debian mirror, which the
+# image's own apt-get needs anyway), imported into the engine once. So a
+# build needs a Debian mirror and no image registry, the same on every host.
+# BASE=IMAGE (say BASE=debian:bookworm-slim) uses a registry's image instead.
 set -euo pipefail
 IMAGE=${1:-pidtree-bcc}
-BASE=${BASE:-debian:bookworm-slim}
+BASE=${BASE:-local}
 cd "$(dirname "$0")/.."
-
-command -v docker > /dev/null || { echo "docker-image: docker is not installed" >&2; exit 1; }
-docker info > /dev/null 2>&1 || { echo "docker-image: no Docker daemon is reachable" >&2; exit 1; }
+source scripts/container-engine.sh
+container_engine
 
 if [ "$BASE" = local ]; then
-    command -v debootstrap > /dev/null || apt-get install -y debootstrap
-    rootfs=$(mktemp -d /tmp/pidtree-rootfs.XXXXXX)
-    trap 'rm -rf "$rootfs"' EXIT
-    mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-    debootstrap --variant=minbase bookworm "$rootfs" "$mirror"
-    tar -C "$rootfs" -c . | docker import - pidtree-bcc-base:bookworm
-    BASE=pidtree-bcc-base:bookworm
+    tarball=$(scripts/debian-base.sh)
+    BASE=pidtree-bcc-base:$(basename "$tarball" .tar)
+    "$DOCKER" image inspect "$BASE" > /dev/null 2>&1 || "$DOCKER" import "$tarball" "$BASE" > /dev/null
 fi
-docker build --build-arg BASE="$BASE" -t "$IMAGE" .
-echo "built $IMAGE; run it with: make docker-run CONFIG=example_config.yml"
+# Host networking for the build's apt-get: podman without a network plugin
+# has no other network, and it works the same with Docker.
+"$DOCKER" build --network host --build-arg BASE="$BASE" -t "$IMAGE" .
+echo "built $IMAGE on $BASE; run it with: make docker-run CONFIG=example_config.yml" >&2

@@ -12,8 +12,9 @@ export DEBIAN_FRONTEND=noninteractive
 PKGS=(
     build-essential cmake pkg-config clang-format
     libbpfcc-dev bpfcc-tools libjansson-dev libyaml-dev libcurl4-openssl-dev
-    libcmocka-dev jq iproute2 netcat-openbsd procps valgrind
-    python3 qemu-system-x86 debootstrap e2fsprogs
+    libcmocka-dev libcap-dev jq iproute2 netcat-openbsd procps valgrind
+    python3 qemu-system-x86 debootstrap e2fsprogs curl groff-base
+    podman runc debhelper dpkg-dev fakeroot
     clang libclang-rt-dev
 )
 

@@ -20,7 +20,7 @@ cmake --build build -j"$jobs"
 echo "== format check"
 scripts/check-format.sh
 echo "== unit and integration tests"
-(cd build && ctest --output-on-failure -LE qemu)
+(cd build && ctest --output-on-failure -LE 'qemu|container|deb')
 
 echo "== build with ASan + UBSan"
 cmake -S . -B build-sanitize -DPIDTREE_WERROR=ON -DPIDTREE_SANITIZE=ON \
@@ -29,13 +29,16 @@ cmake --build build-sanitize -j"$jobs"
 echo "== unit and integration tests under ASan + UBSan"
 (cd build-sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     LSAN_OPTIONS=suppressions="$PWD/../scripts/lsan.supp":print_suppressions=0 \
-    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -LE qemu)
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -LE 'qemu|container|deb')
 
 echo "== fuzzing: each libFuzzer target for ${FUZZ_SECONDS:-30}s under ASan + UBSan"
 scripts/fuzz.sh
 
 echo "== unit tests under valgrind"
 scripts/valgrind-tests.sh build
+
+echo "== deployment: make docker-run in a container, the Debian package in a clean root"
+(cd build && ctest --output-on-failure -L 'container|deb')
 
 echo "== kernel matrix: Debian's stock kernel under QEMU, kprobe forms"
 (cd build && ctest --output-on-failure -L qemu)

@@ -22,6 +22,7 @@
 #include "kernel_env.h"
 #include "output.h"
 #include "plugin_loader.h"
+#include "privilege.h"
 #include "probe_registry.h"
 #include "proctree.h"
 #include "render.h"
@@ -816,6 +817,19 @@ static int probes_start(struct daemon *d)
     return 0;
 }
 
+/* Attached: from here on the daemon needs only what privilege.h lists. */
+static int privileges_shed(struct daemon *d)
+{
+    char kept[256];
+    struct pt_error perr = {0};
+    int ret = privilege_drop(kept, sizeof(kept), &perr);
+    if (ret < 0)
+        pt_error_format(&perr, d->err, sizeof(d->err));
+    else
+        fprintf(stderr, "pidtree-bcc: capabilities kept after attach: %s\n", kept);
+    return ret;
+}
+
 /* Stats per daemon from the output a restart shares. */
 static void stats_mark(struct daemon *d)
 {
@@ -864,6 +878,8 @@ static enum daemon_exit daemon_start(struct daemon *d)
         goto out;
     }
     if (probes_start(d) < 0) /* says which probe */
+        goto out;
+    if (privileges_shed(d) < 0)
         goto out;
     stats_mark(d);
     fprintf(stderr, "pidtree-bcc: %zu probe(s) attached in %.3f s\n", d->n_probes - 1,
