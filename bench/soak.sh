@@ -12,6 +12,7 @@
 # goes only to 127.0.0.0/8; every run is bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/daemon.sh
 ROOT=$PWD
 BUILD=${BUILD:-build}
 SECS=${SOAK_SECONDS:-600}
@@ -55,14 +56,7 @@ mkfifo "$WORK/fifo"
 # whether the flooder starves other users.
 "$LATENCY" '"daddr":"127.0.0.12"' < "$WORK/fifo" > "$WORK/latency.json" &
 reader=$!
-"$BIN" -c "$WORK/soak.yml" -f "$WORK/fifo" 2> "$WORK/daemon.err" &
-DAEMON_PID=$!
-for i in $(seq 1 600); do
-    grep -q "attached in" "$WORK/daemon.err" && break
-    kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$WORK/daemon.err" >&2; exit 1; }
-    sleep 0.1
-done
-grep -q "attached in" "$WORK/daemon.err" || { echo "soak: daemon did not attach" >&2; exit 1; }
+bench_start_daemon "$WORK/soak.yml" "$WORK/fifo"
 echo "== soak: ${SECS} s, every probe and plugin, mixed load and a flooder" >&2
 
 "$LOADGEN" connect 127.0.0.1 9 -r 2000 -d "$SECS" > "$WORK/connect.json" & PIDS+=($!)

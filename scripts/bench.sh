@@ -32,6 +32,7 @@ cleanup() {
 trap cleanup EXIT
 
 source scripts/netns.sh
+source bench/daemon.sh
 netns_create "$NETNS"
 
 config() { # config NAME BODY: writes $WORK/NAME.yml
@@ -46,21 +47,6 @@ CFG_TCP=$(config tcp 'tcp_connect: {}')
 CFG_ALL=$(config all 'tcp_connect: {}
 net_listen: {}
 udp_session: {}')
-
-# start_daemon CONFIG OUTPUT: starts it; sets DAEMON_PID and STARTUP_S.
-start_daemon() {
-    local t0 i
-    t0=$(date +%s.%N)
-    "$BIN" -c "$1" -f "$2" 2> "$WORK/daemon.err" &
-    DAEMON_PID=$!
-    for i in $(seq 1 600); do
-        grep -q "attached in" "$WORK/daemon.err" && break
-        kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$WORK/daemon.err" >&2; exit 1; }
-        sleep 0.01
-    done
-    grep -q "attached in" "$WORK/daemon.err" || { echo "bench: daemon did not attach" >&2; exit 1; }
-    STARTUP_S=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN {print a - b}')
-}
 
 stop_daemon() {
     kill -TERM "$DAEMON_PID"
@@ -80,7 +66,7 @@ kernel_lost() { # from the daemon's stop summary
 measured() {
     local name=$1 cfg=$2; shift 2
     local out=$WORK/$name.jsonl t0 t1 c0 c1 run hz
-    start_daemon "$cfg" "$out"
+    bench_start_daemon "$cfg" "$out"
     c0=$(cpu_ticks); t0=$(date +%s.%N)
     run=$("$LOADGEN" "$@" -d "$SECS")
     sleep 0.5 # let the last events drain before reading CPU
@@ -121,7 +107,7 @@ paired() {
 }
 
 echo "== start-up with tcp_connect, net_listen, udp_session" >&2
-start_daemon "$CFG_ALL" /dev/null
+bench_start_daemon "$CFG_ALL" /dev/null
 sleep 1
 jq -n --argjson s "$STARTUP_S" --argjson rss "$(rss_kb)" \
     '{scenario: "startup_all_probes", startup_s: $s, rss_after_start_mb: ($rss / 1024)}' >> "$RESULTS"
@@ -147,7 +133,7 @@ echo "== latency at 10,000 events/s" >&2
 mkfifo "$WORK/fifo"
 "$LATENCY" < "$WORK/fifo" > "$WORK/latency.json" &
 reader=$!
-start_daemon "$CFG_TCP" "$WORK/fifo"
+bench_start_daemon "$CFG_TCP" "$WORK/fifo"
 "$LOADGEN" connect 127.0.0.1 9 -r 10000 -d "$SECS" > "$WORK/paced.json"
 sleep 0.5
 stop_daemon
@@ -157,7 +143,7 @@ jq -n --argjson lat "$(cat "$WORK/latency.json")" --argjson run "$(cat "$WORK/pa
       p50_ms: $lat.p50_ms, p99_ms: $lat.p99_ms, max_ms: $lat.max_ms}' >> "$RESULTS"
 
 echo "== RSS over a ${SOAK} s storm" >&2
-start_daemon "$CFG_TCP" /dev/null
+bench_start_daemon "$CFG_TCP" /dev/null
 rss_start=$(rss_kb)
 "$LOADGEN" connect 127.0.0.1 9 -r 20000 -d "$SOAK" > /dev/null &
 gen=$!

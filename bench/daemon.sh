@@ -1,0 +1,19 @@
+# Sourced by the benchmark scripts: one way to start the daemon under test.
+#
+# bench_start_daemon CONFIG OUTPUT: runs $BIN writing OUTPUT, its stderr in
+# $WORK/daemon.err, and waits (at most 60 s) until its probes are attached.
+# Sets DAEMON_PID and STARTUP_S (seconds from launch to attached); exits the
+# calling script when the daemon dies or does not attach.
+bench_start_daemon() {
+    local t0 deadline
+    t0=$(date +%s.%N)
+    deadline=$((SECONDS + 60))
+    "$BIN" -c "$1" -f "$2" 2> "$WORK/daemon.err" &
+    DAEMON_PID=$!
+    until grep -q "attached in" "$WORK/daemon.err"; do
+        kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$WORK/daemon.err" >&2; exit 1; }
+        [ "$SECONDS" -lt "$deadline" ] || { echo "bench: daemon did not attach in 60 s" >&2; exit 1; }
+        sleep 0.01
+    done
+    STARTUP_S=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN {print a - b}')
+}
