@@ -209,6 +209,8 @@ static int warnings_check(const struct daemon *d, const struct pt_diags *warning
         else
             fprintf(stderr, "pidtree-bcc: warning: %s\n", line);
     }
+    if (warnings->n_more)
+        fprintf(stderr, "pidtree-bcc: ... and %zu more warning(s) not shown\n", warnings->n_more);
     return d->opts->strict && warnings->n ? -EINVAL : 0;
 }
 
@@ -234,7 +236,7 @@ static int config_prepare(struct daemon *d)
     d->start_cfg = d->cfg;
     if (warnings_check(d, &d->cfg->warnings) < 0) {
         snprintf(d->err, sizeof(d->err), "%s: %zu warning(s) in --strict mode",
-                 d->opts->config_path, d->cfg->warnings.n);
+                 d->opts->config_path, d->cfg->warnings.n + d->cfg->warnings.n_more);
         log_error(d->err);
         return -EINVAL;
     }
@@ -761,7 +763,7 @@ static int plugins_load(struct daemon *d)
     }
     if (ret == 0 && warnings_check(d, &warnings) < 0) {
         snprintf(d->err, sizeof(d->err), "%s: %zu plugin warning(s) in --strict mode",
-                 d->opts->config_path, warnings.n);
+                 d->opts->config_path, warnings.n + warnings.n_more);
         ret = -EINVAL;
     }
     pt_diags_free(&warnings);

@@ -6,15 +6,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void error_fill(struct pt_error *e, const char *file, int line, const char *fmt, va_list ap)
+{
+    snprintf(e->file, sizeof(e->file), "%s", file ? file : "");
+    e->line = line;
+    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+}
+
 int pt_error_set(struct pt_error *err, int errnum, const char *file, int line, const char *fmt, ...)
 {
     int saved = errno;
     if (err && !pt_error_is_set(err)) {
-        snprintf(err->file, sizeof(err->file), "%s", file ? file : "");
-        err->line = line;
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+        error_fill(err, file, line, fmt, ap);
         va_end(ap);
     }
     errno = saved;
@@ -43,16 +48,21 @@ void pt_error_format(const struct pt_error *err, char *buf, size_t len)
 
 int pt_diags_add(struct pt_diags *d, const char *file, int line, const char *fmt, ...)
 {
-    struct pt_error *grown = realloc(d->items, (d->n + 1) * sizeof(*grown));
-    if (!grown)
-        return -ENOMEM;
-    d->items = grown;
-    struct pt_error *e = &d->items[d->n++];
-    snprintf(e->file, sizeof(e->file), "%s", file ? file : "");
-    e->line = line;
+    if (d->n >= PT_DIAGS_MAX) {
+        d->n_more++;
+        return 0;
+    }
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 8;
+        struct pt_error *grown = realloc(d->items, cap * sizeof(*grown));
+        if (!grown)
+            return -ENOMEM;
+        d->items = grown;
+        d->cap = cap;
+    }
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+    error_fill(&d->items[d->n++], file, line, fmt, ap);
     va_end(ap);
     return 0;
 }
@@ -60,6 +70,5 @@ int pt_diags_add(struct pt_diags *d, const char *file, int line, const char *fmt
 void pt_diags_free(struct pt_diags *d)
 {
     free(d->items);
-    d->items = NULL;
-    d->n = 0;
+    memset(d, 0, sizeof(*d));
 }

@@ -39,9 +39,16 @@ void pt_error_format(const struct pt_error *err, char *buf, size_t len);
 struct pt_diags {
     struct pt_error *items;
     size_t n;
+    size_t cap;
+    /* Findings past PT_DIAGS_MAX are counted, not kept: a hostile file with
+     * a million duplicate keys must not take a gigabyte of warnings. */
+    size_t n_more;
 };
 
-/* Appends one finding; returns 0 or -ENOMEM. */
+#define PT_DIAGS_MAX 100
+
+/* Appends one finding (or counts it in n_more past PT_DIAGS_MAX); returns 0
+ * or -ENOMEM. */
 __attribute__((format(printf, 4, 5))) int pt_diags_add(struct pt_diags *d, const char *file,
                                                        int line, const char *fmt, ...);
 
