@@ -1,5 +1,16 @@
-# Sourced by the benchmark scripts: one way to start the daemon under test.
-#
+# Sourced by the benchmark scripts, from the repository's top: one way to
+# build the tools and to start the daemon under test.
+
+# bench_tools: builds the daemon and the load tools in $BUILD (default
+# build) and sets BIN, LOADGEN and LATENCY to them.
+bench_tools() {
+    BUILD=${BUILD:-build}
+    cmake --build "$BUILD" --target pidtree-bcc loadgen line_latency > /dev/null
+    BIN=$PWD/$BUILD/pidtree-bcc
+    LOADGEN=$PWD/$BUILD/bench/loadgen
+    LATENCY=$PWD/$BUILD/bench/line_latency
+}
+
 # bench_start_daemon CONFIG OUTPUT: runs $BIN writing OUTPUT, its stderr in
 # $WORK/daemon.err, and waits (at most 60 s) until its probes are attached.
 # Sets DAEMON_PID and STARTUP_S (seconds from launch to attached); exits the

@@ -14,13 +14,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/daemon.sh
 ROOT=$PWD
-BUILD=${BUILD:-build}
 SECS=${SOAK_SECONDS:-600}
 [ "$(id -u)" -eq 0 ] || { echo "soak: run as root (sudo make soak)" >&2; exit 1; }
-cmake --build "$BUILD" --target pidtree-bcc loadgen line_latency > /dev/null
-BIN=$ROOT/$BUILD/pidtree-bcc
-LOADGEN=$ROOT/$BUILD/bench/loadgen
-LATENCY=$ROOT/$BUILD/bench/line_latency
+bench_tools
 WORK=$(mktemp -d /tmp/pidtree-soak.XXXXXX)
 chmod 755 "$WORK"
 DAEMON_PID=""

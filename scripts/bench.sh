@@ -9,16 +9,13 @@
 # (198.51.100.2 behind a veth). Every run is bounded in time and count.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/daemon.sh
 ROOT=$PWD
-BUILD=${BUILD:-build}
 SECS=${BENCH_SECONDS:-5}     # per workload run
 SOAK=${BENCH_SOAK:-60}       # RSS flatness run; 600 for the 10-minute target
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root (sudo make bench)" >&2; exit 1; }
 
-cmake --build "$BUILD" --target pidtree-bcc loadgen line_latency > /dev/null
-BIN=$ROOT/$BUILD/pidtree-bcc
-LOADGEN=$ROOT/$BUILD/bench/loadgen
-LATENCY=$ROOT/$BUILD/bench/line_latency
+bench_tools
 WORK=$(mktemp -d /tmp/pidtree-bench.XXXXXX)
 NETNS=ptbench$$
 DAEMON_PID=""
@@ -32,7 +29,6 @@ cleanup() {
 trap cleanup EXIT
 
 source scripts/netns.sh
-source bench/daemon.sh
 netns_create "$NETNS"
 
 config() { # config NAME BODY: writes $WORK/NAME.yml
