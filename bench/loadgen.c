@@ -4,18 +4,26 @@
  *   loadgen udp ADDR PORT [-d SECS] [-n MAX] [-k DATAGRAMS]
  *   loadgen listen ADDR PORT [-d SECS] [-n MAX]
  *   loadgen fork ADDR PORT [-d SECS] [-n MAX]
+ *   loadgen established ADDR PORT [-t THREADS] [-d SECS] [-n MAX]
+ *   loadgen open|pipe|forkexec [-t THREADS] [-d SECS] [-n MAX]
  *
  * connect: TCP connection attempts (to a closed port they are refused at
  * once, which still makes one tcp_connect event each). udp: sockets that
  * send k datagrams to PORT and PORT+1, then close (one udp_session event
  * each). listen: listen() then close on PORT. fork: a child per connection
- * attempt, so no tree comes from one cached process. ADDR must be in
+ * attempt, so no tree comes from one cached process. established: full
+ * connections to a listener loadgen runs itself on ADDR PORT (a thread
+ * accepts and closes), closed by the client with RST so no TIME_WAIT piles
+ * up. open, pipe and forkexec touch no network: open("/dev/null") + close,
+ * a one-byte write and read on a pipe, fork + exec of /bin/true + wait; they
+ * measure what a tracer costs work it has no interest in. ADDR must be in
  * 127.0.0.0/8, ::1, or the benchmark's own network namespace.
  *
  * Prints one JSON object: {"workload", "count", "seconds", "rate"}.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -41,6 +49,7 @@ struct options {
 };
 
 static atomic_uint_fast64_t done;
+static int pipe_fds[2] = {-1, -1};
 
 static double now_s(void)
 {
@@ -126,22 +135,102 @@ static void fork_once(const struct options *o)
         waitpid(pid, NULL, 0);
 }
 
+static void established_once(const struct options *o)
+{
+    int fd = socket(o->addr.ss_family, SOCK_STREAM, 0);
+    if (fd < 0)
+        return;
+    struct linger rst = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
+    connect(fd, (const struct sockaddr *)&o->addr, o->addr_len);
+    close(fd);
+}
+
+static void open_once(const struct options *o)
+{
+    (void)o;
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0)
+        close(fd);
+}
+
+static void pipe_once(const struct options *o)
+{
+    (void)o;
+    char c = 'x';
+    if (write(pipe_fds[1], &c, 1) == 1 && read(pipe_fds[0], &c, 1) != 1)
+        abort();
+}
+
+static void forkexec_once(const struct options *o)
+{
+    (void)o;
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/true", "true", (char *)NULL);
+        _exit(127);
+    }
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+}
+
+struct workload {
+    const char *name;
+    void (*once)(const struct options *o);
+    bool needs_addr;
+};
+
+static const struct workload workloads[] = {
+    {"connect", connect_once, true},
+    {"udp", udp_once, true},
+    {"listen", listen_once, true},
+    {"fork", fork_once, true},
+    {"established", established_once, true},
+    {"open", open_once, false},
+    {"pipe", pipe_once, false},
+    {"forkexec", forkexec_once, false},
+};
+
+static const struct workload *workload_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof(workloads) / sizeof(workloads[0]); i++)
+        if (strcmp(workloads[i].name, name) == 0)
+            return &workloads[i];
+    return NULL;
+}
+
+static const struct workload *current;
+
 static void one_unit(const struct options *o)
 {
-    switch (o->workload[0]) {
-    case 'c':
-        connect_once(o);
-        break;
-    case 'u':
-        udp_once(o);
-        break;
-    case 'l':
-        listen_once(o);
-        break;
-    case 'f':
-        fork_once(o);
-        break;
+    current->once(o);
+}
+
+/* The listener of the established workload: accepts and closes until the
+ * listening socket is shut down. */
+static void *acceptor(void *arg)
+{
+    int lfd = *(int *)arg;
+    for (;;) {
+        int fd = accept(lfd, NULL, NULL);
+        if (fd >= 0)
+            close(fd);
+        else if (errno != EINTR && errno != ECONNABORTED)
+            return NULL;
     }
+}
+
+static int listener_open(const struct options *o)
+{
+    int one = 1, fd = socket(o->addr.ss_family, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (const struct sockaddr *)&o->addr, o->addr_len) < 0 || listen(fd, 4096) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 /* Each thread takes units until the count or the time runs out; with a
@@ -176,19 +265,26 @@ static void *worker(void *arg)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: loadgen connect|udp|listen|fork ADDR PORT [-t THREADS] [-d SECS] "
-                    "[-n MAX] [-r RATE] [-k DATAGRAMS]\n");
+    fprintf(stderr,
+            "usage: loadgen connect|udp|listen|fork|established ADDR PORT [-t THREADS] "
+            "[-d SECS] [-n MAX] [-r RATE] [-k DATAGRAMS]\n"
+            "       loadgen open|pipe|forkexec [-t THREADS] [-d SECS] [-n MAX] [-r RATE]\n");
     return 2;
 }
 
 static int options_parse(int argc, char **argv, struct options *o)
 {
     *o = (struct options){.threads = 1, .seconds = 5, .max = 10000000, .datagrams = 2};
-    if (argc < 4 || !strchr("culf", argv[1][0]) || addr_parse(argv[2], argv[3], o) < 0)
+    if (argc < 2 || !(current = workload_find(argv[1])))
         return -1;
     o->workload = argv[1];
+    optind = 2;
+    if (current->needs_addr) {
+        if (argc < 4 || addr_parse(argv[2], argv[3], o) < 0)
+            return -1;
+        optind = 4;
+    }
     int c;
-    optind = 4;
     while ((c = getopt(argc, argv, "t:d:n:r:k:")) != -1) {
         switch (c) {
         case 't':
@@ -222,7 +318,18 @@ int main(int argc, char **argv)
     struct options o;
     if (options_parse(argc, argv, &o) < 0)
         return usage();
-    pthread_t threads[64];
+    pthread_t threads[64], accept_thread;
+    int lfd = -1;
+    if (current->once == established_once) {
+        if ((lfd = listener_open(&o)) < 0 || pthread_create(&accept_thread, NULL, acceptor, &lfd)) {
+            perror("loadgen: listener");
+            return 1;
+        }
+    }
+    if (current->once == pipe_once && pipe(pipe_fds) < 0) {
+        perror("loadgen: pipe");
+        return 1;
+    }
     double start = now_s();
     for (unsigned i = 0; i < o.threads; i++)
         if (pthread_create(&threads[i], NULL, worker, &o) != 0) {
@@ -232,6 +339,11 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < o.threads; i++)
         pthread_join(threads[i], NULL);
     double seconds = now_s() - start;
+    if (lfd >= 0) {
+        shutdown(lfd, SHUT_RDWR);
+        pthread_join(accept_thread, NULL);
+        close(lfd);
+    }
     uint64_t n = atomic_load(&done);
     printf("{\"workload\": \"%s\", \"count\": %llu, \"seconds\": %.3f, \"rate\": %.1f}\n",
            o.workload, (unsigned long long)n, seconds, (double)n / seconds);
