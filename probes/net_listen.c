@@ -172,6 +172,12 @@ static void net_listen_stop(struct probe_instance *pi)
     pi->state = NULL;
 }
 
+static const struct probe_field net_listen_fields[] = {
+    {"laddr", PROBE_FIELD_ADDR, PROBE_KERNEL_ADDR},
+    {"port", PROBE_FIELD_NUMBER, PROBE_KERNEL_PORT},
+    {"protocol", PROBE_FIELD_STRING, PROBE_KERNEL_NONE},
+};
+
 const struct probe_ops probe_net_listen = {
     .name = "net_listen",
     .header = "net_listen.h",
@@ -180,6 +186,9 @@ const struct probe_ops probe_net_listen = {
                         sizeof(net_listen_tracepoints) / sizeof(net_listen_tracepoints[0])},
     .kprobe_form = {net_listen_kprobes, sizeof(net_listen_kprobes) / sizeof(net_listen_kprobes[0])},
     .record_size = sizeof(struct pt_net_listen_event),
+    .fields = net_listen_fields,
+    .n_fields = sizeof(net_listen_fields) / sizeof(net_listen_fields[0]),
+    .kernel_rules = true,
     .requires = &probe_sockets,
     .render_settings = net_listen_render_settings,
     .decode = net_listen_decode,

@@ -25,6 +25,7 @@ enum probe_attach_kind {
     PROBE_TRACEPOINT, /* target "category/name" */
     PROBE_KPROBE,     /* target: kernel function */
     PROBE_KRETPROBE,  /* target: kernel function */
+    PROBE_CGROUP,     /* target "connect4" or "connect6": the root of the cgroup v2 hierarchy */
 };
 
 struct probe_attach_point {
@@ -36,6 +37,30 @@ struct probe_attach_point {
 struct probe_form {
     const struct probe_attach_point *points;
     size_t n_points;
+};
+
+/* A field of the probe's events, as rules (src/rules.h) see it: its name
+ * and type (checked when a rule is loaded), and the part it plays in the
+ * probe's kernel programs, where kernel rules (templates/rules.bpf.c) are
+ * evaluated at the event. A field inside the elements of a list field is
+ * named "list.field" ("destinations.daddr"). */
+enum probe_field_type {
+    PROBE_FIELD_STRING = 1,
+    PROBE_FIELD_NUMBER,
+    PROBE_FIELD_ADDR, /* an address in its text form */
+    PROBE_FIELD_LIST, /* a list of objects */
+};
+
+enum probe_field_kernel {
+    PROBE_KERNEL_NONE = 0,
+    PROBE_KERNEL_ADDR, /* handed to pt_rules_apply() as its address */
+    PROBE_KERNEL_PORT, /* handed to pt_rules_apply() as its port */
+};
+
+struct probe_field {
+    const char *name;
+    enum probe_field_type type;
+    enum probe_field_kernel kernel;
 };
 
 /* What a running probe can ask of the daemon. */
@@ -54,6 +79,16 @@ struct probe_ops {
     struct probe_form tracepoint_form;
     struct probe_form kprobe_form;
     size_t record_size; /* smallest valid record */
+    /* The fields of its events, for rules; NULL: not declared (a rule's
+     * fields are then typed from the values it compares them with). */
+    const struct probe_field *fields;
+    size_t n_fields;
+    /* Its kernel programs evaluate kernel rules (pt_rules_apply), and the
+     * attach points they need for it besides the form's, attached only when
+     * rules are on (tcp_connect's cgroup connect hooks, which refuse a
+     * connect before its SYN is sent). */
+    bool kernel_rules;
+    struct probe_form rules_form;
     /* Kernel-side state this probe builds on (e.g. the socket tracker),
      * rendered and attached once before the first probe that needs it. */
     const struct probe_ops *requires;

@@ -137,6 +137,14 @@ static void udp_session_stop(struct probe_instance *pi)
     pi->state = NULL;
 }
 
+static const struct probe_field udp_session_fields[] = {
+    {"destinations", PROBE_FIELD_LIST, PROBE_KERNEL_NONE},
+    {"destinations.daddr", PROBE_FIELD_ADDR, PROBE_KERNEL_NONE},
+    {"destinations.port", PROBE_FIELD_NUMBER, PROBE_KERNEL_NONE},
+    {"destinations.duration", PROBE_FIELD_NUMBER, PROBE_KERNEL_NONE},
+    {"destinations.msg_count", PROBE_FIELD_NUMBER, PROBE_KERNEL_NONE},
+};
+
 const struct probe_ops probe_udp_session = {
     .name = "udp_session",
     .header = "udp_session.h",
@@ -146,6 +154,8 @@ const struct probe_ops probe_udp_session = {
     .kprobe_form = {udp_session_kprobes,
                     sizeof(udp_session_kprobes) / sizeof(udp_session_kprobes[0])},
     .record_size = sizeof(struct pt_udp_session_event),
+    .fields = udp_session_fields,
+    .n_fields = sizeof(udp_session_fields) / sizeof(udp_session_fields[0]),
     .requires = &probe_sockets,
     .decode = udp_session_decode,
     .start = udp_session_start,

@@ -26,6 +26,8 @@
 #include "probe_registry.h"
 #include "proctree.h"
 #include "render.h"
+#include "rule_engine.h"
+#include "rules_host.h"
 #include "strbuf.h"
 #include "timeutil.h"
 #include "uid_budget.h"
@@ -73,7 +75,8 @@ struct daemon {
     struct event_loop *loop;
     int signal_fd;
     struct proc_cache *cache;
-    struct output *out; /* shared by the daemons one restart hands over between */
+    struct output *out;       /* shared by the daemons one restart hands over between */
+    struct rules_host *rules; /* shared likewise */
     struct uid_budget *budget;
     unsigned batch; /* records consumed in this ring buffer batch */
     /* At stop, records left past this time are counted, not written: a
@@ -140,6 +143,23 @@ static void paths_resolve(struct daemon *d)
 static bool probe_known(const char *name, void *ctx)
 {
     return probe_registry_find(ctx, name) != NULL;
+}
+
+static const struct probe_ops *rules_find_probe(void *ctx, const char *name)
+{
+    return probe_registry_find(ctx, name);
+}
+
+/* The rules directory, checked against the probes this daemon knows. */
+static int rules_prepare(struct daemon *d)
+{
+    struct pt_error rerr = {0};
+    if (rules_host_load(d->rules, rules_find_probe, &d->registry, &rerr) < 0) {
+        pt_error_format(&rerr, d->err, sizeof(d->err));
+        log_error(d->err);
+        return -EINVAL;
+    }
+    return 0;
 }
 
 static bool probe_present(const struct daemon *d, const struct probe_ops *ops)
@@ -667,6 +687,7 @@ static void on_tick(void *ctx)
         if (d->probes[i].ops->tick)
             d->probes[i].ops->tick(&d->probes[i], now);
     dispatch_tick(d->dispatch, time_monotonic_ns());
+    rules_host_tick(d->rules);
 }
 
 static void before_sleep(void *ctx)
@@ -794,7 +815,11 @@ static int dispatch_create(struct daemon *d)
                                .lost_event_telemetry = d->opts->lost_event_telemetry,
                                .lost_reader = lost_read,
                                .map_fd = map_fd_lookup,
-                               .ctx = d};
+                               .ctx = d,
+                               .rules = rules_host_enabled(d->rules) ? rules_host_engine(d->rules)
+                                                                     : NULL,
+                               .tap = rules_host_enabled(d->rules) ? rules_host_tap : NULL,
+                               .tap_ctx = d->rules};
     d->dispatch = dispatch_new(&env);
     if (!d->dispatch) {
         snprintf(d->err, sizeof(d->err), "cannot set up the dispatcher: out of memory");
@@ -839,6 +864,48 @@ static void stats_mark(struct daemon *d)
     memcpy(d->dropped_before, d->out->dropped, sizeof(d->dropped_before));
 }
 
+/* ---- rules ---- */
+
+static int probe_stats_read(void *ctx, uint32_t id, struct rules_probe_stats *out)
+{
+    struct daemon *d = ctx;
+    struct dispatch_stats st;
+    if (id == 0 || id >= d->n_probes)
+        return -ENOENT;
+    dispatch_get_stats(d->dispatch, &st);
+    *out = (struct rules_probe_stats){
+        .events = st.events[id],
+        .unwritten = d->out->dropped[id] - d->dropped_before[id],
+        .rate_limited = st.rate_limited[id],
+        .lost = lost_read(d, id),
+    };
+    return 0;
+}
+
+/* The rules follow this daemon: its probes, its loop, its maps. */
+static int rules_bind(struct daemon *d)
+{
+    if (!rules_host_enabled(d->rules))
+        return 0;
+    const char *names[PT_MAX_PROBES] = {0};
+    for (size_t i = 1; i < d->n_probes; i++)
+        names[d->probes[i].id] = d->probes[i].ops->name;
+    struct rules_binding b = {.loop = d->loop,
+                              .find = rules_find_probe,
+                              .find_ctx = &d->registry,
+                              .probe_names = names,
+                              .n_probes = d->n_probes,
+                              .krules_fd = -1,
+                              .krules_ctl_fd = -1,
+                              .probe_stats = probe_stats_read,
+                              .stats_ctx = d};
+    struct pt_error rerr = {0};
+    int ret = rules_host_bind(d->rules, &b, &rerr);
+    if (ret < 0)
+        pt_error_format(&rerr, d->err, sizeof(d->err));
+    return ret;
+}
+
 static enum daemon_exit daemon_start(struct daemon *d)
 {
     struct strbuf text = STRBUF_INIT;
@@ -880,6 +947,8 @@ static enum daemon_exit daemon_start(struct daemon *d)
         goto out;
     }
     if (probes_start(d) < 0) /* says which probe */
+        goto out;
+    if (rules_bind(d) < 0)
         goto out;
     if (privileges_shed(d) < 0)
         goto out;
@@ -1002,13 +1071,15 @@ static enum daemon_exit print_checked_module(struct daemon *d)
     return print_module(d);
 }
 
-static struct daemon *daemon_new(const struct cli_options *opts, struct output *out)
+static struct daemon *daemon_new(const struct cli_options *opts, struct output *out,
+                                 struct rules_host *rules)
 {
     struct daemon *d = calloc(1, sizeof(*d));
     if (!d)
         return NULL;
     d->opts = opts;
     d->out = out;
+    d->rules = rules;
     d->signal_fd = d->ringbuf_fd = d->lost_fd = -1;
     d->n_cpus = possible_cpus();
     /* A per-CPU value is one u64 per possible CPU, however many there are. */
@@ -1044,6 +1115,8 @@ static enum daemon_exit daemon_prepare(struct daemon *d)
          * point is the kernel's. */
         return d->opts->print_and_quit || ret == -EINVAL ? DAEMON_EXIT_CONFIG : DAEMON_EXIT_RUNTIME;
     }
+    if (rules_prepare(d) < 0)
+        return DAEMON_EXIT_CONFIG;
     return DAEMON_EXIT_OK;
 }
 
@@ -1077,7 +1150,7 @@ static void daemon_handover(struct daemon *old, struct daemon *next, uint64_t st
 static struct daemon *daemon_restart(struct daemon *d)
 {
     uint64_t t0 = time_boot_ns();
-    struct daemon *next = daemon_new(d->opts, d->out);
+    struct daemon *next = daemon_new(d->opts, d->out, d->rules);
     if (next && daemon_prepare(next) == DAEMON_EXIT_OK && daemon_start(next) == DAEMON_EXIT_OK) {
         daemon_handover(d, next, t0);
         daemon_free(d);
@@ -1090,18 +1163,38 @@ static struct daemon *daemon_restart(struct daemon *d)
         daemon_free(next);
     else
         log_error("out of memory");
+    /* The new daemon may have taken the rules over before it failed. */
+    if (rules_bind(d) < 0)
+        log_error(d->err);
     malloc_trim(0);
     fprintf(stderr, "pidtree-bcc: restart failed: still running the previous configuration\n");
     d->exit_code = DAEMON_EXIT_OK;
     return d;
 }
 
+/* Rules are on with a rules directory or a control socket; the socket
+ * has its default path unless told otherwise ("none": no socket). */
+static struct rules_host *rules_host_create(const struct cli_options *opts)
+{
+    bool socket_off = opts->ctl_socket && strcmp(opts->ctl_socket, "none") == 0;
+    struct rules_host_options ro = {.rules_dir = opts->rules_dir,
+                                    .watch = opts->watch_config,
+                                    .ctl_socket = socket_off         ? NULL
+                                                  : opts->ctl_socket ? opts->ctl_socket
+                                                  : opts->rules_dir && !opts->print_and_quit
+                                                      ? CTL_SOCKET_DEFAULT
+                                                      : NULL};
+    return rules_host_new(&ro);
+}
+
 enum daemon_exit daemon_main(const struct cli_options *opts)
 {
     struct output *out = calloc(1, sizeof(*out));
-    struct daemon *d = out ? daemon_new(opts, out) : NULL;
+    struct rules_host *rules = out ? rules_host_create(opts) : NULL;
+    struct daemon *d = rules ? daemon_new(opts, out, rules) : NULL;
     if (!d) {
         log_error("out of memory");
+        rules_host_free(rules);
         free(out);
         return DAEMON_EXIT_RUNTIME;
     }
@@ -1127,6 +1220,7 @@ enum daemon_exit daemon_main(const struct cli_options *opts)
         break;
     }
     daemon_free(d);
+    rules_host_free(rules);
     if (out->fd >= 0)
         output_close(out);
     free(out);

@@ -8,6 +8,7 @@
 
 #include "json_writer.h"
 #include "plugin_loader.h"
+#include "rule_engine.h"
 #include "timeutil.h"
 #include "uid_budget.h"
 
@@ -44,6 +45,13 @@ struct dispatch {
     size_t max_line;           /* the tree is cut to keep lines within it */
     struct uid_budget *budget; /* NULL: no per-user limit; the caller's */
     uint64_t accept_from_ns[PT_MAX_PROBES], accept_until_ns[PT_MAX_PROBES];
+
+    struct rule_engine *rules; /* NULL: none; the caller's */
+    void (*tap)(void *ctx, const struct dispatch_line *line);
+    void *tap_ctx;
+    /* The record being handled, for the rules: its thread and uid. */
+    const struct pt_header *record;
+    bool judged; /* the event being handled already has its marks */
 };
 
 static const struct probe_services dispatch_services;
@@ -62,6 +70,9 @@ struct dispatch *dispatch_new(const struct dispatch_env *env)
     d->env_ctx = env->ctx;
     d->boot_to_realtime_ns = time_boot_to_realtime_offset();
     d->max_line = DISPATCH_DEFAULT_MAX_LINE;
+    d->rules = env->rules;
+    d->tap = env->tap;
+    d->tap_ctx = env->tap_ctx;
     return d;
 }
 
@@ -347,11 +358,53 @@ static void event_write(struct dispatch *d, struct json_writer *w, struct probe_
     json_writer_end_object(w);
 }
 
+/* The record being handled, when the event is its own. */
+static const struct pt_header *event_record(const struct dispatch *d, uint32_t pid)
+{
+    return d->record && d->record->pid == pid ? d->record : NULL;
+}
+
+static uint32_t event_uid(struct dispatch *d, uint32_t pid)
+{
+    const struct pt_header *h = event_record(d, pid);
+    uint32_t uid = 0;
+    if (h)
+        uid = h->uid;
+    else if (proc_cache_uid(d->cache, pid, &uid) < 0)
+        uid = 0;
+    return uid;
+}
+
+/* The rules' verdict on the event, added to its fields as "rules"; true
+ * when a rule matched. Once per event. */
+static bool event_judge(struct dispatch *d, struct probe_instance *pi, uint32_t pid,
+                        uint64_t boot_ns, json_t *fields)
+{
+    if (!d->rules || d->judged)
+        return d->judged;
+    const struct pt_header *h = event_record(d, pid);
+    struct rule_event ev = {.probe_id = pi->id,
+                            .probe = pi->ops->name,
+                            .pid = pid,
+                            .tid = h ? h->tid : 0,
+                            .uid = event_uid(d, pid),
+                            .boot_ns = boot_ns,
+                            .fields = fields,
+                            .cache = d->cache};
+    json_t *marks = rule_engine_judge(d->rules, &ev);
+    d->judged = marks != NULL;
+    if (marks && json_object_set_new(fields, "rules", marks) < 0)
+        d->stats.unbuilt++;
+    return d->judged;
+}
+
 int dispatch_emit(struct dispatch *d, struct probe_instance *pi, uint32_t pid, uint64_t boot_ns,
                   json_t *fields)
 {
     struct plugin_set *plugins = d->plugins[pi->id];
     struct json_writer w;
+    event_judge(d, pi, pid, boot_ns, fields);
+    d->judged = false;
     d->line.len = 0;
     json_writer_init(&w, &d->line);
     if (plugins) {
@@ -367,6 +420,10 @@ int dispatch_emit(struct dispatch *d, struct probe_instance *pi, uint32_t pid, u
         event_write(d, &w, pi, pid, boot_ns, fields);
     }
     int ret = line_finish(d, &w, pi->id);
+    if (d->tap && json_writer_error(&w) == 0) {
+        struct dispatch_line line = {pi, pid, event_uid(d, pid), fields, d->line.data, d->line.len};
+        d->tap(d->tap_ctx, &line);
+    }
     uint64_t now = time_boot_ns();
     if (now > boot_ns) {
         d->stats.latency_sum_ns += now - boot_ns;
@@ -436,7 +493,8 @@ static int on_probe_record(struct dispatch *d, const struct pt_header *h, const 
     /* The uid of the event's process now, which setuid may have changed
      * since it was forked or exec'd. */
     proc_cache_set_uid(d->cache, h->pid, h->uid);
-    if (!uid_budget_allow(d->budget, h->uid, time_monotonic_ns())) {
+    bool over = !uid_budget_allow(d->budget, h->uid, time_monotonic_ns());
+    if (over && (!d->rules || !rule_engine_count(d->rules))) {
         d->stats.rate_limited[pi->id]++;
         return 0;
     }
@@ -444,13 +502,20 @@ static int on_probe_record(struct dispatch *d, const struct pt_header *h, const 
     if (!fields)
         return -ENOMEM;
     int ret = pi->ops->decode(pi, data, size, fields);
-    if (ret == 0) {
+    d->record = h;
+    /* Over its budget, an event is still judged, and written when a rule
+     * matched it: a flood must not hide an event from the rules. */
+    if (ret == 0 && over && !event_judge(d, pi, h->pid, h->boot_ns, fields)) {
+        d->stats.rate_limited[pi->id]++;
+    } else if (ret == 0) {
         ret = dispatch_emit(d, pi, h->pid, h->boot_ns, fields);
         uid_budget_charge(d->budget, h->uid, d->line.len);
     } else if (ret == -EAGAIN)
         ret = 0;
     else
         d->stats.bad_records++, ret = 0;
+    d->record = NULL;
+    d->judged = false;
     json_decref(fields);
     return d->output_error ? d->output_error : ret;
 }
@@ -465,6 +530,11 @@ int dispatch_record(struct dispatch *d, const void *data, size_t size)
     const struct pt_header *h = data;
     if (h->type == PT_EV_PROBE)
         return on_probe_record(d, h, data, size);
+    if (h->type == PT_EV_RULE) {
+        if (d->rules)
+            rule_engine_kernel_hit(d->rules, data, size);
+        return 0;
+    }
     if (on_lifecycle(d, h, data, size) < 0)
         d->stats.bad_records++;
     return 0;

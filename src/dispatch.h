@@ -18,7 +18,18 @@
 #include "strbuf.h"
 
 struct plugin_set;
+struct rule_engine;
 struct uid_budget;
+
+/* One event line as written, for a tap (the control socket's trace). */
+struct dispatch_line {
+    const struct probe_instance *pi;
+    uint32_t pid;
+    uint32_t uid;
+    json_t *fields; /* the probe's fields, with the rules' marks as "rules" */
+    const char *text;
+    size_t len;
+};
 
 /* What a dispatcher is wired to; the caller keeps each alive for the
  * dispatcher's life. */
@@ -33,6 +44,13 @@ struct dispatch_env {
     /* The module's maps, for probes that read their own (udp_session). */
     int (*map_fd)(void *ctx, const char *name);
     void *ctx; /* for lost_reader and map_fd */
+    /* Rules (src/rule_engine.h) judge each event before its line is built
+     * and mark it; they also take the kernel rules' PT_EV_RULE records.
+     * NULL: no rules. */
+    struct rule_engine *rules;
+    /* Sees each event line written. NULL: none. */
+    void (*tap)(void *ctx, const struct dispatch_line *line);
+    void *tap_ctx;
 };
 
 /* What a dispatcher has done, for the stop report and the benchmark. */
@@ -91,7 +109,8 @@ void dispatch_get_stats(const struct dispatch *d, struct dispatch_stats *stats);
 int dispatch_record(struct dispatch *d, const void *data, size_t size);
 
 /* Writes one event of `pi`: timestamp, probe, pid, proctree, the probe's
- * fields from `fields` (borrowed), error; then the plugins. Used by
+ * fields from `fields` (borrowed; the rules' marks are added to it as
+ * "rules"), error; then the plugins. Used by
  * dispatch_record and by probes that produce events of their own (listener
  * snapshots, expired UDP sessions). */
 int dispatch_emit(struct dispatch *d, struct probe_instance *pi, uint32_t pid, uint64_t boot_ns,

@@ -640,6 +640,15 @@ void proc_cache_set_uid(struct proc_cache *c, uint32_t pid, uint32_t uid)
     }
 }
 
+int proc_cache_uid(struct proc_cache *c, uint32_t pid, uint32_t *uid)
+{
+    const struct proc_entry *e = table_find(c, pid);
+    if (!e)
+        return -ENOENT;
+    *uid = e->uid;
+    return 0;
+}
+
 void proc_cache_set_loginuid(struct proc_cache *c, uint32_t pid, uint32_t loginuid)
 {
     struct proc_entry *e = table_find(c, pid);

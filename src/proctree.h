@@ -47,6 +47,8 @@ void proc_cache_exit(struct proc_cache *cache, uint32_t pid);
 /* The process's uid at a network event (it may have changed with setuid
  * since exec). */
 void proc_cache_set_uid(struct proc_cache *cache, uint32_t pid, uint32_t uid);
+/* The uid the cache holds for `pid`: 0, or -ENOENT when not cached. */
+int proc_cache_uid(struct proc_cache *cache, uint32_t pid, uint32_t *uid);
 
 /* The audit login uid of `pid` as the kernel reported it at fork or exec
  * (inherited from the parent at fork), or as /proc showed it when the

@@ -37,6 +37,7 @@ enum pt_event_type {
     PT_EV_EXEC = 2,     /* arguments, at execve() entry */
     PT_EV_EXEC_RET = 3, /* execve() result; the exec counts only when 0 */
     PT_EV_EXIT = 4,
+    PT_EV_RULE = 5,   /* a kernel rule matched (templates/rules.h) */
     PT_EV_PROBE = 16, /* a network probe's event; probe_id says which */
 };
 

@@ -21,6 +21,9 @@
 #include "dispatch.h"
 #include "json_writer.h"
 #include "plugin_loader.h"
+#include "rule_engine.h"
+#include "rules.h"
+#include "templates/rules.h"
 #include "uid_budget.h"
 
 #define TEST_PROBE_ID 1
@@ -78,7 +81,17 @@ static void put_file(const char *root, const char *name, const char *data, size_
     fclose(f);
 }
 
-static void side_init(struct side *s, struct plugin_set *plugins, struct uid_budget *budget)
+static void tap_count(void *ctx, const struct dispatch_line *line)
+{
+    int *n = ctx;
+    (*n)++;
+    /* The tap sees the line as written, and the event's fields. */
+    assert_true(line->len > 0 && line->text[0] == '{');
+    assert_non_null(json_object_get(line->fields, "port"));
+}
+
+static void side_init_rules(struct side *s, struct plugin_set *plugins, struct uid_budget *budget,
+                            struct rule_engine *rules, int *taps)
 {
     snprintf(s->root, sizeof(s->root), "/tmp/pt-dispatch-XXXXXX");
     assert_non_null(mkdtemp(s->root));
@@ -93,12 +106,22 @@ static void side_init(struct side *s, struct plugin_set *plugins, struct uid_bud
     s->fd = memfd_create("out", 0);
     assert_true(s->fd >= 0);
     assert_int_equal(output_open_fd(&s->out, s->fd), 0);
-    struct dispatch_env env = {.cache = s->cache, .out = &s->out, .budget = budget};
+    struct dispatch_env env = {.cache = s->cache,
+                               .out = &s->out,
+                               .budget = budget,
+                               .rules = rules,
+                               .tap = taps ? tap_count : NULL,
+                               .tap_ctx = taps};
     s->d = dispatch_new(&env);
     assert_non_null(s->d);
     dispatch_set_clock(s->d, 0); /* both sides write the same timestamps */
     s->pi = (struct probe_instance){.ops = &test_probe, .id = TEST_PROBE_ID};
     dispatch_add_probe(s->d, &s->pi, plugins);
+}
+
+static void side_init(struct side *s, struct plugin_set *plugins, struct uid_budget *budget)
+{
+    side_init_rules(s, plugins, budget, NULL, NULL);
 }
 
 static char *side_output(struct side *s)
@@ -154,6 +177,7 @@ static void probe_rec(struct side *s, uint32_t pid, uint32_t uid, uint32_t port)
     struct test_record r = {.h = {.type = PT_EV_PROBE,
                                   .probe_id = TEST_PROBE_ID,
                                   .pid = pid,
+                                  .tid = pid,
                                   .uid = uid,
                                   .boot_ns = 5000000000ull},
                             .port = port};
@@ -310,6 +334,85 @@ static void test_budget_drops_one_user_and_reports(void **state)
     uid_budget_free(budget);
 }
 
+static const struct probe_ops *find_test_probe(void *ctx, const char *name)
+{
+    return strcmp(name, "test_probe") == 0 ? &test_probe : NULL;
+}
+
+/* Lines of `text` whose "rules" name `rule`. */
+static int lines_marked(const char *text, const char *rule)
+{
+    int n = 0;
+    char *copy = strdup(text), *save = NULL;
+    assert_non_null(copy);
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        json_t *ev = json_loads(line, 0, NULL);
+        assert_non_null(ev);
+        json_t *marks = json_object_get(ev, "rules");
+        for (size_t i = 0; i < json_array_size(marks); i++)
+            n += strcmp(json_string_value(json_object_get(json_array_get(marks, i), "name")),
+                        rule) == 0;
+        json_decref(ev);
+    }
+    free(copy);
+    return n;
+}
+
+/* Rules mark the lines of the events they match; an event over its user's
+ * budget is still judged, and written when a rule matched it; a kernel
+ * rule's hit record marks the event of its thread that follows. */
+static void test_rules_mark_lines(void **state)
+{
+    struct side s;
+    struct uid_budget *budget = uid_budget_new(1, 2000);
+    struct rule_engine *re = rule_engine_new();
+    struct rule_list l = {0};
+    struct pt_error err = {0};
+    static const char text[] = "rules:\n"
+                               "  - {name: port-7, probe: test_probe, match: {port: 7}}\n"
+                               "  - {name: from-init, probe: test_probe, "
+                               "match: {ancestor: {cmdline: /sbin/init}}}\n";
+    assert_non_null(budget);
+    assert_non_null(re);
+    assert_int_equal(
+        rules_load_string(text, sizeof(text) - 1, "t.yml", find_test_probe, NULL, &l, &err), 0);
+    assert_int_equal(rule_engine_add(re, &l, &err), 0);
+    const char *names[] = {NULL, "test_probe"};
+    rule_engine_bind(re, names, 2);
+    int taps = 0;
+    side_init_rules(&s, NULL, budget, re, &taps);
+    fork_rec(&s, 1, 300, 65534);
+    for (int i = 0; i < 50; i++)
+        probe_rec(&s, 300, 65534, (uint32_t)(i % 10));
+    struct dispatch_stats st;
+    dispatch_get_stats(s.d, &st);
+    /* Every event matches from-init (PID 1 is every ancestor's root): all
+     * written, none dropped for the budget. */
+    assert_int_equal(st.rate_limited[TEST_PROBE_ID], 0);
+    char *out = side_output(&s);
+    assert_int_equal(lines_marked(out, "from-init"), 50);
+    assert_int_equal(lines_marked(out, "port-7"), 5);
+    assert_int_equal(taps, 50);
+    free(out);
+
+    /* A kernel rule's hit marks the next event of its thread. */
+    struct pt_rule_event hit = {.h = {.type = PT_EV_RULE,
+                                      .probe_id = TEST_PROBE_ID,
+                                      .pid = 300,
+                                      .tid = 300,
+                                      .boot_ns = 5000000000ull - 1000},
+                                .rule_id = 1,
+                                .flags = PT_RULE_HIT_AUDIT};
+    feed(&s, &hit, sizeof(hit));
+    probe_rec(&s, 300, 65534, 7);
+    out = side_output(&s);
+    assert_int_equal(lines_marked(out, "port-7"), 7); /* by the kernel, and the daemon */
+    free(out);
+    side_release(&s);
+    rule_engine_free(re);
+    uid_budget_free(budget);
+}
+
 /* The writer escapes strings exactly as jansson's compact dump does. */
 static void test_writer_matches_jansson_escaping(void **state)
 {
@@ -336,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_plugin_and_direct_paths_write_the_same_bytes),
         cmocka_unit_test(test_budget_drops_one_user_and_reports),
         cmocka_unit_test(test_writer_matches_jansson_escaping),
+        cmocka_unit_test(test_rules_mark_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
