@@ -41,6 +41,8 @@ void cli_print_help(FILE *out)
           "                   [--lost-event-telemetry NEVENTS] [--extra-probe-path DIR]\n"
           "                   [--extra-plugin-path DIR] [--strict] [--rules-dir DIR]\n"
           "                   [--ctl-socket PATH] [-v|--version] [-h|--help]\n"
+          "       pidtree-bcc ctl [--ctl-socket PATH] ls | add FILE... | rm NAME... | stats\n"
+          "                       | trace [KEY=VALUE...]\n"
           "\n"
           "Attaches the process tree (pid, command line, user, up to PID 1) to the\n"
           "network events eBPF probes report, one JSON object per line.\n"

@@ -849,7 +849,8 @@ static int privileges_shed(struct daemon *d)
 {
     char kept[256];
     struct pt_error perr = {0};
-    int ret = privilege_drop(kept, sizeof(kept), &perr);
+    int ret = privilege_drop(rules_host_enabled(d->rules) ? PRIVILEGE_KEEP_RULES : 0, kept,
+                             sizeof(kept), &perr);
     if (ret < 0)
         pt_error_format(&perr, d->err, sizeof(d->err));
     else
@@ -1029,6 +1030,7 @@ static void daemon_cleanup(struct daemon *d)
     probes_detach(d); /* a start that failed half way */
     if (d->ringbuf)
         bpf_free_ringbuf(d->ringbuf);
+    rules_host_forget(d->rules, d->loop);
     event_loop_free(d->loop);
     if (d->signal_fd >= 0)
         close(d->signal_fd);

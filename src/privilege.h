@@ -26,6 +26,15 @@
  *   CAP_DAC_READ_SEARCH  listing /proc/PID/fd, mode 0500 and owned by the
  *                        process's user, for those same lookups.
  *
+ * and, with rules on (PRIVILEGE_KEEP_RULES),
+ *
+ *   CAP_KILL             a rule's kill, interrupt or stop sent by the daemon
+ *                        to another user's process (kernel rules need
+ *                        nothing: bpf_send_signal() acts as the task).
+ *   CAP_NET_ADMIN        loading the cgroup connect programs kernel rules
+ *                        refuse connects in, again on a restart (the kernel
+ *                        wants it for cgroup socket program types).
+ *
  * and only those of them the process had; kernels without CAP_BPF and
  * CAP_PERFMON (before 5.8) get CAP_SYS_ADMIN kept in their place. It empties
  * the inheritable and ambient sets. Lowering the bounding set means nothing
@@ -39,11 +48,14 @@
 
 #include "error.h"
 
+/* Flags for privilege_drop(). */
+#define PRIVILEGE_KEEP_RULES (1u << 0)
+
 /* Drops every capability but the ones above. On success writes the kept
  * set in cap_to_text(3) form ("cap_sys_ptrace,cap_bpf=ep", "=" for none)
  * to `kept`, followed by a note when the bounding set could not be lowered
  * (no CAP_SETPCAP), and returns 0; on failure returns a negative errno,
  * having described it in `err`. */
-int privilege_drop(char *kept, size_t kept_len, struct pt_error *err);
+int privilege_drop(unsigned flags, char *kept, size_t kept_len, struct pt_error *err);
 
 #endif

@@ -45,7 +45,9 @@ struct rules_binding {
     struct event_loop *loop;
     rules_probe_fn find; /* the daemon's probe registry */
     void *find_ctx;
-    const char *const *probe_names; /* by probe id; NULL where none */
+    /* By probe id, NULL where none: the array is copied, the names must
+     * live as long as the binding (the probes' own). */
+    const char *const *probe_names;
     size_t n_probes;
     /* The module's kernel-rule maps (-1: the module has none). */
     int krules_fd;
@@ -75,6 +77,9 @@ int rules_host_load(struct rules_host *rh, rules_probe_fn find, void *find_ctx,
 int rules_host_bind(struct rules_host *rh, const struct rules_binding *b, struct pt_error *err);
 /* Its daemon is stopping: nothing of it may be used any more. */
 void rules_host_unbind(struct rules_host *rh);
+/* The daemon whose loop is `loop` is going away: unbinds if it is the one
+ * bound (a restart that failed after the new daemon took the rules). */
+void rules_host_forget(struct rules_host *rh, struct event_loop *loop);
 
 /* Every second: a changed rules directory is read again (-w). */
 void rules_host_tick(struct rules_host *rh);
