@@ -8,8 +8,9 @@
  *
  *   pidtree-bcc-compile SOCK_FD TEXT_FD KIND:FUNCTION...
  *
- * KIND is t (tracepoint) or k (kprobe or kretprobe). Diagnostics go to
- * stderr, which the daemon captures for its error message.
+ * KIND is t (tracepoint), k (kprobe or kretprobe), c4 or c6 (a cgroup
+ * connect4 or connect6 program). Diagnostics go to stderr, which the
+ * daemon captures for its error message.
  */
 #include <bcc/bcc_common.h>
 #include <bcc/libbpf.h>
@@ -25,7 +26,7 @@
 
 #define VERIFIER_LOG_SIZE (1u << 20)
 
-static int program_load(void *mod, const char *function, int type, char *log)
+static int program_load(void *mod, const char *function, int type, int attach_type, char *log)
 {
     void *insns = bpf_function_start(mod, function);
     if (!insns) {
@@ -35,7 +36,7 @@ static int program_load(void *mod, const char *function, int type, char *log)
     log[0] = '\0';
     int fd = bcc_func_load(mod, type, function, insns, (int)bpf_function_size(mod, function),
                            bpf_module_license(mod), bpf_module_kern_version(mod), 0, log,
-                           VERIFIER_LOG_SIZE, NULL, 0);
+                           VERIFIER_LOG_SIZE, NULL, attach_type);
     if (fd < 0) {
         int err = errno ? errno : EINVAL;
         size_t len = strlen(log);
@@ -60,9 +61,14 @@ static int compile_and_send(int sock, const char *text, char **specs, int n)
         return -ENOMEM;
     int ret = 0;
     for (int i = 0; i < n && ret == 0; i++) {
-        const char *function = specs[i] + 2;
-        int type = specs[i][0] == 't' ? BPF_PROG_TYPE_TRACEPOINT : BPF_PROG_TYPE_KPROBE;
-        int fd = program_load(mod, function, type, log);
+        const char *function = strchr(specs[i], ':') + 1;
+        int type = specs[i][0] == 't'   ? BPF_PROG_TYPE_TRACEPOINT
+                   : specs[i][0] == 'k' ? BPF_PROG_TYPE_KPROBE
+                                        : BPF_PROG_TYPE_CGROUP_SOCK_ADDR;
+        int attach_type = specs[i][0] != 'c'   ? 0
+                          : specs[i][1] == '6' ? BPF_CGROUP_INET6_CONNECT
+                                               : BPF_CGROUP_INET4_CONNECT;
+        int fd = program_load(mod, function, type, attach_type, log);
         ret = fd < 0 ? fd : fdpass_send(sock, FDPASS_PROG, function, fd, 0);
     }
     free(log);
@@ -75,7 +81,11 @@ static int compile_and_send(int sock, const char *text, char **specs, int n)
 
 static bool spec_valid(const char *s)
 {
-    return (s[0] == 't' || s[0] == 'k') && s[1] == ':' && s[2];
+    if (s[0] == 'c' && (s[1] == '4' || s[1] == '6'))
+        s++;
+    else if (s[0] != 't' && s[0] != 'k')
+        return false;
+    return s[1] == ':' && s[2];
 }
 
 int main(int argc, char **argv)

@@ -2,9 +2,15 @@
 
 #include <bcc/libbpf.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+/* Where every process is: cgroup programs attached here see the host. */
+#define CGROUP_V2_ROOT "/sys/fs/cgroup/unified"
 
 static int attach_tracepoint(int prog_fd, const char *target, struct attach_link *link)
 {
@@ -36,9 +42,32 @@ static int attach_kprobe(int prog_fd, const struct probe_attach_point *ap, struc
     return 0;
 }
 
+/* A cgroup program through a BPF link (5.7+): closing the fd detaches it,
+ * so a daemon that dies leaves no program behind to refuse connects. On
+ * hosts where /sys/fs/cgroup is itself the v2 hierarchy, that is used. */
+static int attach_cgroup(int prog_fd, const char *target, struct attach_link *link)
+{
+    union bpf_attr attr;
+    const char *root =
+        access(CGROUP_V2_ROOT "/cgroup.procs", F_OK) == 0 ? CGROUP_V2_ROOT : "/sys/fs/cgroup";
+    int cgroup = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (cgroup < 0)
+        return -errno;
+    memset(&attr, 0, sizeof(attr));
+    attr.link_create.prog_fd = (__u32)prog_fd;
+    attr.link_create.target_fd = (__u32)cgroup;
+    attr.link_create.attach_type =
+        strcmp(target, "connect6") == 0 ? BPF_CGROUP_INET6_CONNECT : BPF_CGROUP_INET4_CONNECT;
+    link->fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+    int e = errno;
+    close(cgroup);
+    return link->fd < 0 ? -e : 0;
+}
+
 static const char *kind_name(enum probe_attach_kind kind)
 {
-    return kind == PROBE_TRACEPOINT ? "tracepoint" : kind == PROBE_KPROBE ? "kprobe" : "kretprobe";
+    static const char *const names[] = {"tracepoint", "kprobe", "kretprobe", "cgroup"};
+    return names[kind];
 }
 
 int attach_link_create(int prog_fd, const struct probe_attach_point *ap, struct attach_link *link,
@@ -48,6 +77,7 @@ int attach_link_create(int prog_fd, const struct probe_attach_point *ap, struct 
     link->fd = -1;
     link->kind = ap->kind;
     int ret = ap->kind == PROBE_TRACEPOINT ? attach_tracepoint(prog_fd, ap->target, link)
+              : ap->kind == PROBE_CGROUP   ? attach_cgroup(prog_fd, ap->target, link)
                                            : attach_kprobe(prog_fd, ap, link);
     if (ret < 0)
         snprintf(err, errlen, "failed to attach %s %s: %s", kind_name(ap->kind), ap->target,
@@ -57,10 +87,11 @@ int attach_link_create(int prog_fd, const struct probe_attach_point *ap, struct 
 
 void attach_link_destroy(struct attach_link *link)
 {
-    if (link->fd >= 0) {
+    if (link->fd >= 0 && link->kind == PROBE_CGROUP)
+        close(link->fd);
+    else if (link->fd >= 0)
         bpf_close_perf_event_fd(link->fd);
-        link->fd = -1;
-    }
+    link->fd = -1;
     if (link->event_name[0]) {
         bpf_detach_kprobe(link->event_name);
         link->event_name[0] = '\0';

@@ -54,11 +54,15 @@ static void child_exec(int sock, int memfd, int text_fd, const struct bpf_prog_s
     argv[1] = sock_arg;
     argv[2] = text_arg;
     for (size_t i = 0; i < n; i++) {
-        size_t len = strlen(progs[i].function) + 3;
+        size_t len = strlen(progs[i].function) + 4;
+        /* t: tracepoint, k: kprobe, c4/c6: cgroup connect4/connect6. */
+        const char *kind = progs[i].kind == PROBE_TRACEPOINT                             ? "t"
+                           : progs[i].kind != PROBE_CGROUP                               ? "k"
+                           : progs[i].target && strcmp(progs[i].target, "connect6") == 0 ? "c6"
+                                                                                         : "c4";
         if (!(argv[3 + i] = malloc(len)))
             _exit(127);
-        snprintf(argv[3 + i], len, "%c:%s", progs[i].kind == PROBE_TRACEPOINT ? 't' : 'k',
-                 progs[i].function);
+        snprintf(argv[3 + i], len, "%s:%s", kind, progs[i].function);
     }
     execv(compiler_path, argv);
     fprintf(stderr, "cannot run the compiler %s: %s\n", compiler_path, strerror(errno));

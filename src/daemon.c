@@ -28,6 +28,7 @@
 #include "render.h"
 #include "rule_engine.h"
 #include "rules_host.h"
+#include "rules_kernel.h"
 #include "strbuf.h"
 #include "timeutil.h"
 #include "uid_budget.h"
@@ -66,6 +67,7 @@ struct daemon {
      * pile up (a 54 MB config reloaded kept 300 MB). */
     struct config *start_cfg;
     int lost_fd;
+    int filtered_fd; /* pt_filtered_count, with rules on; -1 otherwise */
     int n_cpus;
     uint64_t *lost_values; /* one per possible CPU */
     uint64_t lost_seen[PT_MAX_PROBES];
@@ -302,7 +304,9 @@ static int module_render(struct daemon *d, struct strbuf *text)
                                       d->probes[i].attach};
     struct render_options ropts = {.template_dir = d->template_dir,
                                    .ringbuf_pages = RINGBUF_PAGES,
-                                   .task_loginuid_offset = task_loginuid_offset()};
+                                   .task_loginuid_offset = task_loginuid_offset(),
+                                   .rules = rules_host_enabled(d->rules),
+                                   .rules_cgroup_signal = rules_kernel_cgroup_can_signal()};
     struct pt_error rerr = {0};
     int ret = render_module(&ropts, rp, d->n_probes, text, &rerr);
     if (ret < 0)
@@ -328,12 +332,23 @@ static int filters_build(struct daemon *d)
 
 /* ---- loading and attaching ---- */
 
+/* Probe i's attach points: its form's (f = 0), then, with rules on, those
+ * its kernel rules need (f = 1); NULL past the last. */
+static const struct probe_form *probe_form_nth(const struct daemon *d, size_t i, size_t f)
+{
+    if (f == 0)
+        return probe_form_get(d->probes[i].ops, d->probes[i].attach);
+    return f == 1 && rules_host_enabled(d->rules) ? &d->probes[i].ops->rules_form : NULL;
+}
+
 /* Every attach point of every probe, however many the probes declare. */
 static size_t attach_points_count(const struct daemon *d)
 {
     size_t n = 0;
+    const struct probe_form *form;
     for (size_t i = 0; i < d->n_probes; i++)
-        n += probe_form_get(d->probes[i].ops, d->probes[i].attach)->n_points;
+        for (size_t f = 0; (form = probe_form_nth(d, i, f)); f++)
+            n += form->n_points;
     return n;
 }
 
@@ -345,14 +360,17 @@ static int module_load(struct daemon *d, const char *text)
         return -ENOMEM;
     }
     size_t n = 0;
+    const struct probe_form *form;
     for (size_t i = 0; i < d->n_probes; i++) {
-        const struct probe_form *form = probe_form_get(d->probes[i].ops, d->probes[i].attach);
-        for (size_t j = 0; j < form->n_points; j++) {
-            bool dup = false;
-            for (size_t k = 0; k < n && !dup; k++)
-                dup = strcmp(specs[k].function, form->points[j].function) == 0;
-            if (!dup)
-                specs[n++] = (struct bpf_prog_spec){form->points[j].function, form->points[j].kind};
+        for (size_t f = 0; (form = probe_form_nth(d, i, f)); f++) {
+            for (size_t j = 0; j < form->n_points; j++) {
+                bool dup = false;
+                for (size_t k = 0; k < n && !dup; k++)
+                    dup = strcmp(specs[k].function, form->points[j].function) == 0;
+                if (!dup)
+                    specs[n++] = (struct bpf_prog_spec){
+                        form->points[j].function, form->points[j].kind, form->points[j].target};
+            }
         }
     }
     char msg[ERRLEN - 64];
@@ -396,21 +414,23 @@ static int probes_attach(struct daemon *d)
         snprintf(d->err, sizeof(d->err), "out of memory attaching the probes");
         return -ENOMEM;
     }
+    const struct probe_form *form;
     for (size_t i = 0; i < d->n_probes; i++) {
         struct probe_instance *pi = &d->probes[i];
-        const struct probe_form *form = probe_form_get(pi->ops, pi->attach);
-        for (size_t j = 0; j < form->n_points; j++) {
-            char msg[512];
-            int fd = bpf_objects_prog_fd(d->objs, form->points[j].function);
-            int ret = fd < 0 ? fd
-                             : attach_link_create(fd, &form->points[j], &d->links[d->n_links], msg,
-                                                  sizeof(msg));
-            if (ret < 0) {
-                snprintf(d->err, sizeof(d->err), "probe '%s': %s", pi->ops->name,
-                         fd < 0 ? "program missing from the module" : msg);
-                return ret;
+        for (size_t f = 0; (form = probe_form_nth(d, i, f)); f++) {
+            for (size_t j = 0; j < form->n_points; j++) {
+                char msg[512];
+                int fd = bpf_objects_prog_fd(d->objs, form->points[j].function);
+                int ret = fd < 0 ? fd
+                                 : attach_link_create(fd, &form->points[j], &d->links[d->n_links],
+                                                      msg, sizeof(msg));
+                if (ret < 0) {
+                    snprintf(d->err, sizeof(d->err), "probe '%s': %s", pi->ops->name,
+                             fd < 0 ? "program missing from the module" : msg);
+                    return ret;
+                }
+                d->n_links++;
             }
-            d->n_links++;
         }
     }
     return 0;
@@ -451,16 +471,21 @@ static int map_fd_lookup(void *ctx, const char *name)
     return d->objs ? bpf_objects_map_fd(d->objs, name) : -ENOENT;
 }
 
-static uint64_t lost_read(void *ctx, uint32_t probe_id)
+/* A per-CPU counter of the module's, summed over every possible CPU. */
+static uint64_t percpu_read(struct daemon *d, int fd, uint32_t probe_id)
 {
-    struct daemon *d = ctx;
     uint64_t sum = 0;
-    if (d->lost_fd < 0 || !d->lost_values ||
-        bpf_lookup_elem(d->lost_fd, &probe_id, d->lost_values) < 0)
+    if (fd < 0 || !d->lost_values || bpf_lookup_elem(fd, &probe_id, d->lost_values) < 0)
         return 0;
     for (int i = 0; i < d->n_cpus; i++)
         sum += d->lost_values[i];
     return sum;
+}
+
+static uint64_t lost_read(void *ctx, uint32_t probe_id)
+{
+    struct daemon *d = ctx;
+    return percpu_read(d, d->lost_fd, probe_id);
 }
 
 /* Lost lifecycle records leave the cache behind the kernel: a rescan of
@@ -879,8 +904,19 @@ static int probe_stats_read(void *ctx, uint32_t id, struct rules_probe_stats *ou
         .unwritten = d->out->dropped[id] - d->dropped_before[id],
         .rate_limited = st.rate_limited[id],
         .lost = lost_read(d, id),
+        .filtered = percpu_read(d, d->filtered_fd, id),
     };
     return 0;
+}
+
+/* The configured probes' names by id (NULL for the process probe and the
+ * state others require: rules cannot name them). */
+static void probe_names(const struct daemon *d, const char *names[PT_MAX_PROBES])
+{
+    memset(names, 0, PT_MAX_PROBES * sizeof(*names));
+    for (size_t i = 1; i < d->n_probes; i++)
+        if (d->probes[i].conf)
+            names[d->probes[i].id] = d->probes[i].ops->name;
 }
 
 /* The rules follow this daemon: its probes, its loop, its maps. */
@@ -888,16 +924,16 @@ static int rules_bind(struct daemon *d)
 {
     if (!rules_host_enabled(d->rules))
         return 0;
-    const char *names[PT_MAX_PROBES] = {0};
-    for (size_t i = 1; i < d->n_probes; i++)
-        names[d->probes[i].id] = d->probes[i].ops->name;
+    const char *names[PT_MAX_PROBES];
+    probe_names(d, names);
+    d->filtered_fd = bpf_objects_map_fd(d->objs, "pt_filtered_count");
     struct rules_binding b = {.loop = d->loop,
                               .find = rules_find_probe,
                               .find_ctx = &d->registry,
                               .probe_names = names,
                               .n_probes = d->n_probes,
-                              .krules_fd = -1,
-                              .krules_ctl_fd = -1,
+                              .krules_fd = bpf_objects_map_fd(d->objs, "pt_krules"),
+                              .krules_ctl_fd = bpf_objects_map_fd(d->objs, "pt_krules_ctl"),
                               .probe_stats = probe_stats_read,
                               .stats_ctx = d};
     struct pt_error rerr = {0};
@@ -1050,12 +1086,18 @@ static void daemon_cleanup(struct daemon *d)
     probe_registry_release(&d->registry);
 }
 
+/* -p: the module, then with rules on what the kernel rules' maps will
+ * hold (they are not compiled in). */
 static enum daemon_exit print_module(struct daemon *d)
 {
     struct strbuf text = STRBUF_INIT;
     enum daemon_exit status = DAEMON_EXIT_RUNTIME;
-    if (module_render(d, &text) == 0 && fwrite(text.data, 1, text.len, stdout) == text.len &&
-        fflush(stdout) == 0)
+    const char *names[PT_MAX_PROBES];
+    probe_names(d, names);
+    int ret = module_render(d, &text);
+    if (ret == 0 && rules_host_enabled(d->rules))
+        ret = rules_host_describe_kernel(d->rules, names, d->n_probes, &text);
+    if (ret == 0 && fwrite(text.data, 1, text.len, stdout) == text.len && fflush(stdout) == 0)
         status = DAEMON_EXIT_OK;
     else
         log_error(d->err[0] ? d->err : "cannot write the rendered module");
@@ -1082,7 +1124,7 @@ static struct daemon *daemon_new(const struct cli_options *opts, struct output *
     d->opts = opts;
     d->out = out;
     d->rules = rules;
-    d->signal_fd = d->ringbuf_fd = d->lost_fd = -1;
+    d->signal_fd = d->ringbuf_fd = d->lost_fd = d->filtered_fd = -1;
     d->n_cpus = possible_cpus();
     /* A per-CPU value is one u64 per possible CPU, however many there are. */
     d->lost_values = calloc((size_t)d->n_cpus, sizeof(*d->lost_values));

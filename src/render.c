@@ -93,18 +93,23 @@ static int render_preamble(const struct render_options *opts, const struct rende
         ret = strbuf_printf(out, " %s (id %u, %s)", probes[i].ops->name, probes[i].id,
                             probes[i].attach == ATTACH_KPROBE ? "kprobe" : "tracepoint");
     /* What attaches where, for readers of -p (and the verifier test). */
-    static const char *const kinds[] = {"tracepoint", "kprobe", "kretprobe"};
+    static const char *const kinds[] = {"tracepoint", "kprobe", "kretprobe", "cgroup"};
     for (size_t i = 0; i < n && ret == 0; i++) {
-        const struct probe_form *form = probe_form_get(probes[i].ops, probes[i].attach);
-        for (size_t j = 0; j < form->n_points && ret == 0; j++)
-            ret = strbuf_printf(out, "\n * attach %s %s -> %s", kinds[form->points[j].kind],
-                                form->points[j].target, form->points[j].function);
+        const struct probe_form *forms[2] = {probe_form_get(probes[i].ops, probes[i].attach),
+                                             opts->rules ? &probes[i].ops->rules_form : NULL};
+        for (size_t f = 0; f < 2 && forms[f] && ret == 0; f++)
+            for (size_t j = 0; j < forms[f]->n_points && ret == 0; j++)
+                ret = strbuf_printf(out, "\n * attach %s %s -> %s", kinds[forms[f]->points[j].kind],
+                                    forms[f]->points[j].target, forms[f]->points[j].function);
     }
     if (ret == 0)
         ret = strbuf_printf(out,
                             "\n */\n#define PT_BPF 1\n#define PT_RINGBUF_PAGES %u\n"
                             "#define PT_ATTACH_TRACEPOINT 1\n#define PT_ATTACH_KPROBE 2\n",
                             opts->ringbuf_pages);
+    if (ret == 0 && opts->rules)
+        ret = strbuf_printf(out, "#define PT_RULES 1\n#define PT_KRULES_CGROUP_SIGNAL %d\n",
+                            opts->rules_cgroup_signal ? 1 : 0);
     if (ret == 0 && opts->task_loginuid_offset > 0)
         ret =
             strbuf_printf(out, "#define PT_TASK_LOGINUID_OFFSET %ld\n", opts->task_loginuid_offset);
@@ -140,8 +145,12 @@ int render_module(const struct render_options *opts, const struct render_probe *
     int ret = render_preamble(opts, probes, n_probes, out) < 0 ? render_oom(err) : 0;
     if (ret == 0)
         ret = render_file(opts, "pidtree_common.h", out, err);
+    if (ret == 0 && opts->rules)
+        ret = render_file(opts, "rules.h", out, err);
     if (ret == 0)
         ret = render_file(opts, "common.bpf.c", out, err);
+    if (ret == 0 && opts->rules)
+        ret = render_file(opts, "rules.bpf.c", out, err);
     if (ret == 0 && strbuf_puts(out, "#line 1 \"<tracepoint types>\"\n") < 0)
         ret = render_oom(err);
     if (ret == 0)

@@ -9,6 +9,7 @@
 #ifndef PIDTREE_RENDER_H
 #define PIDTREE_RENDER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,11 @@ struct render_options {
      * PT_TASK_LOGINUID_OFFSET; 0 when unknown (it is never the first
      * field), and the process records then carry PT_LOGINUID_UNKNOWN. */
     long task_loginuid_offset;
+    /* Rules are on: the kernel rules' maps and pt_rules_apply() (PT_RULES),
+     * and the probes' rules_form programs. */
+    bool rules;
+    /* This kernel lets cgroup socket programs send signals. */
+    bool rules_cgroup_signal;
 };
 
 /* Appends the module's text to `out`. Returns 0, or a negative errno with

@@ -93,6 +93,11 @@ size_t rule_engine_count(const struct rule_engine *re)
     return re->n;
 }
 
+struct rule *rule_engine_rule(const struct rule_engine *re, size_t i)
+{
+    return i < re->n ? re->rules[i].rule : NULL;
+}
+
 static struct probe_count *probe_count(struct rule_engine *re, const char *probe)
 {
     for (size_t i = 0; i < re->n_counts; i++)
@@ -568,7 +573,12 @@ static json_t *rule_describe(const struct engine_rule *er)
           json_object_set(o, "match", r->match ? r->match : json_null()) ||
           json_object_set_new(o, "hits", json_integer((json_int_t)er->hits)) ||
           json_object_set_new(o, "actions", json_integer((json_int_t)er->actions)) ||
-          (r->description && json_object_set_new(o, "description", json_string(r->description)));
+          (r->description && json_object_set_new(o, "description", json_string(r->description))) ||
+          (!er->in_kernel &&
+           json_object_set_new(o, "why",
+                               json_string(r->kernel ? "more kernel rules than the maps "
+                                                       "hold, or no probe of it runs"
+                                                     : r->why_daemon)));
     json_decref(probes);
     if (bad) {
         json_decref(o);

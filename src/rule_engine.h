@@ -60,6 +60,8 @@ int rule_engine_remove(struct rule_engine *re, const char *const *names, size_t 
                        struct pt_error *err);
 
 size_t rule_engine_count(const struct rule_engine *re);
+/* The i-th rule in force (the rules directory's first), or NULL. */
+struct rule *rule_engine_rule(const struct rule_engine *re, size_t i);
 
 struct rule_event {
     uint32_t probe_id;

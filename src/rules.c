@@ -277,11 +277,25 @@ static int parse_match(struct rule_parse *rp, const struct ynode *v, const char 
 static void rule_classify(struct rule_parse *rp)
 {
     struct rule *r = rp->rule;
-    r->kernel = r->action != RULE_LOG && rule_cond_kernel_terms(r->cond, &r->kterms);
-    for (size_t p = 0; p < r->n_probes && r->kernel; p++) {
-        const struct probe_ops *ops = rp->find(rp->find_ctx, r->probes[p]);
-        r->kernel = ops && ops->kernel_rules;
+    r->kernel = false;
+    if (r->action == RULE_LOG) {
+        r->why_daemon = "log: nothing for the kernel to do";
+        return;
     }
+    if (!rule_cond_kernel_terms(r->cond, &r->kterms)) {
+        r->why_daemon = "conditions the kernel cannot test (it tests, all together, uid, comm or "
+                        "a comm prefix, one network of the probe's address, one port range)";
+        return;
+    }
+    for (size_t p = 0; p < r->n_probes; p++) {
+        const struct probe_ops *ops = rp->find(rp->find_ctx, r->probes[p]);
+        if (!ops || !ops->kernel_rules) {
+            r->why_daemon = "a probe whose programs do not evaluate kernel rules";
+            return;
+        }
+    }
+    r->kernel = true;
+    r->why_daemon = NULL;
 }
 
 static int parse_entry(struct rule_parse *rp, const struct ynode *key, const struct ynode *v,

@@ -54,8 +54,9 @@ struct rule {
      * it is compiled into the kernel programs (src/rules_kernel.h). */
     bool kernel;
     struct rule_kernel_terms kterms;
-    bool from_ctl; /* added with `ctl add`, not read from --rules-dir */
-    uint32_t id;   /* set when installed (src/rule_engine.h) */
+    const char *why_daemon; /* why not `kernel` (static text) */
+    bool from_ctl;          /* added with `ctl add`, not read from --rules-dir */
+    uint32_t id;            /* set when installed (src/rule_engine.h) */
 };
 
 struct rule_list {

@@ -11,6 +11,8 @@
 #include "dispatch.h"
 #include "event_loop.h"
 #include "rule_engine.h"
+#include "rules_kernel.h"
+#include "strbuf.h"
 #include "templates/pidtree_common.h"
 
 struct rules_host {
@@ -19,6 +21,7 @@ struct rules_host {
     struct rules_binding bound;
     bool is_bound;
     const char *probe_names[PT_MAX_PROBES]; /* the binder's, by id: copied */
+    struct rules_kernel kernel;             /* the bound daemon's maps */
     int watch_fd;           /* inotify on the rules directory, -1 when not watched */
     struct ctl_server *ctl; /* created when the first daemon binds */
     bool dir_dirty;
@@ -282,6 +285,41 @@ static int ctl_start(struct rules_host *rh, struct pt_error *err)
     return 0;
 }
 
+/* ---- the kernel side ---- */
+
+static void kernel_init(struct rules_host *rh, int rules_fd, int ctl_fd)
+{
+    rh->kernel = (struct rules_kernel){.rules_fd = rules_fd,
+                                       .ctl_fd = ctl_fd,
+                                       .probe_names = rh->probe_names,
+                                       .n_probes = rh->bound.n_probes,
+                                       .daemon_tgid = (uint32_t)getpid()};
+}
+
+/* The rules in force go into the new module's maps. */
+static int kernel_start(struct rules_host *rh, struct pt_error *err)
+{
+    if (rh->bound.krules_fd < 0 || rh->bound.krules_ctl_fd < 0)
+        return 0;
+    kernel_init(rh, rh->bound.krules_fd, rh->bound.krules_ctl_fd);
+    return rule_engine_set_kernel(rh->engine, rules_kernel_sync, &rh->kernel, err);
+}
+
+int rules_host_describe_kernel(struct rules_host *rh, const char *const *names, size_t n_probes,
+                               struct strbuf *out)
+{
+    size_t n = rule_engine_count(rh->engine);
+    struct rule **rules = calloc(n + 1, sizeof(*rules));
+    if (!rules)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        rules[i] = rule_engine_rule(rh->engine, i);
+    struct rules_kernel rk = {.probe_names = names, .n_probes = n_probes};
+    int ret = rules_kernel_describe(&rk, rules, n, out);
+    free(rules);
+    return ret;
+}
+
 /* ---- binding ---- */
 
 int rules_host_bind(struct rules_host *rh, const struct rules_binding *b, struct pt_error *err)
@@ -293,7 +331,9 @@ int rules_host_bind(struct rules_host *rh, const struct rules_binding *b, struct
     rh->bound.probe_names = rh->probe_names;
     rh->is_bound = true;
     rule_engine_bind(rh->engine, b->probe_names, b->n_probes);
-    int ret = watch_start(rh, err);
+    int ret = kernel_start(rh, err);
+    if (ret == 0)
+        ret = watch_start(rh, err);
     if (ret == 0)
         ret = ctl_start(rh, err);
     if (ret < 0)
@@ -305,6 +345,10 @@ void rules_host_unbind(struct rules_host *rh)
 {
     if (!rh->is_bound)
         return;
+    /* Until a daemon binds again, nothing is in a kernel. */
+    struct pt_error err = {0};
+    if (rule_engine_set_kernel(rh->engine, NULL, NULL, &err) < 0)
+        fprintf(stderr, "pidtree-bcc: %s\n", err.msg);
     if (rh->ctl)
         event_loop_del_fd(rh->bound.loop, ctl_server_fd(rh->ctl));
     if (rh->watch_fd >= 0) {

@@ -81,6 +81,12 @@ void rules_host_unbind(struct rules_host *rh);
  * bound (a restart that failed after the new daemon took the rules). */
 void rules_host_forget(struct rules_host *rh, struct event_loop *loop);
 
+/* -p: the kernel side of the rules in force for probes `names` (by id),
+ * as a C comment (src/rules_kernel.h). Returns 0 or -ENOMEM. */
+struct strbuf;
+int rules_host_describe_kernel(struct rules_host *rh, const char *const *names, size_t n_probes,
+                               struct strbuf *out);
+
 /* Every second: a changed rules directory is read again (-w). */
 void rules_host_tick(struct rules_host *rh);
 

@@ -106,10 +106,21 @@ static __always_inline int pt_subnet_dropped(__u32 probe_id, __u16 family, const
     return rule->mode == PT_SUBNET_EXCEPT_PORTS ? !listed : listed;
 }
 
+#ifdef PT_RULES
+/* Events the filters dropped, per probe id, for `pidtree-bcc ctl stats`. */
+BPF_PERCPU_ARRAY(pt_filtered_count, __u64, PT_MAX_PROBES);
+#endif
+
 /* The config's filters, in the kernel, before anything is submitted. */
 static __always_inline int pt_filtered(__u32 probe_id, __u16 family, const __u8 *addr, __u16 port)
 {
-    return pt_port_dropped(probe_id, port) || pt_subnet_dropped(probe_id, family, addr, port);
+    int filtered = pt_port_dropped(probe_id, port) || pt_subnet_dropped(probe_id, family, addr, port);
+#ifdef PT_RULES
+    __u64 *count = filtered ? pt_filtered_count.lookup(&probe_id) : 0;
+    if (count)
+        (*count)++;
+#endif
+    return filtered;
 }
 
 /* Reads an IPv4 or IPv6 sockaddr from user memory. Returns 0 and fills the

@@ -1,13 +1,14 @@
 /* rules.h: kernel rules, as the daemon writes them (src/rules_kernel.c)
  * and the probes' programs read them (rules.bpf.c), and the record a
  * kernel rule's hit sends to the daemon. */
-#ifndef PIDTREE_RULES_KERNEL_H
-#define PIDTREE_RULES_KERNEL_H
+#ifndef PIDTREE_KRULES_SHARED_H
+#define PIDTREE_KRULES_SHARED_H
 
 /* Rules per bank. The daemon writes a new set into the bank the programs
  * do not read, then switches banks with one write (pt_krules_ctl): a
  * program sees the old set or the new one, never half of each. */
 #define PT_KRULES_MAX 64
+#define PT_KRULES_CHUNK 8
 #define PT_KRULE_COMM_LEN 16
 /* Hit records one event sends at most (the rest are not reported). */
 #define PT_KRULE_HITS_MAX 4
@@ -15,12 +16,15 @@
 enum pt_krule_flags {
     PT_KRULE_UID = 1 << 0,
     PT_KRULE_COMM = 1 << 1,
-    PT_KRULE_COMM_PREFIX = 1 << 2, /* comm starts with comm[0..comm_len) */
-    PT_KRULE_ADDR = 1 << 3,
-    PT_KRULE_PORT = 1 << 4,
-    PT_KRULE_AUDIT = 1 << 5, /* report, do nothing */
+    PT_KRULE_ADDR = 1 << 2,
+    PT_KRULE_PORT = 1 << 3,
+    PT_KRULE_AUDIT = 1 << 4, /* report, do nothing */
 };
 
+/* Every term is tested, without a branch (templates/rules.bpf.c): a rule
+ * without a uid or port term holds the whole range, one without an address
+ * or a name an empty mask. Addresses and names are two 64-bit words under a
+ * mask. The flags other than AUDIT say which terms were given, for -p. */
 struct pt_krule {
     __u32 rule_id;
     __u32 flags;
@@ -30,10 +34,14 @@ struct pt_krule {
     __u32 uid_hi;
     __u16 port_lo;
     __u16 port_hi;
-    __u32 comm_len;
-    __u8 addr[16]; /* IPv4 as IPv4-mapped IPv6; host bits cleared */
-    __u8 mask[16];
-    char comm[PT_KRULE_COMM_LEN];
+    __u32 pad;
+    /* IPv4 as IPv4-mapped IPv6, host bits cleared, and its mask. */
+    __u64 addr[2];
+    __u64 addr_mask[2];
+    /* The name's bytes (and its NUL, for a whole name), and which bytes
+     * count: a prefix leaves the rest out. */
+    __u64 comm[2];
+    __u64 comm_mask[2];
 };
 
 struct pt_krules_ctl {
