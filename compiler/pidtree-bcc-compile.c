@@ -8,9 +8,8 @@
  *
  *   pidtree-bcc-compile SOCK_FD TEXT_FD KIND:FUNCTION...
  *
- * KIND is t (tracepoint), k (kprobe or kretprobe), c4 or c6 (a cgroup
- * connect4 or connect6 program). Diagnostics go to stderr, which the
- * daemon captures for its error message.
+ * KIND is t (tracepoint) or k (kprobe or kretprobe). Diagnostics go to
+ * stderr, which the daemon captures for its error message.
  */
 #include <bcc/bcc_common.h>
 #include <bcc/libbpf.h>
@@ -21,10 +20,24 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgroup_hook.h"
 #include "fdpass.h"
 #include "strbuf.h"
 
 #define VERIFIER_LOG_SIZE (1u << 20)
+
+/* "c:HOOK:FUNCTION": the hook, with `function` set past it; NULL when the
+ * hook is unknown or the function missing. */
+static const struct cgroup_hook *spec_cgroup_hook(const char *spec, const char **function)
+{
+    const char *colon = strchr(spec + 2, ':');
+    char name[64];
+    if (!colon || !colon[1] || (size_t)(colon - spec - 2) >= sizeof(name))
+        return NULL;
+    snprintf(name, sizeof(name), "%.*s", (int)(colon - spec - 2), spec + 2);
+    *function = colon + 1;
+    return cgroup_hook_find(name);
+}
 
 static int program_load(void *mod, const char *function, int type, int attach_type, char *log)
 {
@@ -61,13 +74,14 @@ static int compile_and_send(int sock, const char *text, char **specs, int n)
         return -ENOMEM;
     int ret = 0;
     for (int i = 0; i < n && ret == 0; i++) {
-        const char *function = strchr(specs[i], ':') + 1;
-        int type = specs[i][0] == 't'   ? BPF_PROG_TYPE_TRACEPOINT
-                   : specs[i][0] == 'k' ? BPF_PROG_TYPE_KPROBE
-                                        : BPF_PROG_TYPE_CGROUP_SOCK_ADDR;
-        int attach_type = specs[i][0] != 'c'   ? 0
-                          : specs[i][1] == '6' ? BPF_CGROUP_INET6_CONNECT
-                                               : BPF_CGROUP_INET4_CONNECT;
+        const char *function = specs[i] + 2;
+        int type = specs[i][0] == 't' ? BPF_PROG_TYPE_TRACEPOINT : BPF_PROG_TYPE_KPROBE;
+        int attach_type = -1;
+        if (specs[i][0] == 'c') {
+            const struct cgroup_hook *hook = spec_cgroup_hook(specs[i], &function);
+            type = hook->prog_type;
+            attach_type = hook->attach_type;
+        }
         int fd = program_load(mod, function, type, attach_type, log);
         ret = fd < 0 ? fd : fdpass_send(sock, FDPASS_PROG, function, fd, 0);
     }
@@ -81,11 +95,10 @@ static int compile_and_send(int sock, const char *text, char **specs, int n)
 
 static bool spec_valid(const char *s)
 {
-    if (s[0] == 'c' && (s[1] == '4' || s[1] == '6'))
-        s++;
-    else if (s[0] != 't' && s[0] != 'k')
-        return false;
-    return s[1] == ':' && s[2];
+    const char *function;
+    if (s[0] == 'c')
+        return s[1] == ':' && spec_cgroup_hook(s, &function);
+    return (s[0] == 't' || s[0] == 'k') && s[1] == ':' && s[2];
 }
 
 int main(int argc, char **argv)

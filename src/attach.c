@@ -9,8 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* Where every process is: cgroup programs attached here see the host. */
-#define CGROUP_V2_ROOT "/sys/fs/cgroup/unified"
+#include "cgroup_hook.h"
 
 static int attach_tracepoint(int prog_fd, const char *target, struct attach_link *link)
 {
@@ -42,32 +41,30 @@ static int attach_kprobe(int prog_fd, const struct probe_attach_point *ap, struc
     return 0;
 }
 
-/* A cgroup program through a BPF link (5.7+): closing the fd detaches it,
- * so a daemon that dies leaves no program behind to refuse connects. On
- * hosts where /sys/fs/cgroup is itself the v2 hierarchy, that is used. */
+/* A cgroup hook at the root of the v2 hierarchy, through a BPF link: the
+ * program is detached when the link's last fd closes, so a daemon that
+ * dies leaves nothing attached (BPF_PROG_ATTACH would keep it there). */
 static int attach_cgroup(int prog_fd, const char *target, struct attach_link *link)
 {
-    union bpf_attr attr;
-    const char *root =
-        access(CGROUP_V2_ROOT "/cgroup.procs", F_OK) == 0 ? CGROUP_V2_ROOT : "/sys/fs/cgroup";
-    int cgroup = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (cgroup < 0)
+    const struct cgroup_hook *hook = cgroup_hook_find(target);
+    char root[4096];
+    if (!hook)
+        return -EINVAL;
+    int ret = cgroup_hook_root(root, sizeof(root));
+    if (ret < 0)
+        return ret;
+    int cgroup_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (cgroup_fd < 0)
         return -errno;
+    union bpf_attr attr;
     memset(&attr, 0, sizeof(attr));
     attr.link_create.prog_fd = (__u32)prog_fd;
-    attr.link_create.target_fd = (__u32)cgroup;
-    attr.link_create.attach_type =
-        strcmp(target, "connect6") == 0 ? BPF_CGROUP_INET6_CONNECT : BPF_CGROUP_INET4_CONNECT;
-    link->fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
-    int e = errno;
-    close(cgroup);
-    return link->fd < 0 ? -e : 0;
-}
-
-static const char *kind_name(enum probe_attach_kind kind)
-{
-    static const char *const names[] = {"tracepoint", "kprobe", "kretprobe", "cgroup"};
-    return names[kind];
+    attr.link_create.target_fd = (__u32)cgroup_fd;
+    attr.link_create.attach_type = (__u32)hook->attach_type;
+    link->fd = (int)syscall(SYS_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+    ret = link->fd < 0 ? -errno : 0;
+    close(cgroup_fd);
+    return ret;
 }
 
 int attach_link_create(int prog_fd, const struct probe_attach_point *ap, struct attach_link *link,
@@ -80,18 +77,20 @@ int attach_link_create(int prog_fd, const struct probe_attach_point *ap, struct 
               : ap->kind == PROBE_CGROUP   ? attach_cgroup(prog_fd, ap->target, link)
                                            : attach_kprobe(prog_fd, ap, link);
     if (ret < 0)
-        snprintf(err, errlen, "failed to attach %s %s: %s", kind_name(ap->kind), ap->target,
-                 strerror(-ret));
+        snprintf(err, errlen, "failed to attach %s %s: %s", probe_attach_kind_name(ap->kind),
+                 ap->target, strerror(-ret));
     return ret;
 }
 
 void attach_link_destroy(struct attach_link *link)
 {
-    if (link->fd >= 0 && link->kind == PROBE_CGROUP)
+    if (link->fd >= 0 && link->kind == PROBE_CGROUP) {
         close(link->fd);
-    else if (link->fd >= 0)
+        link->fd = -1;
+    } else if (link->fd >= 0) {
         bpf_close_perf_event_fd(link->fd);
-    link->fd = -1;
+        link->fd = -1;
+    }
     if (link->event_name[0]) {
         bpf_detach_kprobe(link->event_name);
         link->event_name[0] = '\0';

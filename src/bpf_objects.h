@@ -19,7 +19,7 @@
 struct bpf_prog_spec {
     const char *function;
     enum probe_attach_kind kind;
-    const char *target; /* PROBE_CGROUP: "connect4" or "connect6", the attach type it loads for */
+    const char *target; /* the hook's name, for PROBE_CGROUP */
 };
 
 struct bpf_objects;

@@ -188,12 +188,11 @@ int rules_kernel_describe(const struct rules_kernel *rk, struct rule *const *rul
 
 /* ---- what the kernel allows ---- */
 
-bool rules_kernel_cgroup_can_signal(void)
+/* Loads r1 = SIGKILL; call bpf_send_signal; r0 = 1; exit as a program of
+ * `type`. Returns 1 when the kernel takes it, 0 when its verifier refuses
+ * the helper (EINVAL), -1 when that cannot be tried (no privilege). */
+static int signal_helper_allowed(int type, int attach_type)
 {
-    static int known = -1;
-    if (known >= 0)
-        return known;
-    /* r1 = SIGKILL; call bpf_send_signal; r0 = 1; exit */
     struct bpf_insn insns[] = {
         {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_1, .imm = SIGKILL},
         {.code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_send_signal},
@@ -202,16 +201,33 @@ bool rules_kernel_cgroup_can_signal(void)
     };
     union bpf_attr attr;
     memset(&attr, 0, sizeof(attr));
-    attr.prog_type = BPF_PROG_TYPE_CGROUP_SOCK_ADDR;
-    attr.expected_attach_type = BPF_CGROUP_INET4_CONNECT;
+    attr.prog_type = (uint32_t)type;
+    attr.expected_attach_type = (uint32_t)attach_type;
     attr.insns = (uint64_t)(uintptr_t)insns;
     attr.insn_cnt = sizeof(insns) / sizeof(insns[0]);
     attr.license = (uint64_t)(uintptr_t) "GPL";
     int fd = (int)syscall(__NR_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
-    if (fd >= 0)
+    if (fd >= 0) {
         close(fd);
-    /* EINVAL: the verifier refused the helper here. Anything else (no
-     * privilege) says nothing: assume the kernel allows it. */
-    known = fd >= 0 || errno != EINVAL;
+        return 1;
+    }
+    return errno == EINVAL ? 0 : -1;
+}
+
+bool rules_kernel_cgroup_can_signal(void)
+{
+    static int known = -1;
+    /* The program types kernel rules run in besides tracing ones. */
+    static const int types[][2] = {
+        {BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_INET4_CONNECT},
+        {BPF_PROG_TYPE_CGROUP_SOCK, BPF_CGROUP_INET4_POST_BIND},
+        {BPF_PROG_TYPE_SOCK_OPS, BPF_CGROUP_SOCK_OPS},
+    };
+    for (size_t i = 0; known < 0 && i < sizeof(types) / sizeof(types[0]); i++)
+        if (signal_helper_allowed(types[i][0], types[i][1]) == 0)
+            known = 0;
+    /* Allowed everywhere, or not known (-p as a user): as 6.18 does. */
+    if (known < 0)
+        known = 1;
     return known;
 }

@@ -46,9 +46,10 @@ int rules_kernel_sync(void *rk, struct rule *const *rules, size_t n, bool *in_ke
 int rules_kernel_describe(const struct rules_kernel *rk, struct rule *const *rules, size_t n,
                           struct strbuf *out);
 
-/* This kernel lets a cgroup socket program call bpf_send_signal() (6.18
- * does, 6.1 does not): a tiny program is loaded to find out, once. True
- * when that cannot be tried (no privilege: -p as a user). */
+/* This kernel lets cgroup socket and sock_ops programs call
+ * bpf_send_signal() (6.18 does, 6.1 does not): a tiny program of each type
+ * is loaded to find out, once. True when that cannot be tried (no
+ * privilege: -p as a user). */
 bool rules_kernel_cgroup_can_signal(void);
 
 #endif

@@ -5,9 +5,15 @@
  *
  * PT_KRULES_CGROUP_SIGNAL says whether this kernel lets a cgroup socket
  * program call bpf_send_signal() (6.18 does; 6.1 does not): where it does
- * not, the program refuses the connect and the daemon sends the signal
- * when it reads the hit.
+ * not, such a program leaves the signal to the daemon, which sends it when
+ * it reads the hit (a connect is still refused in the kernel).
  */
+
+/* How pt_rules_apply() is called: from a cgroup socket program (the
+ * signal may have to come from the daemon), and whether that program
+ * refuses the call when a rule acts (a connect). */
+#define PT_RULES_IN_CGROUP 1
+#define PT_RULES_REFUSE 2
 
 /* Two banks of PT_KRULES_MAX: the programs read the one pt_krules_ctl
  * names; the daemon fills the other, then switches. */
@@ -68,7 +74,7 @@ BPF_PERCPU_ARRAY(pt_krules_scratch, struct pt_krules_scratch, 1);
 
 /* Acts on one matching rule and reports it. Returns 1 when it acted. */
 static __always_inline int pt_rule_act(__u32 probe_id, const struct pt_krules_ctl *ctl,
-                                       const struct pt_krule *r, int in_cgroup)
+                                       const struct pt_krule *r, int how)
 {
     __u32 tgid = bpf_get_current_pid_tgid() >> 32;
     __u32 flags = 0;
@@ -80,8 +86,8 @@ static __always_inline int pt_rule_act(__u32 probe_id, const struct pt_krules_ct
         flags = PT_RULE_HIT_PROTECTED;
     } else {
         acted = 1;
-        flags = in_cgroup ? PT_RULE_HIT_REFUSED : 0;
-        if (in_cgroup && !PT_KRULES_CGROUP_SIGNAL)
+        flags = (how & PT_RULES_REFUSE) ? PT_RULE_HIT_REFUSED : 0;
+        if ((how & PT_RULES_IN_CGROUP) && !PT_KRULES_CGROUP_SIGNAL)
             flags |= PT_RULE_HIT_DAEMON_SIGNALS;
         else
             result = bpf_send_signal(r->signal);
@@ -93,10 +99,10 @@ static __always_inline int pt_rule_act(__u32 probe_id, const struct pt_krules_ct
 /* Every kernel rule of the probe that matches the current task and the
  * event's address and port acts (the first PT_KRULE_HITS_MAX of them): its
  * signal is sent to the task (not to PID 1 nor the daemon), and a hit
- * record goes to the daemon. Returns 1 when a rule acted: a cgroup program
- * (`in_cgroup`) then refuses the call. */
+ * record goes to the daemon. `how`: PT_RULES_* above. Returns 1 when a rule
+ * acted: a program that refuses (PT_RULES_REFUSE) then refuses the call. */
 static __always_inline int pt_rules_apply(__u32 probe_id, __u16 family, const __u8 *event_addr,
-                                          __u16 port, int in_cgroup)
+                                          __u16 port, int how)
 {
     __u32 zero = 0;
     struct pt_krules_ctl *ctl = pt_krules_ctl.lookup(&zero);
@@ -148,7 +154,7 @@ static __always_inline int pt_rules_apply(__u32 probe_id, __u16 family, const __
         __u32 slot = sc->slots[j];
         struct pt_krule *r = pt_krules.lookup(&slot);
         if (r)
-            acted |= pt_rule_act(probe_id, ctl, r, in_cgroup);
+            acted |= pt_rule_act(probe_id, ctl, r, how);
     }
     return acted;
 }
