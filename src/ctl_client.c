@@ -99,9 +99,13 @@ static json_t *exchange(int fd, json_t *req, struct strbuf *buf)
     char *text = json_dumps(req, JSON_COMPACT);
     struct strbuf line = STRBUF_INIT;
     json_t *reply = NULL;
-    if (!text || send_all(fd, text, strlen(text)) < 0 || send_all(fd, "\n", 1) < 0)
-        fprintf(stderr, "pidtree-bcc ctl: cannot send the request: %s\n", strerror(errno));
-    else if (read_line(fd, buf, &line) < 0)
+    /* A daemon that refuses the client says why and closes at once: the
+     * send may fail, its line is still there to read. */
+    int sent = text && send_all(fd, text, strlen(text)) == 0 && send_all(fd, "\n", 1) == 0 ? 0 : -1;
+    int send_errno = errno;
+    if (read_line(fd, buf, &line) < 0 && sent < 0)
+        fprintf(stderr, "pidtree-bcc ctl: cannot send the request: %s\n", strerror(send_errno));
+    else if (!line.len)
         fprintf(stderr, "pidtree-bcc ctl: the daemon closed the connection without a reply\n");
     else if (!(reply = json_loadb(line.data, line.len, 0, NULL)))
         fprintf(stderr, "pidtree-bcc ctl: the daemon's reply is not JSON\n");
