@@ -304,6 +304,14 @@ static void test_match_tree(void **state)
 {
     json_t *ev = connect_event("198.51.100.2", 8080);
     assert_true(matches("      cmdline: 'curl *'\n", "tcp_connect", ev));
+    /* Each shape of glob: suffix, contains, and one for fnmatch. */
+    assert_true(matches("      cmdline: '*:8080/'\n", "tcp_connect", ev));
+    assert_false(matches("      cmdline: '*:8081/'\n", "tcp_connect", ev));
+    assert_true(matches("      cmdline: '*51.100*'\n", "tcp_connect", ev));
+    assert_true(matches("      cmdline: 'curl*198.51.100.?:80[0-9]0/'\n", "tcp_connect", ev));
+    assert_false(matches("      cmdline: 'curl*198.51.100.?:81[0-9]0/'\n", "tcp_connect", ev));
+    assert_true(matches("      cmdline: '*'\n", "tcp_connect", ev));
+    assert_false(matches("      cmdline: 'curl'\n", "tcp_connect", ev));
     assert_false(matches("      cmdline: 'wget *'\n", "tcp_connect", ev));
     assert_true(matches("      username: alice\n", "tcp_connect", ev));
     assert_true(matches("      ancestor: {cmdline: 'sshd:*'}\n", "tcp_connect", ev));
