@@ -1,17 +1,21 @@
 /* udp_session.bpf.c: UDP datagrams counted per socket and destination.
  *
- * Tracepoint form: the cgroup sendmsg4/sendmsg6 hooks, which run inside a
- * UDP send that names its destination, remember it for the sending task;
- * sock:sock_send_length, in the same task, sees every datagram that
- * reached the socket layer (also write() and send() on connected sockets),
- * with the socket, and counts it. Only the first datagram to a
- * destination, and the release of the socket (the cgroup sock_release
- * hook, in both forms), reach userland; every other datagram is a hash
- * lookup and two stores. No syscall tracepoint is used: one would put
- * every syscall of the host on the kernel's slow path.
+ * Tracepoint form: the cgroup sendmsg4/sendmsg6 hooks run inside every UDP
+ * send that names its destination, with the socket, and count it there.
+ * Sends on connected sockets (write(), send()) name none and do not reach
+ * those hooks: sock:sock_send_length, which fires after every socket send,
+ * counts them with the socket's peer, and returns at once for the others.
+ * Only the first datagram to a destination, and the release of the socket
+ * (the cgroup sock_release hook, in both forms), reach userland; every
+ * other datagram is a hash lookup and two stores. A datagram is counted
+ * when the socket takes it, whether or not it then leaves the host. No
+ * syscall tracepoint is used: one would put every syscall of the host on
+ * the kernel's slow path.
  *
  * Kprobe form: udp_sendmsg/udpv6_sendmsg (msg_name or the connected peer).
  */
+
+#include <net/tcp_states.h>
 
 /* LRU: markers for filtered destinations are never read by userland, and
  * go when the map needs room; live sessions are the recently used. */
@@ -80,31 +84,43 @@ struct pt_sock_common_head {
     __u8 v6_daddr[16];
 };
 
-/* A send that names its destination; the datagram is counted when
- * sock_send_length sees it leave. Each family's hook may read only its own
+/* A send that names its destination. Counted here, unless the socket is
+ * also connected (rare): sock_send_length counts that one, with the
+ * destination remembered for it. Each family's hook may read only its own
  * address fields. Returns 1: the send goes on. */
-static __always_inline int udp_session_remember(struct pt_udp_send *s, __u32 port)
+static __always_inline int udp_session_sendmsg(struct bpf_sock_addr *ctx,
+                                               struct pt_udp_dest_key *key)
 {
-    s->dport = ntohs(port);
+    struct bpf_sock *sk = ctx->sk;
+    if (!sk)
+        return 1;
+    key->dport = ntohs(ctx->user_port);
+    if (sk->state != TCP_ESTABLISHED) {
+        key->sk = (__u64)sk;
+        udp_session_count(key);
+        return 1;
+    }
+    struct pt_udp_send s = {.family = key->family, .dport = key->dport};
+    __builtin_memcpy(s.daddr, key->daddr, 16);
     __u64 tid = bpf_get_current_pid_tgid();
-    udp_session_sends.update(&tid, s);
+    udp_session_sends.update(&tid, &s);
     return 1;
 }
 
 int udp_session__sendmsg4(struct bpf_sock_addr *ctx)
 {
-    struct pt_udp_send s = {.family = AF_INET};
+    struct pt_udp_dest_key key = {.family = AF_INET};
     __u32 ip4 = ctx->user_ip4;
-    __builtin_memcpy(s.daddr, &ip4, 4);
-    return udp_session_remember(&s, ctx->user_port);
+    __builtin_memcpy(key.daddr, &ip4, 4);
+    return udp_session_sendmsg(ctx, &key);
 }
 
 int udp_session__sendmsg6(struct bpf_sock_addr *ctx)
 {
-    struct pt_udp_send s = {.family = AF_INET6};
+    struct pt_udp_dest_key key = {.family = AF_INET6};
     __u32 ip6[4] = {ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3]};
-    __builtin_memcpy(s.daddr, ip6, 16);
-    return udp_session_remember(&s, ctx->user_port);
+    __builtin_memcpy(key.daddr, ip6, 16);
+    return udp_session_sendmsg(ctx, &key);
 }
 
 int udp_session__sock_send_length(void *ctx)
@@ -112,7 +128,13 @@ int udp_session__sock_send_length(void *ctx)
     struct tracepoint__sock__sock_send_length *args = ctx;
     if (args->protocol != PT_IPPROTO_UDP)
         return 0;
-    struct pt_udp_dest_key key = {.sk = (__u64)args->sk};
+    /* The peer is in sock_common's leading fields, the same in every
+     * kernel since 4.x (see struct pt_sock_common_head). */
+    struct pt_sock_common_head head = {};
+    bpf_probe_read_kernel(&head, sizeof(head), args->sk);
+    if (head.state != TCP_ESTABLISHED)
+        return 0; /* not connected: counted by the sendmsg hook */
+    struct pt_udp_dest_key key = {.sk = (__u64)args->sk, .family = args->family};
     __u64 tid = bpf_get_current_pid_tgid();
     struct pt_udp_send *s = udp_session_sends.lookup(&tid);
     if (s) {
@@ -120,24 +142,15 @@ int udp_session__sock_send_length(void *ctx)
         key.dport = s->dport;
         __builtin_memcpy(key.daddr, s->daddr, 16);
         udp_session_sends.delete(&tid);
-    }
-    if (args->ret <= 0)
-        return 0;
-    if (!s) {
-        /* A connected socket: the peer is in sock_common's leading fields,
-         * the same in every kernel since 4.x (see struct pt_sock_common_head). */
-        struct pt_sock_common_head head = {};
-        bpf_probe_read_kernel(&head, sizeof(head), args->sk);
-        key.family = args->family;
+    } else {
         key.dport = ntohs(head.dport);
         if (args->family == AF_INET)
             __builtin_memcpy(key.daddr, &head.daddr, 4);
         else
             __builtin_memcpy(key.daddr, head.v6_daddr, 16);
     }
-    if (key.dport == 0)
-        return 0; /* no destination: the send fails */
-    udp_session_count(&key);
+    if (args->ret > 0 && key.dport != 0)
+        udp_session_count(&key);
     return 0;
 }
 

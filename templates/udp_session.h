@@ -35,8 +35,8 @@ struct pt_udp_session_event {
 };
 
 /* A send syscall between its entry and the socket layer. */
-/* The destination a send named, from the cgroup sendmsg hook to
- * sock_send_length in the same task. */
+/* The destination a send on a connected socket named, from the cgroup
+ * sendmsg hook to sock_send_length in the same task. */
 struct pt_udp_send {
     __u16 family;
     __u16 dport;
