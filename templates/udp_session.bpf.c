@@ -96,7 +96,7 @@ static __always_inline int udp_session_sendmsg(struct bpf_sock_addr *ctx,
         return 1;
     key->dport = ntohs(ctx->user_port);
     if (sk->state != TCP_ESTABLISHED) {
-        key->sk = (__u64)sk;
+        key->sk = bpf_get_socket_cookie(ctx);
         udp_session_count(key);
         return 1;
     }
@@ -105,6 +105,33 @@ static __always_inline int udp_session_sendmsg(struct bpf_sock_addr *ctx,
     __u64 tid = bpf_get_current_pid_tgid();
     udp_session_sends.update(&tid, &s);
     return 1;
+}
+
+/* Connected sockets, by kernel address, to their socket cookie: sessions
+ * are keyed by cookie, which is never reused, while the address of a freed
+ * socket soon is, and a new socket there must not count into the old one's
+ * session before userland has ended it. Written at every UDP connect(), so
+ * an address here always maps to its current socket. */
+BPF_TABLE("lru_hash", __u64, __u64, udp_session_cookies, UDP_SESSION_MAX_DESTS);
+
+static __always_inline int udp_session_connect(struct bpf_sock_addr *ctx)
+{
+    struct bpf_sock *sk = ctx->sk;
+    if (!sk || sk->protocol != PT_IPPROTO_UDP)
+        return 1;
+    __u64 addr = (__u64)sk, cookie = bpf_get_socket_cookie(ctx);
+    udp_session_cookies.update(&addr, &cookie);
+    return 1;
+}
+
+int udp_session__connect4(struct bpf_sock_addr *ctx)
+{
+    return udp_session_connect(ctx);
+}
+
+int udp_session__connect6(struct bpf_sock_addr *ctx)
+{
+    return udp_session_connect(ctx);
 }
 
 int udp_session__sendmsg4(struct bpf_sock_addr *ctx)
@@ -134,7 +161,12 @@ int udp_session__sock_send_length(void *ctx)
     bpf_probe_read_kernel(&head, sizeof(head), args->sk);
     if (head.state != TCP_ESTABLISHED)
         return 0; /* not connected: counted by the sendmsg hook */
-    struct pt_udp_dest_key key = {.sk = (__u64)args->sk, .family = args->family};
+    /* A socket connected before the daemon started has no cookie here: its
+     * kernel address stands in (a kernel address is far above any cookie,
+     * which counts up from 1). */
+    __u64 addr = (__u64)args->sk;
+    __u64 *cookie = udp_session_cookies.lookup(&addr);
+    struct pt_udp_dest_key key = {.sk = cookie ? *cookie : addr, .family = args->family};
     __u64 tid = bpf_get_current_pid_tgid();
     struct pt_udp_send *s = udp_session_sends.lookup(&tid);
     if (s) {
@@ -202,17 +234,30 @@ int udp_session__udpv6_sendmsg(struct pt_regs *ctx)
 
 #endif
 
-/* Both forms: the release of a socket whose session the kernel side
- * knows. The program's context is the socket itself, which is the key the
- * sends used. */
+/* Ends the session of `id` if the kernel side knows one. */
+static __always_inline void udp_session_release(__u64 id)
+{
+    struct pt_udp_dest_key key = {.sk = id};
+    if (!udp_session_socks.lookup(&key.sk))
+        return;
+    udp_session_socks.delete(&key.sk);
+    udp_session_submit(PT_UDP_CLOSE, &key);
+}
+
+/* Both forms: the release of a UDP socket. The program's context is the
+ * socket itself: its cookie (tracepoint form) or its address (kprobe form,
+ * and sockets connected before the daemon) is what the sends used. */
 int udp_session__sock_release(struct bpf_sock *sk)
 {
     if (sk->protocol != PT_IPPROTO_UDP)
         return 1;
-    struct pt_udp_dest_key key = {.sk = (__u64)sk};
-    if (!udp_session_socks.lookup(&key.sk))
-        return 1;
-    udp_session_socks.delete(&key.sk);
-    udp_session_submit(PT_UDP_CLOSE, &key);
+    __u64 addr = (__u64)sk;
+#if PT_ATTACH == PT_ATTACH_TRACEPOINT
+    udp_session_release(bpf_get_socket_cookie(sk));
+    udp_session_release(addr);
+    udp_session_cookies.delete(&addr);
+#else
+    udp_session_release(addr);
+#endif
     return 1;
 }

@@ -12,7 +12,8 @@ enum pt_udp_record {
 
 /* Counted in the kernel for each (socket, destination). */
 struct pt_udp_dest_key {
-    __u64 sk;
+    __u64 sk; /* the socket: its cookie, or its kernel address (kprobe form, and
+               * sockets connected before the daemon) */
     __u8 daddr[16];
     __u16 dport;
     __u16 family;
