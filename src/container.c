@@ -2,8 +2,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* One path component: [s, s + len). */
 struct component {
@@ -123,8 +129,9 @@ static int match_component(struct component c, const struct ancestry *a,
 }
 
 /* Components from the root down; the first that names a container is the
- * outermost: the container the host's engine knows. */
-int container_from_cgroup_path(const char *path, size_t len, struct container_ident *out)
+ * outermost: the container the host's engine knows. *prefix is the length
+ * of the path up to the end of that component. */
+static int match_path(const char *path, size_t len, struct container_ident *out, size_t *prefix)
 {
     struct ancestry a = {{"", 0}, {"", 0}, false};
     const char *end = path + len;
@@ -137,13 +144,29 @@ int container_from_cgroup_path(const char *path, size_t len, struct container_id
         p = stop + 1;
         if (c.len == 0)
             continue;
+        *prefix = (size_t)(stop - path);
         if (match_component(c, &a, out))
             return 1;
         a.kubepods = a.kubepods || starts_with(c, "kubepods");
         a.grandparent = a.parent;
         a.parent = c;
     }
+    *prefix = len;
     return 0;
+}
+
+int container_from_cgroup_path(const char *path, size_t len, struct container_ident *out)
+{
+    size_t prefix;
+    return match_path(path, len, out, &prefix);
+}
+
+size_t container_cgroup_prefix(const char *path, size_t len)
+{
+    struct container_ident ci;
+    size_t prefix;
+    match_path(path, len, &ci, &prefix);
+    return prefix;
 }
 
 /* The line's path: after the second ':' ("ID:CONTROLLERS:PATH"). */
@@ -209,6 +232,66 @@ int container_cgroup_v2_path(const char *text, char *buf, size_t size)
         return 0;
     }
     return -ENOENT;
+}
+
+int container_mounts_cgroup2(const char *mounts, char *buf, size_t size)
+{
+    const char *line;
+    size_t len;
+    while (next_line(&mounts, &line, &len)) {
+        /* "cgroup2 /sys/fs/cgroup/unified cgroup2 rw,... 0 0" */
+        char dev[64], dir[512], type[32];
+        char copy[1024];
+        if (len >= sizeof(copy))
+            continue;
+        memcpy(copy, line, len);
+        copy[len] = '\0';
+        if (sscanf(copy, "%63s %511s %31s", dev, dir, type) != 3 || strcmp(type, "cgroup2") != 0)
+            continue;
+        if (strlen(dir) >= size)
+            return -ENAMETOOLONG;
+        strcpy(buf, dir);
+        return 0;
+    }
+    return -ENOENT;
+}
+
+/* The file at PROC/PID/NAME into `buf` (NUL-terminated). */
+static int read_small(const char *proc_root, uint32_t pid, const char *name, char *buf, size_t size)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof(path), "%s/%" PRIu32 "/%s", proc_root, pid, name) >=
+        (int)sizeof(path))
+        return -ENAMETOOLONG;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = read(fd, buf, size - 1);
+    int e = errno;
+    close(fd);
+    if (n < 0)
+        return -e;
+    buf[n] = '\0';
+    return 0;
+}
+
+int container_cgroup_id(const char *proc_root, const char *cgroup2_root, uint32_t pid, uint64_t *id)
+{
+    char text[8192], v2[PATH_MAX], path[PATH_MAX * 2];
+    int ret = read_small(proc_root, pid, "cgroup", text, sizeof(text));
+    if (ret == 0)
+        ret = container_cgroup_v2_path(text, v2, sizeof(v2));
+    if (ret < 0)
+        return ret;
+    size_t prefix = container_cgroup_prefix(v2, strlen(v2));
+    if (snprintf(path, sizeof(path), "%s%.*s", cgroup2_root, (int)prefix, v2) >= (int)sizeof(path))
+        return -ENAMETOOLONG;
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return -errno;
+    /* A cgroup's id is its directory's inode number on cgroup2 (kernfs). */
+    *id = (uint64_t)st.st_ino;
+    return 0;
 }
 
 const char *container_runtime_name(enum container_runtime runtime)

@@ -9,13 +9,14 @@
  * container's id and its runtime are known without asking any engine, for
  * a process that exited, and on hosts where no engine answers.
  *
- * Pure: it parses text, so the unit tests feed it cgroup files seen on real
- * hosts.
+ * The parsers are pure, so the unit tests feed them cgroup files seen on
+ * real hosts; container_cgroup_id() reads /proc and the cgroup mount.
  */
 #ifndef PIDTREE_CONTAINER_H
 #define PIDTREE_CONTAINER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* A container id: 64 hex digits for every OCI engine; a name (LXC,
  * systemd-nspawn) of at most as many characters. */
@@ -52,6 +53,24 @@ int container_from_cgroup_path(const char *path, size_t len, struct container_id
 /* Copies the cgroup v2 path ("0::PATH") of `text` into `buf`. Returns 0, or
  * -ENOENT when there is no v2 line, -ENAMETOOLONG when it does not fit. */
 int container_cgroup_v2_path(const char *text, char *buf, size_t size);
+
+/* The length of `path` up to the end of the component that names the
+ * container ("/machine.slice/libpod-ID.scope" of
+ * "/machine.slice/libpod-ID.scope/container"); all of it when none does. */
+size_t container_cgroup_prefix(const char *path, size_t len);
+
+/* The mount point of the cgroup v2 hierarchy in /proc/self/mounts text:
+ * /sys/fs/cgroup, or /sys/fs/cgroup/unified on hybrid hosts. Returns 0,
+ * -ENOENT when there is none (cgroup v1 only), -ENAMETOOLONG. */
+int container_mounts_cgroup2(const char *mounts, char *buf, size_t size);
+
+/* The id the kernel gives (bpf_get_current_cgroup_id) the cgroup that
+ * names the container process `pid` is in, as seen under `proc_root`, on
+ * the cgroup v2 hierarchy mounted at `cgroup2_root`: the inode number of
+ * its directory. Returns 0 or a negative errno (the process is gone,
+ * no v2 hierarchy). */
+int container_cgroup_id(const char *proc_root, const char *cgroup2_root, uint32_t pid,
+                        uint64_t *id);
 
 /* "docker", "podman", "containerd", "cri-o", "kubernetes", "lxc",
  * "systemd-nspawn", "unknown"; NULL for CONTAINER_RUNTIME_NONE. */

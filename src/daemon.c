@@ -15,6 +15,8 @@
 #include "bpf_objects.h"
 #include "config.h"
 #include "config_watch.h"
+#include "container_engine.h"
+#include "container_filter.h"
 #include "dispatch.h"
 #include "event_loop.h"
 #include "filter.h"
@@ -74,6 +76,12 @@ struct daemon {
     int signal_fd;
     struct proc_cache *cache;
     struct output *out; /* shared by the daemons one restart hands over between */
+    /* The container engine's client, shared the same way (NULL: no engine
+     * can be reached, DOCKER_HOST is not a unix socket); and what the
+     * kernel's pt_containers holds for this daemon's probes (NULL when no
+     * probe has container_labels). */
+    struct container_engine *engine;
+    struct container_filter *cfilter;
     struct uid_budget *budget;
     unsigned batch; /* records consumed in this ring buffer batch */
     /* At stop, records left past this time are counted, not written: a
@@ -245,19 +253,6 @@ static int config_prepare(struct daemon *d)
         log_error(d->err);
         return -EINVAL;
     }
-    for (size_t i = 0; i < d->cfg->n_probes; i++) {
-        const struct probe_conf *pc = &d->cfg->probes[i];
-        if (pc->n_container_labels) {
-            snprintf(d->err, sizeof(d->err),
-                     "%s:%d: %s.container_labels: not supported yet: filtering by container "
-                     "labels is not implemented in this version (it is planned); refused rather "
-                     "than ignored, since ignoring it would report every container's events. "
-                     "Remove the key to trace all processes",
-                     pc->file, pc->line, pc->name);
-            log_error(d->err);
-            return -ENOTSUP;
-        }
-    }
     return 0;
 }
 
@@ -367,6 +362,117 @@ static int maps_open(struct daemon *d)
         }
     }
     return 0;
+}
+
+/* ---- containers ---- */
+
+static bool has_container_labels(const struct daemon *d)
+{
+    for (size_t i = 1; i < d->n_probes; i++)
+        if (d->probes[i].conf && d->probes[i].conf->n_container_labels)
+            return true;
+    return false;
+}
+
+static void container_filter_configure(struct daemon *d)
+{
+    const struct probe_conf *confs[PT_MAX_PROBES] = {0};
+    for (size_t i = 1; i < d->n_probes; i++)
+        confs[d->probes[i].id] = d->probes[i].conf;
+    container_filter_set_probes(d->cfilter, confs);
+}
+
+/* Says, per probe with container_labels, what it reports now. */
+static void containers_report(const struct daemon *d)
+{
+    for (size_t i = 1; i < d->n_probes; i++) {
+        const struct probe_instance *pi = &d->probes[i];
+        if (!pi->conf || !pi->conf->n_container_labels)
+            continue;
+        if (!d->engine)
+            fprintf(stderr,
+                    "pidtree-bcc: probe '%s': container_labels: no container engine to ask "
+                    "(DOCKER_HOST is not a unix:// socket): nothing is reported for this probe\n",
+                    pi->ops->name);
+        else if (!container_engine_answering(d->engine))
+            fprintf(stderr,
+                    "pidtree-bcc: probe '%s': container_labels: the container engine at %s has "
+                    "not answered: nothing is reported for this probe until it does\n",
+                    pi->ops->name, container_engine_socket(d->engine));
+        else
+            fprintf(stderr, "pidtree-bcc: probe '%s': container_labels: %zu container(s) match\n",
+                    pi->ops->name, container_filter_count(d->cfilter, pi->id));
+    }
+}
+
+/* The kernel's table of matching containers, filled from what the engine
+ * knows now (a restart's engine already answered: no gap). */
+static int containers_open(struct daemon *d)
+{
+    if (!has_container_labels(d))
+        return 0;
+    int fd = bpf_objects_map_fd(d->objs, "pt_containers");
+    d->cfilter = fd >= 0 ? container_filter_new(fd) : NULL;
+    if (!d->cfilter) {
+        snprintf(d->err, sizeof(d->err), "container_labels: %s",
+                 fd < 0 ? "the compiled module lacks pt_containers" : "out of memory");
+        return fd < 0 ? -ENOENT : -ENOMEM;
+    }
+    container_filter_configure(d);
+    int ret = container_filter_sync(d->cfilter, d->engine);
+    if (ret < 0) {
+        snprintf(d->err, sizeof(d->err), "container_labels: cannot fill the kernel's table: %s",
+                 strerror(-ret));
+        return ret;
+    }
+    containers_report(d);
+    return 0;
+}
+
+static void on_container(void *ctx, const struct container_info *c, bool present)
+{
+    struct daemon *d = ctx;
+    if (d->cfilter)
+        container_filter_changed(d->cfilter, c, present);
+}
+
+static void on_engine_answering(void *ctx, bool answering)
+{
+    struct daemon *d = ctx;
+    if (answering)
+        containers_report(d);
+}
+
+/* From now on the engine's news is this daemon's. */
+static void containers_listen(struct daemon *d)
+{
+    struct container_engine_listener l = {on_container, on_engine_answering, d};
+    if (d->engine)
+        container_engine_set_listener(d->engine, &l);
+}
+
+static void on_engine(int fd, void *ctx)
+{
+    struct daemon *d = ctx;
+    container_engine_dispatch(d->engine);
+}
+
+static const char *container_name_lookup(void *ctx, const char *id)
+{
+    struct daemon *d = ctx;
+    const struct container_info *c = d->engine ? container_engine_find(d->engine, id) : NULL;
+    return c ? c->name : NULL;
+}
+
+static bool container_allowed(void *ctx, uint32_t probe_id, uint32_t pid)
+{
+    struct daemon *d = ctx;
+    struct proc_container pc;
+    if (!d->cfilter)
+        return true;
+    if (proc_cache_container(d->cache, pid, &pc) < 0)
+        return false;
+    return container_filter_allows(d->cfilter, probe_id, pc.id);
 }
 
 static int probes_attach(struct daemon *d)
@@ -604,6 +710,13 @@ static void config_reload_apply(struct daemon *d)
         if (d->probes[i].conf)
             d->probes[i].conf = &next->probes[c++];
     fprintf(stderr, "pidtree-bcc: config reloaded: filters swapped\n");
+    /* New labels: every container the engine knows is matched again. */
+    if (d->cfilter) {
+        container_filter_configure(d);
+        if (container_filter_sync(d->cfilter, d->engine) < 0)
+            fprintf(stderr, "pidtree-bcc: container_labels: the kernel's table is incomplete\n");
+        containers_report(d);
+    }
 }
 
 /* Whatever came of the reload, the files to watch are those of the config
@@ -704,6 +817,8 @@ static int loop_setup(struct daemon *d)
         ret = event_loop_add_fd(d->loop, d->signal_fd, on_signal, d);
     if (ret == 0)
         ret = event_loop_set_tick(d->loop, 1000, on_tick, d);
+    if (ret == 0 && d->engine)
+        ret = event_loop_add_fd(d->loop, container_engine_fd(d->engine), on_engine, d);
     if (ret == 0 && d->opts->watch_config) {
         d->watch = config_watch_new(d->cfg);
         ret = d->watch ? event_loop_add_fd(d->loop, config_watch_fd(d->watch), on_config_change, d)
@@ -794,6 +909,8 @@ static int dispatch_create(struct daemon *d)
                                .lost_event_telemetry = d->opts->lost_event_telemetry,
                                .lost_reader = lost_read,
                                .map_fd = map_fd_lookup,
+                               .container_name = container_name_lookup,
+                               .container_allowed = container_allowed,
                                .ctx = d};
     d->dispatch = dispatch_new(&env);
     if (!d->dispatch) {
@@ -869,8 +986,8 @@ static enum daemon_exit daemon_start(struct daemon *d)
     }
     if (dispatch_create(d) < 0)
         goto out;
-    if (module_load(d, text.data) < 0 || maps_open(d) < 0 || loop_setup(d) < 0 ||
-        probes_attach(d) < 0)
+    if (module_load(d, text.data) < 0 || maps_open(d) < 0 || containers_open(d) < 0 ||
+        loop_setup(d) < 0 || probes_attach(d) < 0)
         goto out;
     /* Attached first, scanned second: a process born in between is in the
      * ring buffer, and its fork applied after the scan changes nothing. */
@@ -884,6 +1001,7 @@ static enum daemon_exit daemon_start(struct daemon *d)
     if (privileges_shed(d) < 0)
         goto out;
     stats_mark(d);
+    containers_listen(d);
     fprintf(stderr, "pidtree-bcc: %zu probe(s) attached in %.3f s\n", d->n_probes - 1,
             (double)(time_monotonic_ns() - t0) / 1e9);
     status = DAEMON_EXIT_OK;
@@ -968,6 +1086,7 @@ static void daemon_cleanup(struct daemon *d)
         filter_tables_release(&d->filters[i]);
     }
     dispatch_free(d->dispatch);
+    container_filter_free(d->cfilter);
     bpf_objects_free(d->objs);
     proc_cache_free(d->cache);
     uid_budget_free(d->budget);
@@ -1002,13 +1121,15 @@ static enum daemon_exit print_checked_module(struct daemon *d)
     return print_module(d);
 }
 
-static struct daemon *daemon_new(const struct cli_options *opts, struct output *out)
+static struct daemon *daemon_new(const struct cli_options *opts, struct output *out,
+                                 struct container_engine *engine)
 {
     struct daemon *d = calloc(1, sizeof(*d));
     if (!d)
         return NULL;
     d->opts = opts;
     d->out = out;
+    d->engine = engine;
     d->signal_fd = d->ringbuf_fd = d->lost_fd = -1;
     d->n_cpus = possible_cpus();
     /* A per-CPU value is one u64 per possible CPU, however many there are. */
@@ -1077,7 +1198,7 @@ static void daemon_handover(struct daemon *old, struct daemon *next, uint64_t st
 static struct daemon *daemon_restart(struct daemon *d)
 {
     uint64_t t0 = time_boot_ns();
-    struct daemon *next = daemon_new(d->opts, d->out);
+    struct daemon *next = daemon_new(d->opts, d->out, d->engine);
     if (next && daemon_prepare(next) == DAEMON_EXIT_OK && daemon_start(next) == DAEMON_EXIT_OK) {
         daemon_handover(d, next, t0);
         daemon_free(d);
@@ -1096,10 +1217,35 @@ static struct daemon *daemon_restart(struct daemon *d)
     return d;
 }
 
+/* The container engine's client, for the daemon's whole life (restarts
+ * included); NULL when DOCKER_HOST names no unix socket, or for -p. */
+static struct container_engine *engine_open(const struct cli_options *opts)
+{
+    char path[256];
+    const char *host = getenv("DOCKER_HOST");
+    if (opts->print_and_quit)
+        return NULL;
+    int ret = container_engine_socket_path(host, path, sizeof(path));
+    if (ret < 0) {
+        fprintf(stderr,
+                "pidtree-bcc: warning: DOCKER_HOST=%s: %s: container names are not reported and "
+                "container_labels probes report nothing\n",
+                host,
+                ret == -EPROTONOSUPPORT ? "only unix:// sockets are supported" : strerror(-ret));
+        return NULL;
+    }
+    struct container_engine *e = container_engine_new(path, "/proc", NULL);
+    if (!e)
+        fprintf(stderr, "pidtree-bcc: warning: cannot set up the container engine's client: %s\n",
+                strerror(errno));
+    return e;
+}
+
 enum daemon_exit daemon_main(const struct cli_options *opts)
 {
     struct output *out = calloc(1, sizeof(*out));
-    struct daemon *d = out ? daemon_new(opts, out) : NULL;
+    struct daemon *d = out ? daemon_new(opts, out, NULL) : NULL;
+    struct container_engine *engine = NULL;
     if (!d) {
         log_error("out of memory");
         free(out);
@@ -1109,8 +1255,10 @@ enum daemon_exit daemon_main(const struct cli_options *opts)
     enum daemon_exit status = daemon_prepare(d);
     if (status == DAEMON_EXIT_OK && opts->print_and_quit)
         status = print_checked_module(d);
-    else if (status == DAEMON_EXIT_OK)
+    else if (status == DAEMON_EXIT_OK) {
+        d->engine = engine = engine_open(opts);
         status = daemon_start(d);
+    }
     while (status == DAEMON_EXIT_OK && !opts->print_and_quit) {
         int ret = event_loop_run(d->loop);
         if (ret < 0) {
@@ -1127,6 +1275,7 @@ enum daemon_exit daemon_main(const struct cli_options *opts)
         break;
     }
     daemon_free(d);
+    container_engine_free(engine);
     if (out->fd >= 0)
         output_close(out);
     free(out);

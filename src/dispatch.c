@@ -31,6 +31,7 @@ struct dispatch {
     uint64_t (*lost_reader)(void *ctx, uint32_t probe_id);
     int (*map_fd)(void *ctx, const char *name);
     const char *(*container_name)(void *ctx, const char *id);
+    bool (*container_allowed)(void *ctx, uint32_t probe_id, uint32_t pid);
     void *env_ctx;
 
     struct pending_exec pending[DISPATCH_PENDING_EXECS];
@@ -61,6 +62,7 @@ struct dispatch *dispatch_new(const struct dispatch_env *env)
     d->lost_reader = env->lost_reader;
     d->map_fd = env->map_fd;
     d->container_name = env->container_name;
+    d->container_allowed = env->container_allowed;
     d->env_ctx = env->ctx;
     d->boot_to_realtime_ns = time_boot_to_realtime_offset();
     d->max_line = DISPATCH_DEFAULT_MAX_LINE;
@@ -477,9 +479,16 @@ static int map_fd_from_services(struct probe_instance *pi, const char *name)
     return d->map_fd ? d->map_fd(d->env_ctx, name) : -ENOENT;
 }
 
+static bool container_allowed_from_services(struct probe_instance *pi, uint32_t pid)
+{
+    struct dispatch *d = pi->services_ctx;
+    return !d->container_allowed || d->container_allowed(d->env_ctx, pi->id, pid);
+}
+
 static const struct probe_services dispatch_services = {
     .emit = emit_from_services,
     .map_fd = map_fd_from_services,
+    .container_allowed = container_allowed_from_services,
 };
 
 static int on_probe_record(struct dispatch *d, const struct pt_header *h, const void *data,

@@ -35,7 +35,10 @@ struct dispatch_env {
     /* The name the container engine gives container `id`, or NULL when it
      * has not said (yet). May be NULL. */
     const char *(*container_name)(void *ctx, const char *id);
-    void *ctx; /* for lost_reader, map_fd and container_name */
+    /* Whether probe `probe_id` reports process `pid` by its
+     * container_labels, for the events the daemon makes itself. NULL: all. */
+    bool (*container_allowed)(void *ctx, uint32_t probe_id, uint32_t pid);
+    void *ctx; /* for the callbacks above */
 };
 
 /* What a dispatcher has done, for the stop report and the benchmark. */

@@ -108,6 +108,13 @@ static int render_preamble(const struct render_options *opts, const struct rende
     if (ret == 0 && opts->task_loginuid_offset > 0)
         ret =
             strbuf_printf(out, "#define PT_TASK_LOGINUID_OFFSET %ld\n", opts->task_loginuid_offset);
+    /* The probes with container_labels: only they look containers up. */
+    unsigned containers = 0;
+    for (size_t i = 0; i < n; i++)
+        if (probes[i].conf && probes[i].conf->n_container_labels)
+            containers |= 1u << probes[i].id;
+    if (ret == 0 && containers)
+        ret = strbuf_printf(out, "#define PT_CONTAINER_PROBES 0x%x\n", containers);
     return ret;
 }
 

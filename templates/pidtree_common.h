@@ -25,6 +25,13 @@
 #define PT_MAX_SUBNET_PORT_WORDS 16384
 #define PT_PORT_WORDS 1024 /* 65536 ports, one bit each */
 
+/* container_labels (src/container_filter.c): at most this many matching
+ * containers at once, each a cgroup id mapped to the bits of the probes it
+ * matches; the kernel looks for them this many levels down the current
+ * task's cgroup v2 path. */
+#define PT_MAX_CONTAINERS 8192
+#define PT_CGROUP_MAX_LEVEL 16
+
 /* Command lines captured at exec: at most PT_ARGC_MAX arguments of
  * PT_ARG_MAX bytes each, in a buffer of PT_ARGS_SIZE. Longer ones are marked
  * truncated and the daemon reads the rest from /proc when it still can. */

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "container.h"
+#include "container_filter.h"
 
 #define ID1 "e14279f53b7be40d48be7c9e763e597434fe573aa7b26d4ffb414dd2f825857e"
 #define ID2 "3f1bd3a2c7c0d8b6c1f9b33ee2b8e4a1b0c3d5e7f9a1b3c5d7e9f1a3b5c7d9e1"
@@ -156,6 +157,63 @@ static void test_v2_path(void **state)
     assert_int_equal(container_cgroup_v2_path("0::/abcdef\n", buf, 4), -ENAMETOOLONG);
 }
 
+static void test_cgroup_prefix(void **state)
+{
+    const char *p = "/machine.slice/libpod-" ID1 ".scope/container";
+    assert_int_equal(container_cgroup_prefix(p, strlen(p)), strlen(p) - strlen("/container"));
+    p = "/docker/" ID1 "/docker/" ID2;
+    assert_int_equal(container_cgroup_prefix(p, strlen(p)), strlen("/docker/" ID1));
+    p = "/user.slice/session-2.scope";
+    assert_int_equal(container_cgroup_prefix(p, strlen(p)), strlen(p));
+}
+
+static void test_mounts(void **state)
+{
+    char buf[64];
+    /* This project's hybrid hosts, and a pure v2 one. */
+    assert_int_equal(container_mounts_cgroup2("proc /proc proc rw 0 0\n"
+                                              "cgroup /sys/fs/cgroup/cpu cgroup rw,cpu 0 0\n"
+                                              "cgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0\n",
+                                              buf, sizeof(buf)),
+                     0);
+    assert_string_equal(buf, "/sys/fs/cgroup/unified");
+    assert_int_equal(container_mounts_cgroup2("cgroup2 /sys/fs/cgroup cgroup2 rw,nsdelegate 0 0",
+                                              buf, sizeof(buf)),
+                     0);
+    assert_string_equal(buf, "/sys/fs/cgroup");
+    assert_int_equal(
+        container_mounts_cgroup2("cgroup /sys/fs/cgroup/cpu cgroup rw 0 0\n", buf, sizeof(buf)),
+        -ENOENT);
+    assert_int_equal(container_mounts_cgroup2("cgroup2 /a/very/long/mount/point/past/the/size "
+                                              "cgroup2 rw 0 0\n",
+                                              buf, 8),
+                     -ENAMETOOLONG);
+}
+
+/* container_labels' entries: pairs ANDed, entries ORed, values globbed. */
+static void test_labels_match(void **state)
+{
+    char *k1[] = {"app", "tier"}, *g1[] = {"web*", "front"};
+    char *k2[] = {"team"}, *g2[] = {"blue"};
+    struct label_match entries[] = {{k1, g1, 2}, {k2, g2, 1}};
+    json_t *l = json_pack("{s:s,s:s}", "app", "webshop", "tier", "front");
+    assert_true(container_labels_match(entries, 2, l));
+    json_object_set_new(l, "tier", json_string("back"));
+    assert_false(container_labels_match(entries, 2, l));
+    json_object_set_new(l, "team", json_string("blue"));
+    assert_true(container_labels_match(entries, 2, l));
+    json_decref(l);
+    /* A label that is absent does not match, not even '*'. */
+    char *k3[] = {"app"}, *g3[] = {"*"};
+    struct label_match star = {k3, g3, 1};
+    l = json_object();
+    assert_false(container_labels_match(&star, 1, l));
+    json_object_set_new(l, "app", json_string(""));
+    assert_true(container_labels_match(&star, 1, l));
+    json_decref(l);
+    assert_false(container_labels_match(entries, 0, NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -167,6 +225,9 @@ int main(void)
         cmocka_unit_test(test_host_processes),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_v2_path),
+        cmocka_unit_test(test_cgroup_prefix),
+        cmocka_unit_test(test_mounts),
+        cmocka_unit_test(test_labels_match),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
