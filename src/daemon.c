@@ -256,17 +256,35 @@ static int config_prepare(struct daemon *d)
     return 0;
 }
 
-/* Where the running kernel keeps a task's loginuid; 0 when its BTF does
- * not say, and the process cache then has loginuids from /proc only. */
-static long task_loginuid_offset(void)
+/* Where the running kernel keeps what the process programs read of a task
+ * (its BTF, one read for all): the loginuid, and the way to the pid in the
+ * task's own PID namespace (task_struct.thread_pid -> pid.numbers[level]).
+ * 0 where BTF does not say: login uids and those pids then come from /proc
+ * only. */
+static void task_offsets(struct render_options *ropts)
 {
-    long off = kernel_btf_file_member_offset(KERNEL_BTF_PATH, "task_struct", "loginuid");
-    if (off <= 0)
+    struct kernel_btf_query q[] = {{"task_struct", "loginuid", 0},
+                                   {"task_struct", "thread_pid", 0},
+                                   {"pid", "level", 0},
+                                   {"pid", "numbers", 0},
+                                   {"upid", NULL, 0}};
+    kernel_btf_file_query(KERNEL_BTF_PATH, q, sizeof(q) / sizeof(q[0]));
+    if (q[0].result <= 0)
         fprintf(stderr,
                 "pidtree-bcc: warning: %s: no offset of task_struct.loginuid (%s); login uids "
                 "are read from /proc\n",
-                KERNEL_BTF_PATH, off < 0 ? strerror((int)-off) : "at 0");
-    return off > 0 ? off : 0;
+                KERNEL_BTF_PATH, q[0].result < 0 ? strerror((int)-q[0].result) : "at 0");
+    ropts->task_loginuid_offset = q[0].result > 0 ? q[0].result : 0;
+    bool ns = q[1].result > 0 && q[2].result > 0 && q[3].result > 0 && q[4].result > 0;
+    if (!ns)
+        fprintf(stderr,
+                "pidtree-bcc: warning: %s: no offsets of task_struct.thread_pid, pid.level, "
+                "pid.numbers or upid's size; pids in PID namespaces are read from /proc\n",
+                KERNEL_BTF_PATH);
+    ropts->task_thread_pid_offset = ns ? q[1].result : 0;
+    ropts->pid_level_offset = ns ? q[2].result : 0;
+    ropts->pid_numbers_offset = ns ? q[3].result : 0;
+    ropts->upid_size = ns ? q[4].result : 0;
 }
 
 static int module_render(struct daemon *d, struct strbuf *text)
@@ -275,9 +293,8 @@ static int module_render(struct daemon *d, struct strbuf *text)
     for (size_t i = 0; i < d->n_probes; i++)
         rp[i] = (struct render_probe){d->probes[i].ops, d->probes[i].conf, d->probes[i].id,
                                       d->probes[i].attach};
-    struct render_options ropts = {.template_dir = d->template_dir,
-                                   .ringbuf_pages = RINGBUF_PAGES,
-                                   .task_loginuid_offset = task_loginuid_offset()};
+    struct render_options ropts = {.template_dir = d->template_dir, .ringbuf_pages = RINGBUF_PAGES};
+    task_offsets(&ropts);
     struct pt_error rerr = {0};
     int ret = render_module(&ropts, rp, d->n_probes, text, &rerr);
     if (ret < 0)

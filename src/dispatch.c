@@ -179,6 +179,8 @@ static void on_exec_ret(struct dispatch *d, const struct pt_exec_ret_event *e)
             proc_cache_exec(d->cache, e->h.pid, e->h.uid, NULL, 0, 1);
         if (e->loginuid != PT_LOGINUID_UNKNOWN)
             proc_cache_set_loginuid(d->cache, e->h.pid, e->loginuid);
+        proc_cache_set_ns_pid(d->cache, e->h.pid,
+                              e->ns_pid == PT_NS_PID_UNKNOWN ? PROC_NS_PID_UNKNOWN : e->ns_pid);
     }
     if (p)
         pending_clear(p);

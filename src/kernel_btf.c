@@ -119,7 +119,7 @@ long kernel_btf_member_offset(const void *data, size_t len, const char *struct_n
         if (extra < 0 || (size_t)extra > v.types_len - off - sizeof(*t))
             return -EINVAL;
         if (kind == BTF_KIND_STRUCT && name_is(&v, t->name_off, struct_name)) {
-            long found = member_find(&v, t, member);
+            long found = member ? member_find(&v, t, member) : (long)t->size_or_type;
             if (found != -ENOENT)
                 return found;
         }
@@ -128,11 +128,21 @@ long kernel_btf_member_offset(const void *data, size_t len, const char *struct_n
     return -ENOENT;
 }
 
-long kernel_btf_file_member_offset(const char *path, const char *struct_name, const char *member)
+void kernel_btf_file_query(const char *path, struct kernel_btf_query *queries, size_t n)
 {
     struct strbuf sb = STRBUF_INIT;
     int ret = strbuf_read_file(&sb, path);
-    long off = ret < 0 ? ret : kernel_btf_member_offset(sb.data, sb.len, struct_name, member);
+    for (size_t i = 0; i < n; i++)
+        queries[i].result = ret < 0
+                                ? ret
+                                : kernel_btf_member_offset(sb.data, sb.len, queries[i].struct_name,
+                                                           queries[i].member);
     strbuf_release(&sb);
-    return off;
+}
+
+long kernel_btf_file_member_offset(const char *path, const char *struct_name, const char *member)
+{
+    struct kernel_btf_query q = {struct_name, member, 0};
+    kernel_btf_file_query(path, &q, 1);
+    return q.result;
 }

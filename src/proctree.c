@@ -757,7 +757,20 @@ void proc_cache_exec(struct proc_cache *c, uint32_t pid, uint32_t uid, const cha
     e->uid = uid;
     e->kthread = false;
     read_container(c, e);
-    exec_reread_ns(c, e);
+}
+
+void proc_cache_set_ns_pid(struct proc_cache *c, uint32_t pid, uint32_t ns_pid)
+{
+    struct proc_entry *e = table_find(c, pid);
+    if (!e)
+        return;
+    entry_changed(e);
+    if (ns_pid == PROC_NS_PID_UNKNOWN) {
+        exec_reread_ns(c, e);
+        return;
+    }
+    e->ns = ns_pid ? NS_OTHER : NS_SAME;
+    e->ns_pid = ns_pid;
 }
 
 void proc_cache_exit(struct proc_cache *c, uint32_t pid)

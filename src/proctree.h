@@ -44,6 +44,12 @@ void proc_cache_fork(struct proc_cache *cache, uint32_t parent_pid, uint32_t chi
 void proc_cache_exec(struct proc_cache *cache, uint32_t pid, uint32_t uid, const char *args,
                      size_t args_len, int truncated);
 void proc_cache_exit(struct proc_cache *cache, uint32_t pid);
+/* The process's pid in its own PID namespace as the kernel read it at
+ * exec: 0 for the daemon's (initial) namespace. PROC_NS_PID_UNKNOWN when
+ * the kernel could not say: /proc then tells whether it is in another
+ * namespace, and its pid there is read from /proc when first needed. */
+#define PROC_NS_PID_UNKNOWN UINT32_MAX
+void proc_cache_set_ns_pid(struct proc_cache *cache, uint32_t pid, uint32_t ns_pid);
 /* The process's uid at a network event (it may have changed with setuid
  * since exec). */
 void proc_cache_set_uid(struct proc_cache *cache, uint32_t pid, uint32_t uid);

@@ -108,6 +108,13 @@ static int render_preamble(const struct render_options *opts, const struct rende
     if (ret == 0 && opts->task_loginuid_offset > 0)
         ret =
             strbuf_printf(out, "#define PT_TASK_LOGINUID_OFFSET %ld\n", opts->task_loginuid_offset);
+    if (ret == 0 && opts->task_thread_pid_offset > 0)
+        ret =
+            strbuf_printf(out,
+                          "#define PT_TASK_THREAD_PID_OFFSET %ld\n#define PT_PID_LEVEL_OFFSET %ld\n"
+                          "#define PT_PID_NUMBERS_OFFSET %ld\n#define PT_UPID_SIZE %ld\n",
+                          opts->task_thread_pid_offset, opts->pid_level_offset,
+                          opts->pid_numbers_offset, opts->upid_size);
     /* The probes with container_labels: only they look containers up. */
     unsigned containers = 0;
     for (size_t i = 0; i < n; i++)

@@ -78,10 +78,16 @@ struct pt_exec_event {
     char args[PT_ARGS_SIZE + PT_ARG_MAX];
 };
 
+/* The pid in the task's own PID namespace when the module could not read
+ * it (no BTF); 0 is a task of the initial namespace. */
+#define PT_NS_PID_UNKNOWN 0xffffffffu
+
 struct pt_exec_ret_event {
     struct pt_header h;
     __s32 ret;
     __u32 loginuid;
+    __u32 ns_pid; /* in its own PID namespace: the one the exec'd program sees */
+    __u32 pad;
 };
 
 struct pt_exit_event {

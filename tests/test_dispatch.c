@@ -145,8 +145,10 @@ static void fork_rec(struct side *s, uint32_t parent, uint32_t child, uint32_t u
     feed(s, &e, sizeof(e));
 }
 
-/* An exec whose arguments are `len` bytes of `c`. */
-static void exec_rec(struct side *s, uint32_t pid, uint32_t uid, char c, size_t len)
+/* An exec whose arguments are `len` bytes of `c`, by a process whose pid
+ * in its own PID namespace is `ns_pid` (0: the initial one). */
+static void exec_rec_ns(struct side *s, uint32_t pid, uint32_t uid, char c, size_t len,
+                        uint32_t ns_pid)
 {
     size_t size = offsetof(struct pt_exec_event, args) + len + 1;
     struct pt_exec_event *e = calloc(1, size);
@@ -157,8 +159,14 @@ static void exec_rec(struct side *s, uint32_t pid, uint32_t uid, char c, size_t 
     memcpy(e->args, "sh\0", 3);
     feed(s, e, size);
     free(e);
-    struct pt_exec_ret_event r = {.h = {.type = PT_EV_EXEC_RET, .pid = pid, .uid = uid}};
+    struct pt_exec_ret_event r = {.h = {.type = PT_EV_EXEC_RET, .pid = pid, .uid = uid},
+                                  .ns_pid = ns_pid};
     feed(s, &r, sizeof(r));
+}
+
+static void exec_rec(struct side *s, uint32_t pid, uint32_t uid, char c, size_t len)
+{
+    exec_rec_ns(s, pid, uid, c, len, 0);
 }
 
 static void probe_rec(struct side *s, uint32_t pid, uint32_t uid, uint32_t port)
@@ -287,9 +295,13 @@ static void container_procs(struct side *s)
     fork_rec(s, 700, 701, 0);
     put_pid_file(s->root, 701, "cgroup", other, sizeof(other) - 1);
     exec_rec(s, 701, 0, 'x', 10);
+    /* Gone from /proc; the kernel said its pid inside at exec. */
+    fork_rec(s, 700, 702, 0);
+    exec_rec_ns(s, 702, 0, 'y', 10, 5);
     probe_rec(s, 700, 0, 80);
     probe_rec(s, 701, 0, 81);
     probe_rec(s, 1, 0, 82);
+    probe_rec(s, 702, 0, 83);
 }
 
 /* An event from a container says which, by id, name and runtime, and the
@@ -306,7 +318,11 @@ static void test_container_identity(void **state)
     container_procs(&plugged);
     char *a = side_output(&direct), *b = side_output(&plugged);
     assert_string_equal(a, b);
-    char *l2 = strchr(a, '\n') + 1, *l3 = strchr(l2, '\n') + 1;
+    /* One string per line, so that each search stays in its line. */
+    char *lines[4], *save = NULL;
+    for (int i = 0; i < 4; i++)
+        assert_non_null(lines[i] = strtok_r(i ? NULL : a, "\n", &save));
+    char *l2 = lines[1], *l3 = lines[2], *l4 = lines[3];
     assert_non_null(strstr(a, "\"pid\":700,\"ns_pid\":1,\"container_id\":\"" CID
                               "\",\"container_name\":\"web\",\"container_runtime\":\"podman\","
                               "\"proctree\":[{\"pid\":700,\"ns_pid\":1,\"cmdline\":\"sh\""));
@@ -317,6 +333,8 @@ static void test_container_identity(void **state)
     assert_null(strstr(l2, "container_name"));
     assert_non_null(strstr(l3, "\"pid\":1,\"proctree\":[{\"pid\":1,\"cmdline\""));
     assert_null(strstr(l3, "container"));
+    assert_non_null(strstr(l4, "\"pid\":702,\"ns_pid\":5,\"container_id\":\"" CID "\""));
+    assert_non_null(strstr(l4, "\"proctree\":[{\"pid\":702,\"ns_pid\":5,"));
     free(a);
     free(b);
     side_release(&direct);

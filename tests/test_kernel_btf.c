@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -60,6 +61,30 @@ static void test_offsets_from_a_blob(void **state)
     assert_int_equal(kernel_btf_member_offset(&b, sizeof(b), "task", "c"), -ENOENT);
     assert_int_equal(kernel_btf_member_offset(&b, sizeof(b), "nothere", "a"), -ENOENT);
     assert_int_equal(kernel_btf_member_offset(&b, sizeof(b), "bits", "f"), -ENOTSUP);
+    /* No member: the struct's size. */
+    assert_int_equal(kernel_btf_member_offset(&b, sizeof(b), "task", NULL), 16);
+    assert_int_equal(kernel_btf_member_offset(&b, sizeof(b), "nothere", NULL), -ENOENT);
+}
+
+/* Several questions, one read of the file. */
+static void test_query_a_file(void **state)
+{
+    struct blob b;
+    blob_make(&b);
+    char path[] = "/tmp/pt-btf-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, &b, sizeof(b)), (ssize_t)sizeof(b));
+    close(fd);
+    struct kernel_btf_query q[] = {{"task", "b", 0}, {"task", NULL, 0}, {"task", "c", 0}};
+    kernel_btf_file_query(path, q, 3);
+    assert_int_equal(q[0].result, 12);
+    assert_int_equal(q[1].result, 16);
+    assert_int_equal(q[2].result, -ENOENT);
+    unlink(path);
+    kernel_btf_file_query(path, q, 3);
+    assert_int_equal(q[0].result, -ENOENT);
+    assert_int_equal(q[1].result, -ENOENT);
 }
 
 static void test_malformed_blobs(void **state)
@@ -94,6 +119,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_offsets_from_a_blob),
+        cmocka_unit_test(test_query_a_file),
         cmocka_unit_test(test_malformed_blobs),
         cmocka_unit_test(test_running_kernel),
     };

@@ -486,6 +486,8 @@ static void test_containers(void **state)
     write_file(r, 503, "cgroup", PODMAN_CGROUP, strlen(PODMAN_CGROUP));
     fake_ns(r, 503, 500, "503\t1", "pid:[4026532600]");
     proc_cache_exec(c, 503, 0, "nc\0-l\0", 7, 0);
+    /* Without BTF the kernel cannot say: the namespace link tells. */
+    proc_cache_set_ns_pid(c, 503, PROC_NS_PID_UNKNOWN);
     expect_container(c, 503, CID, "podman", 1);
     t = check_tree(c, 503, (uint32_t[]){503, 500, 1, 0}, "");
     assert_int_equal(tree_ns_pid(t, 0), 1);
@@ -497,7 +499,19 @@ static void test_containers(void **state)
     write_file(r, 504, "cgroup", "0::/user.slice\n", 15);
     fake_ns(r, 504, 100, "504\t3", HOST_PIDNS);
     proc_cache_exec(c, 504, 0, "ls\0", 3, 0);
+    proc_cache_set_ns_pid(c, 504, PROC_NS_PID_UNKNOWN);
     expect_container(c, 504, NULL, NULL, 0);
+
+    /* The kernel read the pid inside at exec: /proc is not needed (the
+     * process is gone from it already). */
+    proc_cache_fork(c, 501, 507, 0, 13 * SEC);
+    proc_cache_exec(c, 507, 0, "nc\0", 3, 0);
+    proc_cache_set_ns_pid(c, 507, 4);
+    expect_container(c, 507, CID, "podman", 4);
+    proc_cache_fork(c, 100, 508, 0, 14 * SEC);
+    proc_cache_exec(c, 508, 0, "ls\0", 3, 0);
+    proc_cache_set_ns_pid(c, 508, 0);
+    expect_container(c, 508, NULL, NULL, 0);
 
     /* Exited before its pid inside was read: the tree goes on without it. */
     proc_cache_fork(c, 501, 505, 0, 11 * SEC);
