@@ -35,3 +35,9 @@ const char *probe_addr_format(int family, const uint8_t addr[16], char *buf)
     }
     return inet_ntop(family, addr, buf, INET6_ADDRSTRLEN);
 }
+
+const char *probe_attach_kind_name(enum probe_attach_kind kind)
+{
+    static const char *const names[] = {"tracepoint", "kprobe", "kretprobe", "cgroup"};
+    return (size_t)kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "?";
+}

@@ -25,6 +25,7 @@ enum probe_attach_kind {
     PROBE_TRACEPOINT, /* target "category/name" */
     PROBE_KPROBE,     /* target: kernel function */
     PROBE_KRETPROBE,  /* target: kernel function */
+    PROBE_CGROUP,     /* target: a cgroup socket hook (cgroup_hook.h), e.g. "sock_release" */
 };
 
 struct probe_attach_point {
@@ -57,9 +58,6 @@ struct probe_ops {
     struct probe_form tracepoint_form;
     struct probe_form kprobe_form;
     size_t record_size; /* smallest valid record */
-    /* Kernel-side state this probe builds on (e.g. the socket tracker),
-     * rendered and attached once before the first probe that needs it. */
-    const struct probe_ops *requires;
 
     /* Checks what the config module could not: options of probes from
      * --extra-probe-path. Returns 0, or -EINVAL with `err` set. Optional. */
@@ -109,8 +107,9 @@ extern const struct probe_ops probe_net_listen;
 extern const struct probe_ops probe_udp_session;
 /* The process lifecycle programs every module carries (probe id 0). */
 extern const struct probe_ops probe_process;
-/* The socket tracker net_listen and udp_session require. */
-extern const struct probe_ops probe_sockets;
+
+/* "tracepoint", "kprobe", "kretprobe", "cgroup". */
+const char *probe_attach_kind_name(enum probe_attach_kind kind);
 
 const struct probe_form *probe_form_get(const struct probe_ops *ops, enum attach_mode mode);
 

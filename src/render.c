@@ -93,11 +93,11 @@ static int render_preamble(const struct render_options *opts, const struct rende
         ret = strbuf_printf(out, " %s (id %u, %s)", probes[i].ops->name, probes[i].id,
                             probes[i].attach == ATTACH_KPROBE ? "kprobe" : "tracepoint");
     /* What attaches where, for readers of -p (and the verifier test). */
-    static const char *const kinds[] = {"tracepoint", "kprobe", "kretprobe"};
     for (size_t i = 0; i < n && ret == 0; i++) {
         const struct probe_form *form = probe_form_get(probes[i].ops, probes[i].attach);
         for (size_t j = 0; j < form->n_points && ret == 0; j++)
-            ret = strbuf_printf(out, "\n * attach %s %s -> %s", kinds[form->points[j].kind],
+            ret = strbuf_printf(out, "\n * attach %s %s -> %s",
+                                probe_attach_kind_name(form->points[j].kind),
                                 form->points[j].target, form->points[j].function);
     }
     if (ret == 0)
@@ -108,6 +108,13 @@ static int render_preamble(const struct render_options *opts, const struct rende
     if (ret == 0 && opts->task_loginuid_offset > 0)
         ret =
             strbuf_printf(out, "#define PT_TASK_LOGINUID_OFFSET %ld\n", opts->task_loginuid_offset);
+    if (ret == 0 && opts->task_mm_offset > 0 && opts->mm_arg_start_offset > 0 &&
+        opts->mm_arg_end_offset > 0)
+        ret =
+            strbuf_printf(out,
+                          "#define PT_TASK_MM_OFFSET %ld\n#define PT_MM_ARG_START_OFFSET %ld\n"
+                          "#define PT_MM_ARG_END_OFFSET %ld\n",
+                          opts->task_mm_offset, opts->mm_arg_start_offset, opts->mm_arg_end_offset);
     if (ret == 0 && opts->task_thread_pid_offset > 0)
         ret =
             strbuf_printf(out,

@@ -32,17 +32,16 @@
 #define PT_MAX_CONTAINERS 8192
 #define PT_CGROUP_MAX_LEVEL 16
 
-/* Command lines captured at exec: at most PT_ARGC_MAX arguments of
- * PT_ARG_MAX bytes each, in a buffer of PT_ARGS_SIZE. Longer ones are marked
- * truncated and the daemon reads the rest from /proc when it still can. */
+/* Command lines captured at exec: the new program's arguments as the
+ * kernel laid them out (NUL-separated), at most PT_ARGS_SIZE bytes. Longer
+ * ones are marked truncated and the daemon reads the rest from /proc when
+ * it still can. The path executed is kept up to PT_FILENAME_MAX bytes. */
 #define PT_ARGS_SIZE 4096
-#define PT_ARG_MAX 1024
-#define PT_ARGC_MAX 48
+#define PT_FILENAME_MAX 512
 
 enum pt_event_type {
     PT_EV_FORK = 1,
-    PT_EV_EXEC = 2,     /* arguments, at execve() entry */
-    PT_EV_EXEC_RET = 3, /* execve() result; the exec counts only when 0 */
+    PT_EV_EXEC = 2, /* a successful exec, in the new program */
     PT_EV_EXIT = 4,
     PT_EV_PROBE = 16, /* a network probe's event; probe_id says which */
 };
@@ -68,26 +67,23 @@ struct pt_fork_event {
     __u32 loginuid; /* the parent's now, which the child inherits */
 };
 
+#define PT_NS_PID_UNKNOWN 0xffffffffu
+
+/* Sent with only as many bytes of `args` as it holds. uid in the header is
+ * the one the new program runs with (setuid applied). */
 struct pt_exec_event {
     struct pt_header h;
     __u32 args_len;
     __u32 truncated;
-    /* PT_ARGS_SIZE of arguments, plus room for one more read: the kernel
-     * program masks its offset so that verifiers before 6.x, which lose the
-     * loop's bound, can still prove every write in range. */
-    char args[PT_ARGS_SIZE + PT_ARG_MAX];
-};
-
-/* The pid in the task's own PID namespace when the module could not read
- * it (no BTF); 0 is a task of the initial namespace. */
-#define PT_NS_PID_UNKNOWN 0xffffffffu
-
-struct pt_exec_ret_event {
-    struct pt_header h;
-    __s32 ret;
     __u32 loginuid;
-    __u32 ns_pid; /* in its own PID namespace: the one the exec'd program sees */
+    /* The pid in the task's own (innermost) PID namespace: the one the
+     * exec'd program sees; PT_NS_PID_UNKNOWN when the module could not read
+     * it (no BTF), 0 in the initial namespace. */
+    __u32 ns_pid;
     __u32 pad;
+    __u32 filename_len; /* bytes in filename, without its NUL */
+    char filename[PT_FILENAME_MAX];
+    char args[PT_ARGS_SIZE];
 };
 
 struct pt_exit_event {

@@ -157,11 +157,9 @@ static void exec_rec_ns(struct side *s, uint32_t pid, uint32_t uid, char c, size
     e->args_len = (uint32_t)len + 1;
     memset(e->args, c, len);
     memcpy(e->args, "sh\0", 3);
+    e->ns_pid = ns_pid;
     feed(s, e, size);
     free(e);
-    struct pt_exec_ret_event r = {.h = {.type = PT_EV_EXEC_RET, .pid = pid, .uid = uid},
-                                  .ns_pid = ns_pid};
-    feed(s, &r, sizeof(r));
 }
 
 static void exec_rec(struct side *s, uint32_t pid, uint32_t uid, char c, size_t len)
