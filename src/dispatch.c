@@ -27,6 +27,7 @@ struct dispatch {
     struct dispatch_stats stats;
     int output_error; /* the first write error, a negative errno */
     struct strbuf line;
+    struct strbuf scratch; /* tree_budget's */
 
     /* Bounds against a user who makes huge trees or floods: see README
      * "Faults and hostile input". */
@@ -63,6 +64,7 @@ void dispatch_free(struct dispatch *d)
     for (size_t i = 0; i < PT_MAX_PROBES; i++)
         plugin_set_free(d->plugins[i]);
     strbuf_release(&d->line);
+    strbuf_release(&d->scratch);
     free(d);
 }
 
@@ -208,12 +210,12 @@ static int emit_lost_telemetry(struct dispatch *d, struct probe_instance *pi)
  * keep the same entries. */
 static size_t tree_budget(struct dispatch *d, json_t *fields)
 {
-    struct strbuf sb = STRBUF_INIT;
+    /* A buffer kept from event to event: no allocation per event. */
+    strbuf_reset(&d->scratch);
     struct json_writer w;
-    json_writer_init(&w, &sb);
+    json_writer_init(&w, &d->scratch);
     json_writer_value(&w, fields);
-    size_t used = sb.len + DISPATCH_LINE_RESERVE;
-    strbuf_release(&sb);
+    size_t used = d->scratch.len + DISPATCH_LINE_RESERVE;
     return d->max_line > used ? d->max_line - used : 0;
 }
 
