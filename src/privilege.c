@@ -8,7 +8,8 @@
 #include <sys/resource.h>
 
 /* Why each is kept: privilege.h. */
-static const cap_value_t kept_caps[] = {CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH};
+static const cap_value_t kept_caps[] = {CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN, CAP_SYS_PTRACE,
+                                         CAP_DAC_READ_SEARCH};
 
 /* Before 5.8 the kernel has neither CAP_BPF nor CAP_PERFMON and asks for
  * CAP_SYS_ADMIN instead. */
