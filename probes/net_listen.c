@@ -114,7 +114,7 @@ static void net_listen_snapshot(struct probe_instance *pi, uint64_t now_ns)
     netstat_inode_owners("/proc", inodes, owners, s.n);
     for (size_t i = 0; i < s.n; i++) {
         json_t *fields = json_object();
-        if (owners[i] && fields &&
+        if (owners[i] && fields && pi->services->container_allowed(pi, (uint32_t)owners[i]) &&
             listen_fields(fields, s.entries[i].family, s.entries[i].laddr, s.entries[i].lport,
                           s.entries[i].protocol) == 0)
             pi->services->emit(pi, (uint32_t)owners[i], now_ns, fields);

@@ -70,6 +70,9 @@ struct probe_services {
     int (*emit)(struct probe_instance *pi, uint32_t pid, uint64_t boot_ns, json_t *event);
     /* The fd of one of the module's maps, or a negative errno. */
     int (*map_fd)(struct probe_instance *pi, const char *name);
+    /* Whether the probe's container_labels let an event of process `pid`
+     * through: for events no kernel program filtered (snapshots). */
+    bool (*container_allowed)(struct probe_instance *pi, uint32_t pid);
 };
 
 struct probe_ops {

@@ -16,6 +16,8 @@
 #define UDP_SESSION_MAX_OPEN 8192
 
 static const struct probe_attach_point udp_session_tracepoints[] = {
+    {PROBE_CGROUP, "connect4", "udp_session__connect4"},
+    {PROBE_CGROUP, "connect6", "udp_session__connect6"},
     {PROBE_CGROUP, "sendmsg4", "udp_session__sendmsg4"},
     {PROBE_CGROUP, "sendmsg6", "udp_session__sendmsg6"},
     {PROBE_TRACEPOINT, "sock/sock_send_length", "udp_session__sock_send_length"},

@@ -9,12 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "attach.h"
 #include "bpf_objects.h"
 #include "config.h"
 #include "config_watch.h"
+#include "container_engine.h"
+#include "container_filter.h"
 #include "dispatch.h"
 #include "event_loop.h"
 #include "filter.h"
@@ -41,6 +44,7 @@
  * that never lets the ring buffer empty must not keep SIGTERM waiting.
  * ~10 ms of work. */
 #define RINGBUF_BATCH 4096
+#define RINGBUF_COALESCE_NS 1000000l /* 1 ms */
 #define STOP_DRAIN_NS (2ull * 1000000000ull)
 #define ERRLEN 8192
 
@@ -78,7 +82,13 @@ struct daemon {
     struct event_loop *loop;
     int signal_fd;
     struct proc_cache *cache;
-    struct output *out;       /* shared by the daemons one restart hands over between */
+    struct output *out; /* shared by the daemons one restart hands over between */
+    /* The container engine's client, shared the same way (NULL: no engine
+     * can be reached, DOCKER_HOST is not a unix socket); and what the
+     * kernel's pt_containers holds for this daemon's probes (NULL when no
+     * probe has container_labels). */
+    struct container_engine *engine;
+    struct container_filter *cfilter;
     struct rules_host *rules; /* shared likewise */
     struct uid_budget *budget;
     unsigned batch; /* records consumed in this ring buffer batch */
@@ -257,34 +267,28 @@ static int config_prepare(struct daemon *d)
         log_error(d->err);
         return -EINVAL;
     }
-    for (size_t i = 0; i < d->cfg->n_probes; i++) {
-        const struct probe_conf *pc = &d->cfg->probes[i];
-        if (pc->n_container_labels) {
-            snprintf(d->err, sizeof(d->err),
-                     "%s:%d: %s.container_labels: not supported yet: filtering by container "
-                     "labels is not implemented in this version (it is planned); refused rather "
-                     "than ignored, since ignoring it would report every container's events. "
-                     "Remove the key to trace all processes",
-                     pc->file, pc->line, pc->name);
-            log_error(d->err);
-            return -ENOTSUP;
-        }
-    }
     return 0;
 }
 
 /* Where the running kernel keeps what the process programs read from its
  * structs (kernel_btf): 0 for what its BTF does not say. Without the
  * loginuid the process cache has loginuids from /proc only; without the
- * others the exec program takes offsets from the kernel headers. */
+ * mm's the exec program takes offsets from the kernel headers; without the
+ * way to a task's pid in its own PID namespace (task_struct.thread_pid ->
+ * pid.numbers[level], the size of a struct upid) that pid is read from
+ * /proc. */
 static void kernel_layout_read(struct render_options *ropts)
 {
     struct kernel_btf_query q[] = {{"task_struct", "loginuid", 0},
                                    {"task_struct", "mm", 0},
                                    {"mm_struct", "arg_start", 0},
-                                   {"mm_struct", "arg_end", 0}};
+                                   {"mm_struct", "arg_end", 0},
+                                   {"task_struct", "thread_pid", 0},
+                                   {"pid", "level", 0},
+                                   {"pid", "numbers", 0},
+                                   {"upid", NULL, 0}};
     kernel_btf_file_member_offsets(KERNEL_BTF_PATH, q, sizeof(q) / sizeof(q[0]));
-    for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++)
+    for (size_t i = 0; i < 4; i++)
         if (q[i].offset <= 0)
             fprintf(stderr, "pidtree-bcc: warning: %s: no offset of %s.%s (%s)%s\n",
                     KERNEL_BTF_PATH, q[i].struct_name, q[i].member,
@@ -294,6 +298,16 @@ static void kernel_layout_read(struct render_options *ropts)
     ropts->task_mm_offset = q[1].offset > 0 ? q[1].offset : 0;
     ropts->mm_arg_start_offset = q[2].offset > 0 ? q[2].offset : 0;
     ropts->mm_arg_end_offset = q[3].offset > 0 ? q[3].offset : 0;
+    bool ns = q[4].offset > 0 && q[5].offset > 0 && q[6].offset > 0 && q[7].offset > 0;
+    if (!ns)
+        fprintf(stderr,
+                "pidtree-bcc: warning: %s: no offsets of task_struct.thread_pid, pid.level, "
+                "pid.numbers or struct upid's size; pids in PID namespaces are read from /proc\n",
+                KERNEL_BTF_PATH);
+    ropts->task_thread_pid_offset = ns ? q[4].offset : 0;
+    ropts->pid_level_offset = ns ? q[5].offset : 0;
+    ropts->pid_numbers_offset = ns ? q[6].offset : 0;
+    ropts->upid_size = ns ? q[7].offset : 0;
 }
 
 static int module_render(struct daemon *d, struct strbuf *text)
@@ -405,6 +419,117 @@ static int maps_open(struct daemon *d)
         }
     }
     return 0;
+}
+
+/* ---- containers ---- */
+
+static bool has_container_labels(const struct daemon *d)
+{
+    for (size_t i = 1; i < d->n_probes; i++)
+        if (d->probes[i].conf && d->probes[i].conf->n_container_labels)
+            return true;
+    return false;
+}
+
+static void container_filter_configure(struct daemon *d)
+{
+    const struct probe_conf *confs[PT_MAX_PROBES] = {0};
+    for (size_t i = 1; i < d->n_probes; i++)
+        confs[d->probes[i].id] = d->probes[i].conf;
+    container_filter_set_probes(d->cfilter, confs);
+}
+
+/* Says, per probe with container_labels, what it reports now. */
+static void containers_report(const struct daemon *d)
+{
+    for (size_t i = 1; i < d->n_probes; i++) {
+        const struct probe_instance *pi = &d->probes[i];
+        if (!pi->conf || !pi->conf->n_container_labels)
+            continue;
+        if (!d->engine)
+            fprintf(stderr,
+                    "pidtree-bcc: probe '%s': container_labels: no container engine to ask "
+                    "(DOCKER_HOST is not a unix:// socket): nothing is reported for this probe\n",
+                    pi->ops->name);
+        else if (!container_engine_answering(d->engine))
+            fprintf(stderr,
+                    "pidtree-bcc: probe '%s': container_labels: the container engine at %s has "
+                    "not answered: nothing is reported for this probe until it does\n",
+                    pi->ops->name, container_engine_socket(d->engine));
+        else
+            fprintf(stderr, "pidtree-bcc: probe '%s': container_labels: %zu container(s) match\n",
+                    pi->ops->name, container_filter_count(d->cfilter, pi->id));
+    }
+}
+
+/* The kernel's table of matching containers, filled from what the engine
+ * knows now (a restart's engine already answered: no gap). */
+static int containers_open(struct daemon *d)
+{
+    if (!has_container_labels(d))
+        return 0;
+    int fd = bpf_objects_map_fd(d->objs, "pt_containers");
+    d->cfilter = fd >= 0 ? container_filter_new(fd) : NULL;
+    if (!d->cfilter) {
+        snprintf(d->err, sizeof(d->err), "container_labels: %s",
+                 fd < 0 ? "the compiled module lacks pt_containers" : "out of memory");
+        return fd < 0 ? -ENOENT : -ENOMEM;
+    }
+    container_filter_configure(d);
+    int ret = container_filter_sync(d->cfilter, d->engine);
+    if (ret < 0) {
+        snprintf(d->err, sizeof(d->err), "container_labels: cannot fill the kernel's table: %s",
+                 strerror(-ret));
+        return ret;
+    }
+    containers_report(d);
+    return 0;
+}
+
+static void on_container(void *ctx, const struct container_info *c, bool present)
+{
+    struct daemon *d = ctx;
+    if (d->cfilter)
+        container_filter_changed(d->cfilter, c, present);
+}
+
+static void on_engine_answering(void *ctx, bool answering)
+{
+    struct daemon *d = ctx;
+    if (answering)
+        containers_report(d);
+}
+
+/* From now on the engine's news is this daemon's. */
+static void containers_listen(struct daemon *d)
+{
+    struct container_engine_listener l = {on_container, on_engine_answering, d};
+    if (d->engine)
+        container_engine_set_listener(d->engine, &l);
+}
+
+static void on_engine(int fd, void *ctx)
+{
+    struct daemon *d = ctx;
+    container_engine_dispatch(d->engine);
+}
+
+static const char *container_name_lookup(void *ctx, const char *id)
+{
+    struct daemon *d = ctx;
+    const struct container_info *c = d->engine ? container_engine_find(d->engine, id) : NULL;
+    return c ? c->name : NULL;
+}
+
+static bool container_allowed(void *ctx, uint32_t probe_id, uint32_t pid)
+{
+    struct daemon *d = ctx;
+    struct proc_container pc;
+    if (!d->cfilter)
+        return true;
+    if (proc_cache_container(d->cache, pid, &pc) < 0)
+        return false;
+    return container_filter_allows(d->cfilter, probe_id, pc.id);
 }
 
 static int probes_attach(struct daemon *d)
@@ -544,6 +669,15 @@ static void on_ringbuf(int fd, void *ctx)
 {
     struct daemon *d = ctx;
     int ret = ringbuf_consume_batch(d);
+    /* The kernel wakes the reader for a record submitted into an empty
+     * buffer, and a wakeup per record costs more than the record: two
+     * context switches here, and an irq_work in the traced task. Once the
+     * buffer is drained, wait a little so that the next wakeup finds a
+     * batch: at most RINGBUF_COALESCE_NS more latency, far fewer wakeups. */
+    if (ret >= 0 && d->batch < RINGBUF_BATCH) {
+        struct timespec pause = {0, RINGBUF_COALESCE_NS};
+        nanosleep(&pause, NULL);
+    }
     if (dispatch_output_error(d->dispatch))
         fail_output(d, dispatch_output_error(d->dispatch));
     else if (ret < 0 && ret != -EINTR && ret != -EAGAIN)
@@ -649,6 +783,13 @@ static void config_reload_apply(struct daemon *d)
         if (d->probes[i].conf)
             d->probes[i].conf = &next->probes[c++];
     fprintf(stderr, "pidtree-bcc: config reloaded: filters swapped\n");
+    /* New labels: every container the engine knows is matched again. */
+    if (d->cfilter) {
+        container_filter_configure(d);
+        if (container_filter_sync(d->cfilter, d->engine) < 0)
+            fprintf(stderr, "pidtree-bcc: container_labels: the kernel's table is incomplete\n");
+        containers_report(d);
+    }
 }
 
 /* Whatever came of the reload, the files to watch are those of the config
@@ -750,6 +891,8 @@ static int loop_setup(struct daemon *d)
         ret = event_loop_add_fd(d->loop, d->signal_fd, on_signal, d);
     if (ret == 0)
         ret = event_loop_set_tick(d->loop, 1000, on_tick, d);
+    if (ret == 0 && d->engine)
+        ret = event_loop_add_fd(d->loop, container_engine_fd(d->engine), on_engine, d);
     if (ret == 0 && d->opts->watch_config) {
         d->watch = config_watch_new(d->cfg);
         ret = d->watch ? event_loop_add_fd(d->loop, config_watch_fd(d->watch), on_config_change, d)
@@ -844,6 +987,8 @@ static int dispatch_create(struct daemon *d)
                                .lost_event_telemetry = d->opts->lost_event_telemetry,
                                .lost_reader = lost_read,
                                .map_fd = map_fd_lookup,
+                               .container_name = container_name_lookup,
+                               .container_allowed = container_allowed,
                                .ctx = d,
                                .rules = rules_host_enabled(d->rules) ? rules_host_engine(d->rules)
                                                                      : NULL,
@@ -977,8 +1122,8 @@ static enum daemon_exit daemon_start(struct daemon *d)
     }
     if (dispatch_create(d) < 0)
         goto out;
-    if (module_load(d, text.data) < 0 || maps_open(d) < 0 || loop_setup(d) < 0 ||
-        probes_attach(d) < 0)
+    if (module_load(d, text.data) < 0 || maps_open(d) < 0 || containers_open(d) < 0 ||
+        loop_setup(d) < 0 || probes_attach(d) < 0)
         goto out;
     /* Attached first, scanned second: a process born in between is in the
      * ring buffer, and its fork applied after the scan changes nothing. */
@@ -994,6 +1139,7 @@ static enum daemon_exit daemon_start(struct daemon *d)
     if (privileges_shed(d) < 0)
         goto out;
     stats_mark(d);
+    containers_listen(d);
     fprintf(stderr, "pidtree-bcc: %zu probe(s) attached in %.3f s\n", d->n_probes - 1,
             (double)(time_monotonic_ns() - t0) / 1e9);
     status = DAEMON_EXIT_OK;
@@ -1079,6 +1225,7 @@ static void daemon_cleanup(struct daemon *d)
         filter_tables_release(&d->filters[i]);
     }
     dispatch_free(d->dispatch);
+    container_filter_free(d->cfilter);
     bpf_objects_free(d->objs);
     proc_cache_free(d->cache);
     uid_budget_free(d->budget);
@@ -1120,13 +1267,14 @@ static enum daemon_exit print_checked_module(struct daemon *d)
 }
 
 static struct daemon *daemon_new(const struct cli_options *opts, struct output *out,
-                                 struct rules_host *rules)
+                                 struct container_engine *engine, struct rules_host *rules)
 {
     struct daemon *d = calloc(1, sizeof(*d));
     if (!d)
         return NULL;
     d->opts = opts;
     d->out = out;
+    d->engine = engine;
     d->rules = rules;
     d->signal_fd = d->ringbuf_fd = d->lost_fd = d->filtered_fd = -1;
     d->n_cpus = possible_cpus();
@@ -1198,7 +1346,7 @@ static void daemon_handover(struct daemon *old, struct daemon *next, uint64_t st
 static struct daemon *daemon_restart(struct daemon *d)
 {
     uint64_t t0 = time_boot_ns();
-    struct daemon *next = daemon_new(d->opts, d->out, d->rules);
+    struct daemon *next = daemon_new(d->opts, d->out, d->engine, d->rules);
     if (next && daemon_prepare(next) == DAEMON_EXIT_OK && daemon_start(next) == DAEMON_EXIT_OK) {
         daemon_handover(d, next, t0);
         daemon_free(d);
@@ -1235,11 +1383,36 @@ static struct rules_host *rules_host_create(const struct cli_options *opts)
     return rules_host_new(&ro);
 }
 
+/* The container engine's client, for the daemon's whole life (restarts
+ * included); NULL when DOCKER_HOST names no unix socket, or for -p. */
+static struct container_engine *engine_open(const struct cli_options *opts)
+{
+    char path[256];
+    const char *host = getenv("DOCKER_HOST");
+    if (opts->print_and_quit)
+        return NULL;
+    int ret = container_engine_socket_path(host, path, sizeof(path));
+    if (ret < 0) {
+        fprintf(stderr,
+                "pidtree-bcc: warning: DOCKER_HOST=%s: %s: container names are not reported and "
+                "container_labels probes report nothing\n",
+                host,
+                ret == -EPROTONOSUPPORT ? "only unix:// sockets are supported" : strerror(-ret));
+        return NULL;
+    }
+    struct container_engine *e = container_engine_new(path, "/proc", NULL);
+    if (!e)
+        fprintf(stderr, "pidtree-bcc: warning: cannot set up the container engine's client: %s\n",
+                strerror(errno));
+    return e;
+}
+
 enum daemon_exit daemon_main(const struct cli_options *opts)
 {
     struct output *out = calloc(1, sizeof(*out));
     struct rules_host *rules = out ? rules_host_create(opts) : NULL;
-    struct daemon *d = rules ? daemon_new(opts, out, rules) : NULL;
+    struct daemon *d = rules ? daemon_new(opts, out, NULL, rules) : NULL;
+    struct container_engine *engine = NULL;
     if (!d) {
         log_error("out of memory");
         rules_host_free(rules);
@@ -1250,8 +1423,10 @@ enum daemon_exit daemon_main(const struct cli_options *opts)
     enum daemon_exit status = daemon_prepare(d);
     if (status == DAEMON_EXIT_OK && opts->print_and_quit)
         status = print_checked_module(d);
-    else if (status == DAEMON_EXIT_OK)
+    else if (status == DAEMON_EXIT_OK) {
+        d->engine = engine = engine_open(opts);
         status = daemon_start(d);
+    }
     while (status == DAEMON_EXIT_OK && !opts->print_and_quit) {
         int ret = event_loop_run(d->loop);
         if (ret < 0) {
@@ -1269,6 +1444,7 @@ enum daemon_exit daemon_main(const struct cli_options *opts)
     }
     daemon_free(d);
     rules_host_free(rules);
+    container_engine_free(engine);
     if (out->fd >= 0)
         output_close(out);
     free(out);

@@ -43,7 +43,13 @@ struct dispatch_env {
     uint64_t (*lost_reader)(void *ctx, uint32_t probe_id);
     /* The module's maps, for probes that read their own (udp_session). */
     int (*map_fd)(void *ctx, const char *name);
-    void *ctx; /* for lost_reader and map_fd */
+    /* The name the container engine gives container `id`, or NULL when it
+     * has not said (yet). May be NULL. */
+    const char *(*container_name)(void *ctx, const char *id);
+    /* Whether probe `probe_id` reports process `pid` by its
+     * container_labels, for the events the daemon makes itself. NULL: all. */
+    bool (*container_allowed)(void *ctx, uint32_t probe_id, uint32_t pid);
+    void *ctx; /* for the callbacks above */
     /* Rules (src/rule_engine.h) judge each event before its line is built
      * and mark it; they also take the kernel rules' PT_EV_RULE records.
      * NULL: no rules. */
@@ -70,8 +76,9 @@ struct dispatch;
 /* Lines are bounded by this much (a tree of 40 huge command lines made
  * 4.8 MB lines); a tree is cut to fit, and the event says "truncated". */
 #define DISPATCH_DEFAULT_MAX_LINE (64u * 1024)
-/* What the members other than the tree and the probe's fields may take. */
-#define DISPATCH_LINE_RESERVE 512u
+/* What the members other than the tree and the probe's fields may take
+ * (with a container's id, runtime and name of up to 256 bytes). */
+#define DISPATCH_LINE_RESERVE 1024u
 /* The output tag of the daemon's own lines (telemetry, rate_limited). */
 #define DISPATCH_TAG_DAEMON (OUTPUT_MAX_TAGS - 1)
 

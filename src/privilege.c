@@ -8,7 +8,8 @@
 #include <sys/resource.h>
 
 /* Why each is kept: privilege.h. */
-static const cap_value_t kept_caps[] = {CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH};
+static const cap_value_t kept_caps[] = {CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN, CAP_SYS_PTRACE,
+                                        CAP_DAC_READ_SEARCH};
 
 /* Before 5.8 the kernel has neither CAP_BPF nor CAP_PERFMON and asks for
  * CAP_SYS_ADMIN instead. */
@@ -19,7 +20,7 @@ static cap_value_t cap_on_this_kernel(cap_value_t cap)
 
 static bool cap_is_kept(cap_value_t cap, unsigned flags)
 {
-    if ((cap == CAP_KILL || cap == CAP_NET_ADMIN) && (flags & PRIVILEGE_KEEP_RULES))
+    if (cap == CAP_KILL && (flags & PRIVILEGE_KEEP_RULES))
         return true;
     for (size_t i = 0; i < sizeof(kept_caps) / sizeof(kept_caps[0]); i++)
         if (cap_on_this_kernel(kept_caps[i]) == cap)

@@ -1,6 +1,7 @@
 /* privilege: least privilege once the probes are attached.
  *
- * Loading and attaching eBPF programs needs CAP_BPF and CAP_PERFMON (and
+ * Loading and attaching eBPF programs needs CAP_BPF and CAP_PERFMON,
+ * CAP_NET_ADMIN for cgroup socket programs (and
  * CAP_SYS_ADMIN to mount tracefs where nothing did, CAP_SYS_RESOURCE for
  * RLIMIT_MEMLOCK before 5.11); running the loop needs less. privilege_drop()
  * keeps, in the effective, permitted and bounding sets, only
@@ -16,6 +17,9 @@
  *                        compiler helper, which inherits the bounding set.
  *   CAP_PERFMON          attaching those programs on a restart
  *                        (perf_event_open on tracepoints and kprobes).
+ *   CAP_NET_ADMIN        loading and attaching cgroup socket programs
+ *                        (net_listen, udp_session) on a restart: the
+ *                        kernel asks for it for those program types.
  *   CAP_SYS_PTRACE       /proc/PID/fd/N and /proc/PID/ns/net (net_listen
  *                        finds a socket's owner and network namespace) of
  *                        other users' processes and of any process holding
@@ -31,9 +35,6 @@
  *   CAP_KILL             a rule's kill, interrupt or stop sent by the daemon
  *                        to another user's process (kernel rules need
  *                        nothing: bpf_send_signal() acts as the task).
- *   CAP_NET_ADMIN        loading the cgroup connect programs kernel rules
- *                        refuse connects in, again on a restart (the kernel
- *                        wants it for cgroup socket program types).
  *
  * and only those of them the process had; kernels without CAP_BPF and
  * CAP_PERFMON (before 5.8) get CAP_SYS_ADMIN kept in their place. It empties

@@ -120,6 +120,20 @@ static int render_preamble(const struct render_options *opts, const struct rende
                           "#define PT_TASK_MM_OFFSET %ld\n#define PT_MM_ARG_START_OFFSET %ld\n"
                           "#define PT_MM_ARG_END_OFFSET %ld\n",
                           opts->task_mm_offset, opts->mm_arg_start_offset, opts->mm_arg_end_offset);
+    if (ret == 0 && opts->task_thread_pid_offset > 0)
+        ret =
+            strbuf_printf(out,
+                          "#define PT_TASK_THREAD_PID_OFFSET %ld\n#define PT_PID_LEVEL_OFFSET %ld\n"
+                          "#define PT_PID_NUMBERS_OFFSET %ld\n#define PT_UPID_SIZE %ld\n",
+                          opts->task_thread_pid_offset, opts->pid_level_offset,
+                          opts->pid_numbers_offset, opts->upid_size);
+    /* The probes with container_labels: only they look containers up. */
+    unsigned containers = 0;
+    for (size_t i = 0; i < n; i++)
+        if (probes[i].conf && probes[i].conf->n_container_labels)
+            containers |= 1u << probes[i].id;
+    if (ret == 0 && containers)
+        ret = strbuf_printf(out, "#define PT_CONTAINER_PROBES 0x%x\n", containers);
     return ret;
 }
 

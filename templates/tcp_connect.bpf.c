@@ -47,7 +47,7 @@ static __always_inline int tcp_connect_guard(struct bpf_sock_addr *ctx, __u16 fa
     __u16 dport = ntohs((__u16)ctx->user_port);
     /* Not pt_filtered(): its count would see the connect twice. */
     if (pt_port_dropped(PT_PROBE_ID, dport) ||
-        pt_subnet_dropped(PT_PROBE_ID, family, daddr, dport) ||
+        pt_subnet_dropped(PT_PROBE_ID, family, daddr, dport) || pt_container_dropped(PT_PROBE_ID) ||
         !pt_rules_apply(PT_PROBE_ID, family, daddr, dport, PT_RULES_IN_CGROUP | PT_RULES_REFUSE))
         return 1;
     /* Refused, it will never reach SYN_SENT: its event is sent from here,

@@ -69,16 +69,27 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
-static void put_file(const char *root, const char *name, const char *data, size_t len)
+static void put_pid_file(const char *root, uint32_t pid, const char *name, const char *data,
+                         size_t len)
 {
     char path[256];
-    snprintf(path, sizeof(path), "%s/1", root);
+    snprintf(path, sizeof(path), "%s/%u", root, pid);
     mkdir(path, 0755);
-    snprintf(path, sizeof(path), "%s/1/%s", root, name);
+    snprintf(path, sizeof(path), "%s/%u/%s", root, pid, name);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     assert_int_equal(fwrite(data, 1, len, f), len);
     fclose(f);
+}
+
+static void put_file(const char *root, const char *name, const char *data, size_t len)
+{
+    put_pid_file(root, 1, name, data, len);
+}
+
+static const char *name_of_container(void *ctx, const char *id)
+{
+    return strncmp(id, "e142", 4) == 0 ? "web" : NULL;
 }
 
 static void tap_count(void *ctx, const struct dispatch_line *line)
@@ -109,6 +120,7 @@ static void side_init_rules(struct side *s, struct plugin_set *plugins, struct u
     struct dispatch_env env = {.cache = s->cache,
                                .out = &s->out,
                                .budget = budget,
+                               .container_name = name_of_container,
                                .rules = rules,
                                .tap = taps ? tap_count : NULL,
                                .tap_ctx = taps};
@@ -156,8 +168,10 @@ static void fork_rec(struct side *s, uint32_t parent, uint32_t child, uint32_t u
     feed(s, &e, sizeof(e));
 }
 
-/* An exec whose arguments are `len` bytes of `c`. */
-static void exec_rec(struct side *s, uint32_t pid, uint32_t uid, char c, size_t len)
+/* An exec whose arguments are `len` bytes of `c`, by a process whose pid
+ * in its own PID namespace is `ns_pid` (0: the initial one). */
+static void exec_rec_ns(struct side *s, uint32_t pid, uint32_t uid, char c, size_t len,
+                        uint32_t ns_pid)
 {
     size_t size = offsetof(struct pt_exec_event, args) + len + 1;
     struct pt_exec_event *e = calloc(1, size);
@@ -166,8 +180,14 @@ static void exec_rec(struct side *s, uint32_t pid, uint32_t uid, char c, size_t 
     e->args_len = (uint32_t)len + 1;
     memset(e->args, c, len);
     memcpy(e->args, "sh\0", 3);
+    e->ns_pid = ns_pid;
     feed(s, e, size);
     free(e);
+}
+
+static void exec_rec(struct side *s, uint32_t pid, uint32_t uid, char c, size_t len)
+{
+    exec_rec_ns(s, pid, uid, c, len, 0);
 }
 
 static void probe_rec(struct side *s, uint32_t pid, uint32_t uid, uint32_t port)
@@ -274,6 +294,73 @@ static void test_plugin_and_direct_paths_write_the_same_bytes(void **state)
     free(b);
     side_release(&direct);
     side_release(&plugged); /* frees the plugin set with the dispatcher */
+    json_decref(pc.args);
+}
+
+#define CID "e14279f53b7be40d48be7c9e763e597434fe573aa7b26d4ffb414dd2f825857e"
+
+/* pid 700: pid 1 of a podman container, its name known; pid 701: in a
+ * container whose name the engine has not said. */
+static void container_procs(struct side *s)
+{
+    static const char stat[] =
+        "700 (sh) S 1 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 9 1000 100\n";
+    static const char status[] = "Name:\tsh\nUid:\t0\t0\t0\t0\nNSpid:\t700\t1\n";
+    static const char cgroup[] = "0::/libpod_parent/libpod-" CID "\n";
+    static const char other[] =
+        "0::/system.slice/docker-"
+        "3f1bd3a2c7c0d8b6c1f9b33ee2b8e4a1b0c3d5e7f9a1b3c5d7e9f1a3b5c7d9e1.scope\n";
+    put_pid_file(s->root, 700, "stat", stat, sizeof(stat) - 1);
+    put_pid_file(s->root, 700, "status", status, sizeof(status) - 1);
+    put_pid_file(s->root, 700, "cgroup", cgroup, sizeof(cgroup) - 1);
+    put_pid_file(s->root, 700, "cmdline", "sh\0", 3);
+    fork_rec(s, 700, 701, 0);
+    put_pid_file(s->root, 701, "cgroup", other, sizeof(other) - 1);
+    exec_rec(s, 701, 0, 'x', 10);
+    /* Gone from /proc; the kernel said its pid inside at exec. */
+    fork_rec(s, 700, 702, 0);
+    exec_rec_ns(s, 702, 0, 'y', 10, 5);
+    probe_rec(s, 700, 0, 80);
+    probe_rec(s, 701, 0, 81);
+    probe_rec(s, 1, 0, 82);
+    probe_rec(s, 702, 0, 83);
+}
+
+/* An event from a container says which, by id, name and runtime, and the
+ * process's pid inside, right after "pid"; a host process's says nothing
+ * more. Both writers agree. */
+static void test_container_identity(void **state)
+{
+    struct probe_conf probe;
+    struct plugin_conf pc;
+    struct side direct, plugged;
+    side_init(&direct, NULL, NULL);
+    side_init(&plugged, identity_plugin(&probe, &pc), NULL);
+    container_procs(&direct);
+    container_procs(&plugged);
+    char *a = side_output(&direct), *b = side_output(&plugged);
+    assert_string_equal(a, b);
+    /* One string per line, so that each search stays in its line. */
+    char *lines[4], *save = NULL;
+    for (int i = 0; i < 4; i++)
+        assert_non_null(lines[i] = strtok_r(i ? NULL : a, "\n", &save));
+    char *l2 = lines[1], *l3 = lines[2], *l4 = lines[3];
+    assert_non_null(strstr(a, "\"pid\":700,\"ns_pid\":1,\"container_id\":\"" CID
+                              "\",\"container_name\":\"web\",\"container_runtime\":\"podman\","
+                              "\"proctree\":[{\"pid\":700,\"ns_pid\":1,\"cmdline\":\"sh\""));
+    /* Exec'd into another container's cgroup (a fake: forked from one),
+     * whose name is not known; its pid inside unread. */
+    assert_non_null(strstr(l2, "\"pid\":701,\"container_id\":\"3f1bd3a2"));
+    assert_non_null(strstr(l2, "\",\"container_runtime\":\"docker\",\"proctree\":[{\"pid\":701,"));
+    assert_null(strstr(l2, "container_name"));
+    assert_non_null(strstr(l3, "\"pid\":1,\"proctree\":[{\"pid\":1,\"cmdline\""));
+    assert_null(strstr(l3, "container"));
+    assert_non_null(strstr(l4, "\"pid\":702,\"ns_pid\":5,\"container_id\":\"" CID "\""));
+    assert_non_null(strstr(l4, "\"proctree\":[{\"pid\":702,\"ns_pid\":5,"));
+    free(a);
+    free(b);
+    side_release(&direct);
+    side_release(&plugged);
     json_decref(pc.args);
 }
 
@@ -438,6 +525,7 @@ int main(void)
         cmocka_unit_test(test_budget_drops_one_user_and_reports),
         cmocka_unit_test(test_writer_matches_jansson_escaping),
         cmocka_unit_test(test_rules_mark_lines),
+        cmocka_unit_test(test_container_identity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
