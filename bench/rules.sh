@@ -43,18 +43,14 @@ tcp_connect:
   includeports: [46200-46249]
 EOF
 
+source bench/daemon.sh
+
 # start RULES_DIR|"": a daemon (rules on when a directory is given), until
-# its probes are attached (at most 60 s).
+# its probes are attached.
 start() {
-    local args=() deadline=$((SECONDS + 60))
+    local args=()
     [ -n "$1" ] && args=(--rules-dir "$1" --ctl-socket none)
-    "$BIN" -c "$WORK/config.yml" -f /dev/null "${args[@]}" 2> "$WORK/daemon.err" &
-    DAEMON_PID=$!
-    until grep -q "attached in" "$WORK/daemon.err"; do
-        kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$WORK/daemon.err" >&2; exit 1; }
-        [ "$SECONDS" -lt "$deadline" ] || { echo "bench/rules.sh: no attach in 60 s" >&2; exit 1; }
-        sleep 0.05
-    done
+    bench_start_daemon "$WORK/config.yml" /dev/null "${args[@]}"
 }
 
 stop() {

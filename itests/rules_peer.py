@@ -6,6 +6,7 @@
                                            most SECONDS
   rules_peer.py connect HOST PORT HOLD     prints its pid, then "connected" or
                                            "error ERRNO", then sleeps HOLD s
+  rules_peer.py storm HOST PORT COUNT      COUNT connects, 5 ms apart
 """
 import os
 import select
@@ -28,6 +29,15 @@ def main():
         print("ready", flush=True)
         ready, _, _ = select.select([s], [], [], secs)
         print("accepted" if ready else "nothing", flush=True)
+    elif action == "storm":
+        for _ in range(int(secs)):
+            s = socket.socket(family_of(host), socket.SOCK_STREAM)
+            try:
+                s.connect((host, port))
+            except OSError:
+                pass
+            s.close()
+            time.sleep(0.005)
     elif action == "connect":
         print(os.getpid(), flush=True)
         s = socket.socket(family_of(host), socket.SOCK_STREAM)

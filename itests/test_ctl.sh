@@ -115,7 +115,7 @@ grep -qF "$(jq -c "select(.pid == $a)" "$OUT")" "$WORK/trace1" ||
 pass "ctl trace: each client gets the lines its filters pass, as the output has them"
 
 # add and rm while connects go on: every connect is written.
-( trap - EXIT; for i in $(seq 200); do python3 "$PEER" connect 127.0.0.1 46155 0 > /dev/null 2>&1; done ) &
+( trap - EXIT; exec python3 "$PEER" storm 127.0.0.1 46155 200 ) &
 LOAD=$!
 for i in $(seq 10); do
     ctl add "$WORK/added.yml" > /dev/null || fail "add under load failed"

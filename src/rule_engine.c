@@ -169,7 +169,8 @@ int rule_engine_set_kernel(struct rule_engine *re, rule_kernel_sync_fn fn, void 
     struct engine_rule *same = calloc(re->n + 1, sizeof(*same));
     if (!same)
         return pt_error_set(err, ENOMEM, NULL, 0, "out of memory");
-    memcpy(same, re->rules, re->n * sizeof(*same));
+    if (re->n) /* no memcpy from NULL: an empty set has no array */
+        memcpy(same, re->rules, re->n * sizeof(*same));
     struct engine_rule *old = re->rules;
     int ret = engine_install(re, same, re->n, err);
     free(ret < 0 ? same : old);
@@ -282,7 +283,8 @@ int rule_engine_add(struct rule_engine *re, struct rule_list *rules, struct pt_e
     struct engine_rule *next = change_begin(re, rules, true, err);
     if (!next)
         return -EINVAL;
-    memcpy(next, re->rules, re->n * sizeof(*next));
+    if (re->n)
+        memcpy(next, re->rules, re->n * sizeof(*next));
     size_t n = re->n;
     for (size_t i = 0; i < rules->n; i++) {
         struct engine_rule fresh = {.rule = rules->items[i]};
