@@ -76,7 +76,9 @@ static pid_t child_new(void)
 static int child_fate(pid_t pid)
 {
     int status;
-    for (int i = 0; i < 200; i++) {
+    /* Up to 10 s: under valgrind on a loaded machine the signal can take
+     * seconds to show. */
+    for (int i = 0; i < 1000; i++) {
         pid_t got = waitpid(pid, &status, WNOHANG | WUNTRACED);
         if (got == pid && WIFSIGNALED(status))
             return WTERMSIG(status);
