@@ -60,16 +60,10 @@ struct extra_field {
     size_t offset;
 };
 
-struct extra_setting {
-    char *name;
-    bool is_bool;
-    json_int_t def;
-};
-
 struct extra_desc {
     struct extra_field fields[EXTRA_MAX_FIELDS];
     size_t n_fields;
-    struct extra_setting *settings;
+    struct probe_option *settings; /* the probe's schema; names owned */
     size_t n_settings;
     struct probe_attach_point points[2][EXTRA_MAX_POINTS]; /* tracepoint, kprobe */
     size_t n_points[2];
@@ -81,27 +75,12 @@ struct extra_desc {
 /* Field names the daemon itself writes. */
 static const char *const reserved_fields[] = {"timestamp", "probe", "pid", "proctree",
                                               "error",     "type",  NULL};
-/* Options the config module already knows for every probe. */
-static const char *const common_options[] = {
-    "filters", "includeports", "excludeports", "container_labels", "plugins", "attach", NULL};
-
 static bool in_list(const char *const *list, const char *s)
 {
     for (; *list; list++)
         if (strcmp(*list, s) == 0)
             return true;
     return false;
-}
-
-/* Names become C identifiers and JSON keys: keep them plain. */
-static bool identifier_valid(const char *s)
-{
-    if (!s || !*s || strlen(s) > 64 || !((*s >= 'a' && *s <= 'z') || *s == '_'))
-        return false;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
-            return false;
-    return true;
 }
 
 /* Targets and program names go into attach calls, never into C. */
@@ -123,7 +102,7 @@ static bool tracepoint_valid(const char *s)
     const char *slash = s ? strchr(s, '/') : NULL;
     if (!slash || slash == s || strchr(slash + 1, '/') || !target_valid(s) || strchr(s, '.'))
         return false;
-    return identifier_valid(slash + 1) || (slash[1] >= '0' && slash[1] <= '9');
+    return probe_schema_identifier(slash + 1) || (slash[1] >= '0' && slash[1] <= '9');
 }
 
 static char *desc_strdup(struct extra_desc *d, const char *s)
@@ -154,7 +133,7 @@ static int parse_field(struct extra_desc *d, const json_t *f, size_t i, const ch
     const char *name = json_string_value(json_object_get(f, "name"));
     const char *type = json_string_value(json_object_get(f, "type"));
     struct extra_field *ef = &d->fields[d->n_fields];
-    if (!json_is_object(f) || !identifier_valid(name))
+    if (!json_is_object(f) || !probe_schema_identifier(name))
         return pt_error_set(err, EINVAL, origin, 0,
                             "fields[%zu].name: expected a lower-case identifier", i);
     if (in_list(reserved_fields, name))
@@ -240,7 +219,7 @@ static int parse_form(struct extra_desc *d, const json_t *attach, int form_index
         if (form_index == 0 ? !tracepoint_valid(target) : !target_valid(target))
             return pt_error_set(err, EINVAL, origin, 0, "attach.%s[%zu].target: expected %s", form,
                                 i, form_index == 0 ? "category/name" : "a kernel function name");
-        if (!identifier_valid(program))
+        if (!probe_schema_identifier(program))
             return pt_error_set(err, EINVAL, origin, 0,
                                 "attach.%s[%zu].program: expected the name of a function in the "
                                 "template",
@@ -255,24 +234,29 @@ static int parse_form(struct extra_desc *d, const json_t *attach, int form_index
     return 0;
 }
 
-static int parse_setting(struct extra_setting *s, const json_t *j, size_t i, const char *origin,
+/* A setting becomes an entry of the probe's option schema: the config
+ * module checks and types it as it does the built-ins' options. */
+static int parse_setting(struct probe_option *s, const json_t *j, size_t i, const char *origin,
                          struct pt_error *err)
 {
     const char *name = json_string_value(json_object_get(j, "name"));
     const char *type = json_string_value(json_object_get(j, "type"));
     json_t *def = json_object_get(j, "default");
-    if (!identifier_valid(name) || in_list(common_options, name))
+    if (!probe_schema_identifier(name) || probe_schema_common_key(name))
         return pt_error_set(err, EINVAL, origin, 0,
                             "settings[%zu].name: expected an identifier not used by "
                             "every probe",
                             i);
     if (!type || (strcmp(type, "int") != 0 && strcmp(type, "bool") != 0))
         return pt_error_set(err, EINVAL, origin, 0, "settings[%zu].type: expected int or bool", i);
-    s->is_bool = strcmp(type, "bool") == 0;
-    if (s->is_bool ? !json_is_boolean(def) : !json_is_integer(def))
+    bool is_bool = strcmp(type, "bool") == 0;
+    if (is_bool ? !json_is_boolean(def) : !json_is_integer(def))
         return pt_error_set(err, EINVAL, origin, 0, "settings[%zu].default: expected a%s", i,
-                            s->is_bool ? " boolean" : "n integer");
-    s->def = s->is_bool ? json_is_true(def) : json_integer_value(def);
+                            is_bool ? " boolean" : "n integer");
+    *s = (struct probe_option){.type = is_bool ? POPT_BOOL : POPT_INT,
+                               .min = LLONG_MIN,
+                               .max = LLONG_MAX,
+                               .def = is_bool ? json_is_true(def) : json_integer_value(def)};
     return (s->name = strdup(name)) ? 0 : pt_error_set(err, ENOMEM, origin, 0, "out of memory");
 }
 
@@ -292,6 +276,10 @@ static int parse_settings(struct extra_desc *d, const json_t *settings, const ch
         if (ret < 0)
             return ret;
     }
+    char why[256];
+    struct probe_schema schema = {d->settings, d->n_settings, true};
+    if (probe_schema_check(&schema, why, sizeof(why)) < 0)
+        return pt_error_set(err, EINVAL, origin, 0, "settings: %s", why);
     return 0;
 }
 
@@ -329,35 +317,6 @@ static int parse_description(struct extra_desc *d, const json_t *desc, const cha
 
 /* ---- what the daemon calls through probe_ops ---- */
 
-static const struct extra_setting *setting_find(const struct extra_desc *d, const char *name)
-{
-    for (size_t i = 0; i < d->n_settings; i++)
-        if (strcmp(d->settings[i].name, name) == 0)
-            return &d->settings[i];
-    return NULL;
-}
-
-static int extra_validate(const struct probe_ops *ops, const struct probe_conf *conf,
-                          struct pt_error *err)
-{
-    const struct extra_desc *d = ops->desc;
-    const char *key;
-    json_t *value;
-    json_object_foreach(conf->raw, key, value)
-    {
-        if (in_list(common_options, key))
-            continue;
-        const struct extra_setting *s = setting_find(d, key);
-        if (!s)
-            return pt_error_set(err, EINVAL, conf->file, conf->line, "%s: unknown field '%s'",
-                                ops->name, key);
-        if (s->is_bool ? !json_is_boolean(value) : !json_is_integer(value))
-            return pt_error_set(err, EINVAL, conf->file, conf->line, "%s.%s: expected a%s",
-                                ops->name, key, s->is_bool ? " boolean" : "n integer");
-    }
-    return 0;
-}
-
 static int extra_render_settings(const struct probe_ops *ops, const struct probe_conf *conf,
                                  struct strbuf *out)
 {
@@ -381,13 +340,10 @@ static int extra_render_settings(const struct probe_ops *ops, const struct probe
     if (ret == 0)
         ret = strbuf_printf(out, "_Static_assert(sizeof(struct %s_event) == %zu, \"size\");\n",
                             ops->name, d->record_size);
+    /* The config module typed the values against the settings' schema. */
     for (size_t i = 0; ret == 0 && i < d->n_settings; i++) {
-        json_t *v = conf ? json_object_get(conf->raw, d->settings[i].name) : NULL;
-        json_int_t value = !v                   ? d->settings[i].def
-                           : json_is_boolean(v) ? json_is_true(v)
-                                                : json_integer_value(v);
-        ret = strbuf_printf(out, "#define PT_SETTING_%s %" JSON_INTEGER_FORMAT "LL\n",
-                            d->settings[i].name, value);
+        long long value = conf && i < conf->n_opts ? conf->opts[i].i : d->settings[i].def;
+        ret = strbuf_printf(out, "#define PT_SETTING_%s %lldLL\n", d->settings[i].name, value);
     }
     return ret;
 }
@@ -455,7 +411,7 @@ static void desc_free(struct extra_desc *d)
     for (size_t i = 0; i < d->n_fields; i++)
         free(d->fields[i].name);
     for (size_t i = 0; i < d->n_settings; i++)
-        free(d->settings[i].name);
+        free((char *)d->settings[i].name);
     free(d->settings);
     for (size_t i = 0; i < d->n_strings; i++)
         free(d->strings[i]);
@@ -466,7 +422,7 @@ int extra_probe_from_json(const char *name, const json_t *desc, const char *temp
                           const char *origin, struct probe_ops *ops, struct pt_error *err)
 {
     memset(ops, 0, sizeof(*ops));
-    if (!identifier_valid(name))
+    if (!probe_schema_identifier(name))
         return pt_error_set(err, EINVAL, origin, 0,
                             "'%s' is not a valid probe name (lower-case letters, digits, "
                             "_)",
@@ -488,7 +444,7 @@ int extra_probe_from_json(const char *name, const json_t *desc, const char *temp
         .tracepoint_form = {d->points[0], d->n_points[0]},
         .kprobe_form = {d->points[1], d->n_points[1]},
         .record_size = d->record_size,
-        .validate = extra_validate,
+        .schema = {d->settings, d->n_settings, true},
         .render_settings = extra_render_settings,
         .decode = extra_decode,
         .desc = d,

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -17,6 +18,20 @@ const struct probe_ops *probe_builtin_find(const char *name)
         if (strcmp(builtin_probes[i]->name, name) == 0)
             return builtin_probes[i];
     return NULL;
+}
+
+const char *probe_builtin_names(void)
+{
+    static char names[256];
+    size_t used = 0;
+    if (names[0])
+        return names;
+    for (size_t i = 0; i < sizeof(builtin_probes) / sizeof(builtin_probes[0]); i++) {
+        int n = snprintf(names + used, sizeof(names) - used, "%s%s", i ? ", " : "",
+                         builtin_probes[i]->name);
+        used += n > 0 && (size_t)n < sizeof(names) - used ? (size_t)n : 0;
+    }
+    return names;
 }
 
 const struct probe_form *probe_form_get(const struct probe_ops *ops, enum attach_mode mode)

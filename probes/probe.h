@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "probe_schema.h"
 
 struct strbuf;
 struct probe_instance;
@@ -57,9 +58,13 @@ struct probe_ops {
     /* Kernel-side state this probe builds on (e.g. the socket tracker),
      * rendered and attached once before the first probe that needs it. */
     const struct probe_ops *requires;
+    /* The probe's own options; the config module checks and types them,
+     * and conf->opts holds their values in this table's order. */
+    struct probe_schema schema;
 
-    /* Checks what the config module could not: options of probes from
-     * --extra-probe-path. Returns 0, or -EINVAL with `err` set. Optional. */
+    /* Checks what one option alone cannot say (options that depend on each
+     * other, a file that must exist). Returns 0, or -EINVAL with `err` set.
+     * Optional. */
     int (*validate)(const struct probe_ops *ops, const struct probe_conf *conf,
                     struct pt_error *err);
 
@@ -101,6 +106,8 @@ struct probe_instance {
 
 /* The built-in probes. */
 const struct probe_ops *probe_builtin_find(const char *name);
+/* Their names, "tcp_connect, net_listen, ...", for messages. */
+const char *probe_builtin_names(void);
 extern const struct probe_ops probe_tcp_connect;
 extern const struct probe_ops probe_net_listen;
 extern const struct probe_ops probe_udp_session;

@@ -32,6 +32,14 @@ static const struct probe_attach_point udp_session_kprobes[] = {
     {PROBE_TRACEPOINT, "syscalls/sys_enter_close", "udp_session__sys_enter_close"},
 };
 
+/* Options, in the order of conf->opts. */
+enum { UDP_SESSION_MAX_DURATION };
+static const struct probe_option udp_session_options[] = {
+    /* Read at every tick: -w swaps it. 1 ms to 30 days, default 120 s. */
+    [UDP_SESSION_MAX_DURATION] = {"session_max_duration", POPT_SECONDS, POPT_SWAPPABLE, 1,
+                                  86400ll * 30 * 1000, .def = 120 * 1000},
+};
+
 struct udp_session_state {
     struct udp_session_table table;
     int dests_fd;
@@ -94,7 +102,7 @@ static void udp_session_tick(struct probe_instance *pi, uint64_t now_ns)
 {
     struct udp_session_state *st = pi->state;
     struct udp_session **idle;
-    uint64_t max_idle = (uint64_t)pi->conf->session_max_duration_ms * 1000000ull;
+    uint64_t max_idle = (uint64_t)pi->conf->opts[UDP_SESSION_MAX_DURATION].i * 1000000ull;
     size_t n = udp_table_take_idle(&st->table, now_ns, max_idle, counts_from_map, st, &idle);
     sessions_end(pi, idle, n, now_ns, "session_max_duration_exceeded");
 }
@@ -147,6 +155,7 @@ const struct probe_ops probe_udp_session = {
                     sizeof(udp_session_kprobes) / sizeof(udp_session_kprobes[0])},
     .record_size = sizeof(struct pt_udp_session_event),
     .requires = &probe_sockets,
+    .schema = PROBE_SCHEMA(udp_session_options),
     .decode = udp_session_decode,
     .start = udp_session_start,
     .tick = udp_session_tick,

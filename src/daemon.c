@@ -137,11 +137,6 @@ static void paths_resolve(struct daemon *d)
 
 /* ---- configuration and probes ---- */
 
-static bool probe_known(const char *name, void *ctx)
-{
-    return probe_registry_find(ctx, name) != NULL;
-}
-
 static bool probe_present(const struct daemon *d, const struct probe_ops *ops)
 {
     for (size_t i = 0; i < d->n_probes; i++)
@@ -227,7 +222,8 @@ static int config_prepare(struct daemon *d)
         log_error(d->err);
         return ret;
     }
-    ret = config_load(d->opts->config_path, probe_known, &d->registry, &d->cfg, &cerr);
+    struct config_probes probes = probe_registry_config(&d->registry);
+    ret = config_load(d->opts->config_path, &probes, &d->cfg, &cerr);
     if (ret < 0) {
         pt_error_format(&cerr, d->err, sizeof(d->err));
         log_error(d->err);
@@ -562,7 +558,8 @@ static void config_reload_apply(struct daemon *d)
 {
     struct config *next = NULL;
     struct pt_error cerr;
-    if (config_load(d->opts->config_path, probe_known, &d->registry, &next, &cerr) < 0) {
+    struct config_probes probes = probe_registry_config(&d->registry);
+    if (config_load(d->opts->config_path, &probes, &next, &cerr) < 0) {
         pt_error_format(&cerr, d->err, sizeof(d->err));
         /* A remote include that stays unreachable is said once, not at
          * every fetch. */

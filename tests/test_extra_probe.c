@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "config.h"
 #include "extra_probe.h"
 #include "templates/pidtree_common.h"
 #include "probe_registry.h"
@@ -40,16 +41,25 @@ static int load(const char *json_text, struct probe_ops *ops, char *err, size_t 
     return ret;
 }
 
-static int validate(const struct probe_ops *ops, const struct probe_conf *conf, char *err,
-                    size_t errlen)
+static const struct probe_schema *find_schema(const char *name, void *ctx)
 {
+    const struct probe_ops *ops = ctx;
+    return strcmp(name, ops->name) == 0 ? &ops->schema : NULL;
+}
+
+/* Loads `text` as a config whose only probe is `ops`; returns the config,
+ * or NULL with "FILE:LINE: MSG" in err. */
+static struct config *config_with(const struct probe_ops *ops, const char *text, char *err,
+                                  size_t errlen)
+{
+    struct config_probes probes = {find_schema, (void *)ops, NULL};
+    struct config *cfg = NULL;
     struct pt_error perr = {0};
-    int ret = ops->validate(ops, conf, &perr);
-    assert_int_equal(pt_error_is_set(&perr), ret < 0);
-    if (ret < 0)
-        assert_int_equal(perr.line, conf->line);
-    pt_error_format(&perr, err, errlen);
-    return ret;
+    if (config_load_string(text, "c.yml", &probes, &cfg, &perr) < 0) {
+        pt_error_format(&perr, err, errlen);
+        return NULL;
+    }
+    return cfg;
 }
 
 static void test_layout_follows_c_alignment(void **state)
@@ -151,26 +161,35 @@ static void test_description_errors(void **state)
     expect_error("{" TP ", " FIELDS ", \"colour\": 1}", "unknown key 'colour'");
 }
 
+/* The settings are the probe's option schema: the config module checks
+ * and types them as it does the built-ins' options, naming the option's
+ * own line. */
 static void test_config_options_checked(void **state)
 {
     struct probe_ops ops;
     char err[256] = "";
     assert_int_equal(load(good_desc, &ops, err, sizeof(err)), 0);
-    struct probe_conf conf = {.name = "myprobe", .file = "c.yml", .line = 3};
-    conf.raw = json_pack("{s:i, s:[]}", "limit", 9, "filters");
-    assert_int_equal(validate(&ops, &conf, err, sizeof(err)), 0);
+    assert_true(ops.schema.strict_keys);
+    struct config *cfg =
+        config_with(&ops, "myprobe:\n  limit: 9\n  filters: []\n", err, sizeof(err));
+    if (!cfg)
+        fail_msg("%s", err);
     struct strbuf sb = STRBUF_INIT;
-    assert_int_equal(ops.render_settings(&ops, &conf, &sb), 0);
+    assert_int_equal(ops.render_settings(&ops, &cfg->probes[0], &sb), 0);
     assert_non_null(strstr(sb.data, "#define PT_SETTING_limit 9LL"));
     strbuf_release(&sb);
-    json_object_set_new(conf.raw, "limit", json_string("nine"));
-    assert_int_equal(validate(&ops, &conf, err, sizeof(err)), -EINVAL);
+    config_free(cfg);
+    /* The default where the config is silent. */
+    cfg = config_with(&ops, "myprobe:\n", err, sizeof(err));
+    assert_non_null(cfg);
+    assert_int_equal(ops.render_settings(&ops, &cfg->probes[0], &sb), 0);
+    assert_non_null(strstr(sb.data, "#define PT_SETTING_limit 7LL"));
+    strbuf_release(&sb);
+    config_free(cfg);
+    assert_null(config_with(&ops, "myprobe:\n  filters: []\n  limit: nine\n", err, sizeof(err)));
     assert_string_equal(err, "c.yml:3: myprobe.limit: expected an integer");
-    json_object_del(conf.raw, "limit");
-    json_object_set_new(conf.raw, "colour", json_true());
-    assert_int_equal(validate(&ops, &conf, err, sizeof(err)), -EINVAL);
-    assert_string_equal(err, "c.yml:3: myprobe: unknown field 'colour'");
-    json_decref(conf.raw);
+    assert_null(config_with(&ops, "myprobe:\n  colour: true\n", err, sizeof(err)));
+    assert_string_equal(err, "c.yml:2: myprobe: unknown field 'colour'");
     extra_probe_release(&ops);
 }
 

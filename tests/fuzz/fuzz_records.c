@@ -58,11 +58,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         perror("fuzz_records: /dev/null");
         abort();
     }
-    const char *names[] = {NULL, "tcp_connect", "net_listen", "udp_session", "fuzzprobe"};
+    /* Each probe's options at their defaults, from its own schema. */
+    static struct probe_option_value values[5][8];
+    const struct probe_ops *ops[] = {NULL, probe_builtin_find("tcp_connect"),
+                                     probe_builtin_find("net_listen"),
+                                     probe_builtin_find("udp_session"), &extra_ops};
     for (int i = 1; i < 5; i++) {
-        confs[i].name = (char *)names[i];
-        confs[i].session_max_duration_ms = 120000;
-        confs[i].protocols = PROTO_TCP | PROTO_UDP;
+        confs[i].name = (char *)ops[i]->name;
+        confs[i].schema = &ops[i]->schema;
+        confs[i].opts = values[i];
+        confs[i].n_opts = ops[i]->schema.n_options;
+        if (ops[i]->schema.n_options > 8 || probe_schema_defaults(&ops[i]->schema, values[i]) < 0)
+            abort();
     }
     return 0;
 }
