@@ -26,8 +26,12 @@ enum probe_attach_kind {
     PROBE_TRACEPOINT, /* target "category/name" */
     PROBE_KPROBE,     /* target: kernel function */
     PROBE_KRETPROBE,  /* target: kernel function */
+    PROBE_UPROBE,     /* target "BINARY:SYMBOL", a function's entry in a program */
+    PROBE_URETPROBE,  /* target "BINARY:SYMBOL", its return */
 };
 
+/* A uprobe's BINARY may be "{OPTION}": the value of the probe's path option
+ * of that name (bashreadline's binary), expanded by probe_attach_target(). */
 struct probe_attach_point {
     enum probe_attach_kind kind;
     const char *target;
@@ -111,12 +115,23 @@ const char *probe_builtin_names(void);
 extern const struct probe_ops probe_tcp_connect;
 extern const struct probe_ops probe_net_listen;
 extern const struct probe_ops probe_udp_session;
+extern const struct probe_ops probe_bashreadline;
 /* The process lifecycle programs every module carries (probe id 0). */
 extern const struct probe_ops probe_process;
 /* The socket tracker net_listen and udp_session require. */
 extern const struct probe_ops probe_sockets;
 
 const struct probe_form *probe_form_get(const struct probe_ops *ops, enum attach_mode mode);
+
+/* The attach kind's name, "tracepoint", "kprobe", ..., for messages. */
+const char *probe_attach_kind_name(enum probe_attach_kind kind);
+
+/* `ap->target` with a uprobe's "{OPTION}" replaced by that path option's
+ * value in `conf` (NULL: the option's default). Returns 0, or -EINVAL with
+ * the reason in `buf` (an option that is not a set path option), or
+ * -ENAMETOOLONG. */
+int probe_attach_target(const struct probe_ops *ops, const struct probe_conf *conf,
+                        const struct probe_attach_point *ap, char *buf, size_t len);
 
 /* Formats an address from a record (`family` AF_INET uses the first 4
  * bytes) in its usual text form. IPv4-mapped IPv6 addresses print as IPv4.

@@ -581,6 +581,8 @@ static int option_parse(struct pt_error *err, const struct ynode *n, const char 
     int ret;
     bool list = o->type == POPT_STRINGS || o->type == POPT_INTS;
     val->given = true;
+    val->file = n->file;
+    val->line = n->line;
     /* An empty list is no list; `false` switches an OFF_IS_ZERO option off
      * (the original's documented default for snapshot_periodicity). */
     if ((list && is_null(n)) ||

@@ -365,6 +365,27 @@ static int maps_open(struct daemon *d)
     return 0;
 }
 
+/* One attach point of one probe, into the next link. */
+static int point_attach(struct daemon *d, const struct probe_instance *pi,
+                        const struct probe_attach_point *ap)
+{
+    char msg[512], target[4096];
+    int fd = bpf_objects_prog_fd(d->objs, ap->function);
+    int ret = fd;
+    if (fd < 0)
+        snprintf(msg, sizeof(msg), "program %s missing from the module", ap->function);
+    else if ((ret = probe_attach_target(pi->ops, pi->conf, ap, target, sizeof(target))) < 0)
+        snprintf(msg, sizeof(msg), "%.500s", target); /* the reason */
+    else
+        ret = attach_link_create(fd, ap, target, &d->links[d->n_links], msg, sizeof(msg));
+    if (ret < 0) {
+        snprintf(d->err, sizeof(d->err), "probe '%s': %s", pi->ops->name, msg);
+        return ret;
+    }
+    d->n_links++;
+    return 0;
+}
+
 static int probes_attach(struct daemon *d)
 {
     d->links = calloc(attach_points_count(d) + 1, sizeof(*d->links));
@@ -373,20 +394,11 @@ static int probes_attach(struct daemon *d)
         return -ENOMEM;
     }
     for (size_t i = 0; i < d->n_probes; i++) {
-        struct probe_instance *pi = &d->probes[i];
-        const struct probe_form *form = probe_form_get(pi->ops, pi->attach);
+        const struct probe_form *form = probe_form_get(d->probes[i].ops, d->probes[i].attach);
         for (size_t j = 0; j < form->n_points; j++) {
-            char msg[512];
-            int fd = bpf_objects_prog_fd(d->objs, form->points[j].function);
-            int ret = fd < 0 ? fd
-                             : attach_link_create(fd, &form->points[j], &d->links[d->n_links], msg,
-                                                  sizeof(msg));
-            if (ret < 0) {
-                snprintf(d->err, sizeof(d->err), "probe '%s': %s", pi->ops->name,
-                         fd < 0 ? "program missing from the module" : msg);
+            int ret = point_attach(d, &d->probes[i], &form->points[j]);
+            if (ret < 0)
                 return ret;
-            }
-            d->n_links++;
         }
     }
     return 0;

@@ -51,12 +51,14 @@ struct probe_option {
 
 /* An option's value in a parsed config. */
 struct probe_option_value {
-    long long i;     /* BOOL, INT, SECONDS (ms), NAMES (bits) */
-    char *s;         /* PATH (owned; NULL when unset and no default) */
-    char **strings;  /* STRINGS (owned) */
-    long long *ints; /* INTS (owned) */
-    size_t n;        /* entries in strings or ints */
-    bool given;      /* written in the config rather than defaulted */
+    long long i;      /* BOOL, INT, SECONDS (ms), NAMES (bits) */
+    char *s;          /* PATH (owned; NULL when unset and no default) */
+    char **strings;   /* STRINGS (owned) */
+    long long *ints;  /* INTS (owned) */
+    size_t n;         /* entries in strings or ints */
+    bool given;       /* written in the config rather than defaulted */
+    const char *file; /* where it was written, when given, for messages */
+    int line;
 };
 
 struct probe_schema {

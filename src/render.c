@@ -93,12 +93,17 @@ static int render_preamble(const struct render_options *opts, const struct rende
         ret = strbuf_printf(out, " %s (id %u, %s)", probes[i].ops->name, probes[i].id,
                             probes[i].attach == ATTACH_KPROBE ? "kprobe" : "tracepoint");
     /* What attaches where, for readers of -p (and the verifier test). */
-    static const char *const kinds[] = {"tracepoint", "kprobe", "kretprobe"};
     for (size_t i = 0; i < n && ret == 0; i++) {
         const struct probe_form *form = probe_form_get(probes[i].ops, probes[i].attach);
-        for (size_t j = 0; j < form->n_points && ret == 0; j++)
-            ret = strbuf_printf(out, "\n * attach %s %s -> %s", kinds[form->points[j].kind],
-                                form->points[j].target, form->points[j].function);
+        for (size_t j = 0; j < form->n_points && ret == 0; j++) {
+            char target[512];
+            if (probe_attach_target(probes[i].ops, probes[i].conf, &form->points[j], target,
+                                    sizeof(target)) < 0)
+                snprintf(target, sizeof(target), "%s", form->points[j].target);
+            ret = strbuf_printf(out, "\n * attach %s %s -> %s",
+                                probe_attach_kind_name(form->points[j].kind), target,
+                                form->points[j].function);
+        }
     }
     if (ret == 0)
         ret = strbuf_printf(out,

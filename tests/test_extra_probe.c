@@ -150,8 +150,28 @@ static void test_description_errors(void **state)
                  "\"p\"}]}, " FIELDS "}",
                  "attach.tracepoint[0].target");
     expect_error("{\"attach\": {\"kprobe\": [{\"target\": \"f\", \"program\": \"p\", \"kind\": "
-                 "\"uprobe\"}]}, " FIELDS "}",
-                 "attach.kprobe[0].kind: expected kprobe or kretprobe");
+                 "\"fentry\"}]}, " FIELDS "}",
+                 "attach.kprobe[0].kind: expected kprobe, kretprobe, uprobe or uretprobe");
+    expect_error("{\"attach\": {\"tracepoint\": [{\"target\": \"f\", \"program\": \"p\", "
+                 "\"kind\": \"kprobe\"}]}, " FIELDS "}",
+                 "attach.tracepoint[0].kind: expected tracepoint, uprobe or uretprobe");
+    /* A uprobe's binary is an absolute path or a path setting, its symbol
+     * a plain name; nothing else gets to an attach call or to -p. */
+    static const char *const bad_uprobes[] = {"bin/bash:readline",   "/bin/bash",
+                                              "/bin/bash:read line", "/b*/ x/bash:readline",
+                                              "{nosuch}:readline",   "{limit}:readline"};
+    for (size_t i = 0; i < sizeof(bad_uprobes) / sizeof(bad_uprobes[0]); i++) {
+        char desc[512];
+        snprintf(desc, sizeof(desc),
+                 "{\"attach\": {\"tracepoint\": [{\"target\": \"%s\", \"program\": \"p\", "
+                 "\"kind\": \"uretprobe\"}]}, " FIELDS ", \"settings\": [{\"name\": "
+                 "\"limit\", \"type\": \"int\", \"default\": 1}]}",
+                 bad_uprobes[i]);
+        expect_error(desc, "attach.tracepoint[0].target: expected BINARY:SYMBOL");
+    }
+    expect_error("{" TP ", " FIELDS ", \"settings\": [{\"name\": \"bin\", \"type\": "
+                 "\"path\", \"default\": \"relative\"}]}",
+                 "settings[0].default: expected an absolute path");
     expect_error("{" TP ", " FIELDS ", \"settings\": [{\"name\": \"filters\", \"type\": "
                  "\"int\", \"default\": 1}]}",
                  "settings[0].name");
@@ -193,6 +213,40 @@ static void test_config_options_checked(void **state)
     extra_probe_release(&ops);
 }
 
+/* A uprobe on a binary a path setting names: the config may move it, and
+ * the attach target follows. The path is never rendered into C. */
+static void test_uprobe_with_path_setting(void **state)
+{
+    struct probe_ops ops;
+    char err[256] = "";
+    assert_int_equal(load("{\"attach\": {\"tracepoint\": [{\"target\": "
+                          "\"{shell}:readline\", \"program\": \"p\", \"kind\": \"uretprobe\"}]}, "
+                          "" FIELDS ", \"settings\": [{\"name\": \"shell\", \"type\": \"path\", "
+                          "\"default\": \"/bin/bash\"}]}",
+                          &ops, err, sizeof(err)),
+                     0);
+    const struct probe_attach_point *ap = &ops.tracepoint_form.points[0];
+    assert_int_equal(ap->kind, PROBE_URETPROBE);
+    char target[256];
+    assert_int_equal(probe_attach_target(&ops, NULL, ap, target, sizeof(target)), 0);
+    assert_string_equal(target, "/bin/bash:readline");
+    struct config *cfg =
+        config_with(&ops, "myprobe:\n  shell: /usr/local/bin/bash\n", err, sizeof(err));
+    if (!cfg)
+        fail_msg("%s", err);
+    assert_int_equal(probe_attach_target(&ops, &cfg->probes[0], ap, target, sizeof(target)), 0);
+    assert_string_equal(target, "/usr/local/bin/bash:readline");
+    struct strbuf sb = STRBUF_INIT;
+    assert_int_equal(ops.render_settings(&ops, &cfg->probes[0], &sb), 0);
+    assert_null(strstr(sb.data, "bash"));
+    strbuf_release(&sb);
+    config_free(cfg);
+    assert_null(config_with(&ops, "myprobe:\n  shell: bash\n", err, sizeof(err)));
+    assert_string_equal(err,
+                        "c.yml:2: myprobe.shell: expected an absolute path of at most 255 bytes");
+    extra_probe_release(&ops);
+}
+
 static void test_registry_loads_the_example(void **state)
 {
     struct probe_registry reg;
@@ -219,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_decode_every_type),
         cmocka_unit_test(test_description_errors),
         cmocka_unit_test(test_config_options_checked),
+        cmocka_unit_test(test_uprobe_with_path_setting),
         cmocka_unit_test(test_registry_loads_the_example),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
