@@ -12,6 +12,7 @@ static const struct probe_ops *const builtin_probes[] = {
     &probe_net_listen,
     &probe_udp_session,
     &probe_bashreadline,
+    &probe_file_open,
 };
 
 const struct probe_ops *probe_builtin_find(const char *name)

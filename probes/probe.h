@@ -77,6 +77,13 @@ struct probe_ops {
     int (*render_settings)(const struct probe_ops *ops, const struct probe_conf *conf,
                            struct strbuf *out);
 
+    /* Writes the probe's own maps (filters it keeps apart from the shared
+     * ones) from `next`: once loaded, before attach (pi->conf == next), and
+     * on a -w swap of its swappable options, with pi->conf still the old
+     * config. Returns 0 or a negative errno (a swap then restarts).
+     * Optional. */
+    int (*maps_load)(struct probe_instance *pi, const struct probe_conf *next);
+
     /* Adds the probe's own fields to `event` from one record whose size was
      * checked against record_size. Returns 0, or -EAGAIN when the record
      * produces no line now (it only updated the probe's state), or a
@@ -116,6 +123,7 @@ extern const struct probe_ops probe_tcp_connect;
 extern const struct probe_ops probe_net_listen;
 extern const struct probe_ops probe_udp_session;
 extern const struct probe_ops probe_bashreadline;
+extern const struct probe_ops probe_file_open;
 /* The process lifecycle programs every module carries (probe id 0). */
 extern const struct probe_ops probe_process;
 /* The socket tracker net_listen and udp_session require. */

@@ -355,10 +355,13 @@ static int maps_open(struct daemon *d)
     for (size_t i = 1; i < d->n_probes; i++) {
         if (!d->probes[i].conf)
             continue;
+        struct probe_instance *pi = &d->probes[i];
         int ret = filter_tables_load(&d->filters[i], &d->filter_maps);
+        if (ret == 0 && pi->ops->maps_load)
+            ret = pi->ops->maps_load(pi, pi->conf);
         if (ret < 0) {
             snprintf(d->err, sizeof(d->err), "probe '%s': cannot load its filters: %s",
-                     d->probes[i].ops->name, strerror(-ret));
+                     pi->ops->name, strerror(-ret));
             return ret;
         }
     }
@@ -566,6 +569,25 @@ static int filters_swap(struct daemon *d, const struct config *next)
     return ret;
 }
 
+/* Each probe with maps of its own rewrites them from its part of `next`. */
+static int probe_maps_swap(struct daemon *d, const struct config *next)
+{
+    size_t c = 0;
+    for (size_t i = 1; i < d->n_probes; i++) {
+        struct probe_instance *pi = &d->probes[i];
+        if (!pi->conf)
+            continue;
+        const struct probe_conf *pc = &next->probes[c++];
+        int ret = pi->ops->maps_load ? pi->ops->maps_load(pi, pc) : 0;
+        if (ret < 0) {
+            snprintf(d->err, sizeof(d->err), "probe '%s': cannot write its new filters (%s)",
+                     pi->ops->name, strerror(-ret));
+            return ret;
+        }
+    }
+    return 0;
+}
+
 static void config_reload_apply(struct daemon *d)
 {
     struct config *next = NULL;
@@ -602,6 +624,12 @@ static void config_reload_apply(struct daemon *d)
     if (filters_swap(d, next) < 0) {
         fprintf(stderr, "pidtree-bcc: config change ignored: %s\n", d->err);
         config_free(next);
+        return;
+    }
+    /* The probes' own maps: a failure half way is mended by a restart. */
+    if (probe_maps_swap(d, next) < 0) {
+        config_free(next);
+        restart_for(d, d->err);
         return;
     }
     /* Only the config the plugins were started with must outlive a swap. */

@@ -1,0 +1,130 @@
+/* The decoders of the EDR probes (bashreadline, file_open, ...) on
+ * hand-made records, as the kernel side lays them out: fields by name,
+ * strings bounded by the record, repaired to UTF-8, cut ones marked. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "file_open_flags.h"
+#include "templates/pidtree_common.h"
+#include "probe.h"
+#include "templates/bashreadline.h"
+#include "templates/file_open.h"
+
+/* The decoder's fields for one record, as compact JSON with sorted keys. */
+static char *decode(const struct probe_ops *ops, const void *record, size_t size, int *ret)
+{
+    struct probe_instance pi = {.ops = ops};
+    json_t *event = json_object();
+    assert_true(size >= ops->record_size);
+    *ret = ops->decode(&pi, record, size, event);
+    char *text = json_dumps(event, JSON_SORT_KEYS | JSON_COMPACT);
+    json_decref(event);
+    return text;
+}
+
+static void expect_fields(const struct probe_ops *ops, const void *record, size_t size,
+                          const char *json)
+{
+    int ret;
+    char *text = decode(ops, record, size, &ret);
+    assert_int_equal(ret, 0);
+    assert_string_equal(text, json);
+    free(text);
+}
+
+static void test_bashreadline(void **state)
+{
+    const struct probe_ops *ops = probe_builtin_find("bashreadline");
+    struct pt_bashreadline_event *e = calloc(1, sizeof(*e));
+    assert_non_null(e);
+    strcpy(e->line, "ls -l \"a b\"");
+    expect_fields(ops, e, sizeof(*e), "{\"command\":\"ls -l \\\"a b\\\"\"}");
+    /* A line that filled the buffer: no NUL, cut at its size, marked. */
+    memset(e->line, 'x', sizeof(e->line));
+    e->line[0] = '\xff';
+    e->cut = 1;
+    int ret;
+    char *text = decode(ops, e, sizeof(*e), &ret);
+    assert_int_equal(ret, 0);
+    assert_non_null(strstr(text, "\"command\":\"\xef\xbf\xbdxxx"));
+    assert_non_null(strstr(text, "\"command_truncated\":true"));
+    free(text);
+    free(e);
+}
+
+static void test_file_open_flags(void **state)
+{
+    static const struct {
+        uint32_t flags;
+        const char *names;
+    } cases[] = {
+        {O_RDONLY, "[\"O_RDONLY\"]"},
+        {O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+         "[\"O_WRONLY\",\"O_CREAT\",\"O_TRUNC\",\"O_CLOEXEC\"]"},
+        /* O_TMPFILE carries O_DIRECTORY's bit, O_SYNC O_DSYNC's. */
+        {O_RDWR | O_TMPFILE, "[\"O_RDWR\",\"O_TMPFILE\"]"},
+        {O_WRONLY | O_SYNC, "[\"O_WRONLY\",\"O_SYNC\"]"},
+        {O_WRONLY | O_DSYNC | O_APPEND, "[\"O_WRONLY\",\"O_APPEND\",\"O_DSYNC\"]"},
+        {O_RDONLY | O_DIRECTORY | O_NOFOLLOW | FILE_OPEN_O_LARGEFILE,
+         "[\"O_RDONLY\",\"O_LARGEFILE\",\"O_DIRECTORY\",\"O_NOFOLLOW\"]"},
+        {O_PATH | O_NONBLOCK | O_NOCTTY | O_EXCL, "[\"O_RDONLY\",\"O_EXCL\",\"O_NOCTTY\","
+                                                  "\"O_NONBLOCK\",\"O_PATH\"]"},
+        /* Bits nothing names are kept as a number; so is access mode 3. */
+        {3 | 0x80000000u, "[\"O_ACCMODE\",\"0x80000000\"]"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *names = file_open_flag_names(cases[i].flags);
+        char *text = json_dumps(names, JSON_COMPACT);
+        if (strcmp(text, cases[i].names) != 0)
+            fail_msg("flags 0%o: %s, expected %s", cases[i].flags, text, cases[i].names);
+        free(text);
+        json_decref(names);
+    }
+}
+
+static void test_file_open_records(void **state)
+{
+    const struct probe_ops *ops = probe_builtin_find("file_open");
+    struct pt_file_open_event *e = calloc(1, sizeof(*e));
+    assert_non_null(e);
+    e->ret = -13;
+    e->flags = O_WRONLY | O_CREAT;
+    strcpy(e->path, "/etc/shadow");
+    e->path_len = 11;
+    /* Records end with the path's NUL, as the kernel sends them. */
+    size_t size = offsetof(struct pt_file_open_event, path) + 12;
+    expect_fields(ops, e, size,
+                  "{\"flags\":[\"O_WRONLY\",\"O_CREAT\"],\"path\":\"/etc/shadow\",\"retval\":-13}");
+    /* A path_len past the record: the record bounds it. */
+    e->path_len = 400;
+    expect_fields(ops, e, offsetof(struct pt_file_open_event, path) + 4,
+                  "{\"flags\":[\"O_WRONLY\",\"O_CREAT\"],\"path\":\"/etc\",\"retval\":-13}");
+    /* Relative, bad UTF-8, cut. */
+    e->ret = 3;
+    e->flags = O_RDONLY;
+    strcpy(e->path, "rel/\xc3");
+    e->path_len = 5;
+    e->cut = 1;
+    expect_fields(ops, e, sizeof(*e),
+                  "{\"flags\":[\"O_RDONLY\"],\"path\":\"rel/\xef\xbf\xbd\",\"path_truncated\":"
+                  "true,\"retval\":3}");
+    free(e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bashreadline),
+        cmocka_unit_test(test_file_open_flags),
+        cmocka_unit_test(test_file_open_records),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
