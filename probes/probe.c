@@ -8,11 +8,8 @@
 #include <sys/socket.h>
 
 static const struct probe_ops *const builtin_probes[] = {
-    &probe_tcp_connect,
-    &probe_net_listen,
-    &probe_udp_session,
-    &probe_bashreadline,
-    &probe_file_open,
+    &probe_tcp_connect,  &probe_net_listen, &probe_udp_session,
+    &probe_bashreadline, &probe_file_open,
 };
 
 const struct probe_ops *probe_builtin_find(const char *name)
