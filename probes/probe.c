@@ -7,10 +7,17 @@
 #include <string.h>
 #include <sys/socket.h>
 
+/* The registry: one line per built-in probe. */
+/* clang-format off */
 static const struct probe_ops *const builtin_probes[] = {
-    &probe_tcp_connect,  &probe_net_listen, &probe_udp_session,
-    &probe_bashreadline, &probe_file_open,
+    &probe_tcp_connect,
+    &probe_net_listen,
+    &probe_udp_session,
+    &probe_tcp_accept,
+    &probe_file_open,
+    &probe_bashreadline,
 };
+/* clang-format on */
 
 const struct probe_ops *probe_builtin_find(const char *name)
 {

@@ -124,6 +124,7 @@ extern const struct probe_ops probe_net_listen;
 extern const struct probe_ops probe_udp_session;
 extern const struct probe_ops probe_bashreadline;
 extern const struct probe_ops probe_file_open;
+extern const struct probe_ops probe_tcp_accept;
 /* The process lifecycle programs every module carries (probe id 0). */
 extern const struct probe_ops probe_process;
 /* The socket tracker net_listen and udp_session require. */

@@ -3,6 +3,7 @@
  * strings bounded by the record, repaired to UTF-8, cut ones marked. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include "probe.h"
 #include "templates/bashreadline.h"
 #include "templates/file_open.h"
+#include "templates/tcp_accept.h"
 
 /* The decoder's fields for one record, as compact JSON with sorted keys. */
 static char *decode(const struct probe_ops *ops, const void *record, size_t size, int *ret)
@@ -119,12 +121,31 @@ static void test_file_open_records(void **state)
     free(e);
 }
 
+static void test_tcp_accept(void **state)
+{
+    const struct probe_ops *ops = probe_builtin_find("tcp_accept");
+    struct pt_tcp_accept_event e = {.family = AF_INET, .lport = 22, .rport = 50000};
+    memcpy(e.laddr.addr, "\xc6\x12\x09\x01", 4);
+    memcpy(e.raddr.addr, "\xc6\x12\x09\x02", 4);
+    expect_fields(ops, &e, sizeof(e),
+                  "{\"laddr\":\"198.18.9.1\",\"lport\":22,\"raddr\":\"198.18.9.2\",\"rport\":"
+                  "50000}");
+    /* A dual-stack listener's IPv4 peer: IPv4-mapped, printed as IPv4. */
+    e.family = AF_INET6;
+    memset(&e.laddr, 0, sizeof(e.laddr));
+    e.laddr.addr[15] = 1;
+    memcpy(e.raddr.addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff\x7f\0\0\x05", 16);
+    expect_fields(ops, &e, sizeof(e),
+                  "{\"laddr\":\"::1\",\"lport\":22,\"raddr\":\"127.0.0.5\",\"rport\":50000}");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bashreadline),
         cmocka_unit_test(test_file_open_flags),
         cmocka_unit_test(test_file_open_records),
+        cmocka_unit_test(test_tcp_accept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
