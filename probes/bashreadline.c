@@ -60,7 +60,7 @@ const struct probe_ops probe_bashreadline = {
     .kprobe_form = {bashreadline_points,
                     sizeof(bashreadline_points) / sizeof(bashreadline_points[0])},
     .record_size = sizeof(struct pt_bashreadline_event),
-    .schema = PROBE_SCHEMA(bashreadline_options),
+    .schema = PROBE_SCHEMA_NO_ADDRESSES(bashreadline_options),
     .validate = bashreadline_validate,
     .decode = bashreadline_decode,
 };

@@ -202,7 +202,7 @@ static bool uprobe_target_valid(const struct extra_desc *d, const char *s)
         if (len < 1 || len > 64 || colon[-1] != '}')
             return false;
         snprintf(name, sizeof(name), "%.*s", len, s + 1);
-        struct probe_schema schema = {d->settings, d->n_settings, true};
+        struct probe_schema schema = {d->settings, d->n_settings, true, false};
         int i = probe_schema_find(&schema, name);
         return i >= 0 && d->settings[i].type == POPT_PATH;
     }
@@ -349,7 +349,7 @@ static int parse_settings(struct extra_desc *d, const json_t *settings, const ch
             return ret;
     }
     char why[256];
-    struct probe_schema schema = {d->settings, d->n_settings, true};
+    struct probe_schema schema = {d->settings, d->n_settings, true, false};
     if (probe_schema_check(&schema, why, sizeof(why)) < 0)
         return pt_error_set(err, EINVAL, origin, 0, "settings: %s", why);
     return 0;
@@ -522,7 +522,7 @@ int extra_probe_from_json(const char *name, const json_t *desc, const char *temp
         .tracepoint_form = {d->points[0], d->n_points[0]},
         .kprobe_form = {d->points[1], d->n_points[1]},
         .record_size = d->record_size,
-        .schema = {d->settings, d->n_settings, true},
+        .schema = {d->settings, d->n_settings, true, false},
         .render_settings = extra_render_settings,
         .decode = extra_decode,
         .desc = d,

@@ -204,7 +204,7 @@ const struct probe_ops probe_file_open = {
     .kprobe_form = {file_open_kprobes, sizeof(file_open_kprobes) / sizeof(file_open_kprobes[0])},
     /* Records end with the path: the smallest holds its NUL. */
     .record_size = offsetof(struct pt_file_open_event, path) + 1,
-    .schema = PROBE_SCHEMA(file_open_options),
+    .schema = PROBE_SCHEMA_NO_ADDRESSES(file_open_options),
     .validate = file_open_validate,
     .render_settings = file_open_render_settings,
     .maps_load = file_open_maps_load,

@@ -631,6 +631,22 @@ static int options_check_keys(struct pt_error *err, struct pt_diags *warnings,
     return 0;
 }
 
+/* Filters a probe without addresses would silently not apply: said once. */
+static int address_keys_check(struct pt_diags *warnings, const struct ynode *map,
+                              const struct probe_conf *pc)
+{
+    static const char *const keys[] = {"filters", "includeports", "excludeports"};
+    for (size_t i = 0; pc->schema->no_addresses && i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const struct ynode *v = map_get(map, keys[i]);
+        if (v && !is_null_or_empty(v) &&
+            pt_diags_add(warnings, v->file, v->line,
+                         "%s.%s: ignored: this probe's events have no address or port", pc->name,
+                         keys[i]) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
 static int options_parse(struct pt_error *err, const struct ynode *map, struct probe_conf *pc)
 {
     char path[192];
@@ -670,6 +686,8 @@ static int probe_parse(struct pt_error *err, struct pt_diags *warnings, const st
     int ret = options_check_keys(err, warnings, map, pc);
     if (ret == 0)
         ret = common_parse(err, warnings, map, pc);
+    if (ret == 0)
+        ret = address_keys_check(warnings, map, pc);
     return ret < 0 ? ret : options_parse(err, map, pc);
 }
 

@@ -68,11 +68,19 @@ struct probe_schema {
      * the original ignored what it did not know and its configs carry such
      * keys; a site's own probe has no such history. */
     bool strict_keys;
+    /* The probe's events have no address or port: `filters` and port
+     * rules are ignored with a warning. */
+    bool no_addresses;
 };
 
 #define PROBE_SCHEMA(table)                                                                        \
     {                                                                                              \
-        (table), sizeof(table) / sizeof((table)[0]), false                                         \
+        (table), sizeof(table) / sizeof((table)[0]), false, false                                  \
+    }
+/* The same, for a probe whose events have no address (no_addresses). */
+#define PROBE_SCHEMA_NO_ADDRESSES(table)                                                           \
+    {                                                                                              \
+        (table), sizeof(table) / sizeof((table)[0]), false, true                                   \
     }
 
 /* The index of option `name`, or -1. */

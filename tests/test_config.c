@@ -24,7 +24,7 @@ static const struct probe_option my_probe_options[] = {
     {.name = "min_uid", .type = POPT_INT, .min = LLONG_MIN, .max = LLONG_MAX},
     {.name = "verbose", .type = POPT_BOOL},
 };
-static const struct probe_schema my_probe_schema = {my_probe_options, 2, true};
+static const struct probe_schema my_probe_schema = {my_probe_options, 2, true, false};
 
 /* The built-ins' real schemas, from their probes/NAME.c. */
 static const struct probe_schema *find_schema(const char *name, void *ctx)

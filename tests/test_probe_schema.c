@@ -276,6 +276,32 @@ static void test_unknown_keys(void **state)
     each_builtin(check_unknown_key);
 }
 
+/* Filters on a probe whose events have no address are said to be ignored. */
+static void check_address_keys(const struct probe_ops *ops)
+{
+    char text[256];
+    struct pt_error err;
+    snprintf(text, sizeof(text), "%s:\n  filters: [{network: 10.0.0.0/8}]\n  excludeports: [22]\n",
+             ops->name);
+    struct config *cfg = load(text, &err);
+    if (!cfg)
+        fail_msg("%s: %s", ops->name, err.msg);
+    assert_int_equal(cfg->warnings.n, ops->schema.no_addresses ? 2 : 0);
+    if (ops->schema.no_addresses) {
+        char msg[128];
+        snprintf(msg, sizeof(msg),
+                 "%s.filters: ignored: this probe's events have no address or port", ops->name);
+        assert_int_equal(cfg->warnings.items[0].line, 2);
+        assert_string_equal(cfg->warnings.items[0].msg, msg);
+    }
+    config_free(cfg);
+}
+
+static void test_address_keys(void **state)
+{
+    each_builtin(check_address_keys);
+}
+
 /* A change of one option is swappable exactly when the table says so. */
 static void check_swappable(const struct probe_ops *ops)
 {
@@ -367,7 +393,7 @@ int main(void)
         cmocka_unit_test(test_tables_are_well_made), cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_good_values),          cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_unknown_keys),         cmocka_unit_test(test_swappable),
-        cmocka_unit_test(test_list_types),
+        cmocka_unit_test(test_list_types),           cmocka_unit_test(test_address_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,7 +15,7 @@ static const struct probe_option my_probe_options[] = {
     {.name = "min_uid", .type = POPT_INT, .min = -1000000, .max = 1000000},
     {.name = "verbose", .type = POPT_BOOL},
 };
-static const struct probe_schema my_probe_schema = {my_probe_options, 2, true};
+static const struct probe_schema my_probe_schema = {my_probe_options, 2, true, false};
 
 /* Every built-in probe's real schema, so every option type is fuzzed. */
 static const struct probe_schema *find_schema(const char *name, void *ctx)
