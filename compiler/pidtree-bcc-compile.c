@@ -20,12 +20,26 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgroup_hook.h"
 #include "fdpass.h"
 #include "strbuf.h"
 
 #define VERIFIER_LOG_SIZE (1u << 20)
 
-static int program_load(void *mod, const char *function, int type, char *log)
+/* "c:HOOK:FUNCTION": the hook, with `function` set past it; NULL when the
+ * hook is unknown or the function missing. */
+static const struct cgroup_hook *spec_cgroup_hook(const char *spec, const char **function)
+{
+    const char *colon = strchr(spec + 2, ':');
+    char name[64];
+    if (!colon || !colon[1] || (size_t)(colon - spec - 2) >= sizeof(name))
+        return NULL;
+    snprintf(name, sizeof(name), "%.*s", (int)(colon - spec - 2), spec + 2);
+    *function = colon + 1;
+    return cgroup_hook_find(name);
+}
+
+static int program_load(void *mod, const char *function, int type, int attach_type, char *log)
 {
     void *insns = bpf_function_start(mod, function);
     if (!insns) {
@@ -35,7 +49,7 @@ static int program_load(void *mod, const char *function, int type, char *log)
     log[0] = '\0';
     int fd = bcc_func_load(mod, type, function, insns, (int)bpf_function_size(mod, function),
                            bpf_module_license(mod), bpf_module_kern_version(mod), 0, log,
-                           VERIFIER_LOG_SIZE, NULL, 0);
+                           VERIFIER_LOG_SIZE, NULL, attach_type);
     if (fd < 0) {
         int err = errno ? errno : EINVAL;
         size_t len = strlen(log);
@@ -62,7 +76,13 @@ static int compile_and_send(int sock, const char *text, char **specs, int n)
     for (int i = 0; i < n && ret == 0; i++) {
         const char *function = specs[i] + 2;
         int type = specs[i][0] == 't' ? BPF_PROG_TYPE_TRACEPOINT : BPF_PROG_TYPE_KPROBE;
-        int fd = program_load(mod, function, type, log);
+        int attach_type = -1;
+        if (specs[i][0] == 'c') {
+            const struct cgroup_hook *hook = spec_cgroup_hook(specs[i], &function);
+            type = hook->prog_type;
+            attach_type = hook->attach_type;
+        }
+        int fd = program_load(mod, function, type, attach_type, log);
         ret = fd < 0 ? fd : fdpass_send(sock, FDPASS_PROG, function, fd, 0);
     }
     free(log);
@@ -75,6 +95,9 @@ static int compile_and_send(int sock, const char *text, char **specs, int n)
 
 static bool spec_valid(const char *s)
 {
+    const char *function;
+    if (s[0] == 'c')
+        return s[1] == ':' && spec_cgroup_hook(s, &function);
     return (s[0] == 't' || s[0] == 'k') && s[1] == ':' && s[2];
 }
 

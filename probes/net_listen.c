@@ -16,12 +16,14 @@
 
 #define NET_LISTEN_SNAPSHOT_MAX 4096
 
+/* The "tracepoint" form has no tracepoint: cgroup socket hooks serve
+ * better (templates/net_listen.bpf.c), on every kernel since 5.9. */
 static const struct probe_attach_point net_listen_tracepoints[] = {
-    {PROBE_TRACEPOINT, "syscalls/sys_enter_listen", "net_listen__sys_enter_listen"},
-    {PROBE_TRACEPOINT, "sock/inet_sock_set_state", "net_listen__inet_sock_set_state"},
-    {PROBE_TRACEPOINT, "syscalls/sys_exit_listen", "net_listen__sys_exit_listen"},
-    {PROBE_TRACEPOINT, "syscalls/sys_enter_bind", "net_listen__sys_enter_bind"},
-    {PROBE_TRACEPOINT, "syscalls/sys_exit_bind", "net_listen__sys_exit_bind"},
+    {PROBE_CGROUP, "bind4", "net_listen__bind4"},
+    {PROBE_CGROUP, "bind6", "net_listen__bind6"},
+    {PROBE_CGROUP, "post_bind4", "net_listen__post_bind4"},
+    {PROBE_CGROUP, "post_bind6", "net_listen__post_bind6"},
+    {PROBE_CGROUP, "sock_ops", "net_listen__sock_ops"},
 };
 
 static const struct probe_attach_point net_listen_kprobes[] = {
@@ -76,19 +78,6 @@ static int listen_fields(json_t *event, int family, const uint8_t *addr, uint16_
     return 0;
 }
 
-/* A bind on a socket made before the daemon started (type unknown to the
- * kernel side), or to port 0: /proc says which protocol and port it got. */
-static int net_listen_resolve(const struct pt_net_listen_event *e, uint16_t *port, int *protocol)
-{
-    uint64_t inode = netstat_fd_inode("/proc", (pid_t)e->h.pid, e->fd);
-    struct netstat_entry ne;
-    if (netstat_find_inode("/proc", (pid_t)e->h.pid, IPPROTO_UDP, inode, &ne) < 0)
-        return e->protocol == PT_LISTEN_UNKNOWN ? -EAGAIN : 0;
-    *port = ne.lport;
-    *protocol = IPPROTO_UDP;
-    return 0;
-}
-
 static int net_listen_decode(struct probe_instance *pi, const void *record, size_t size,
                              json_t *event)
 {
@@ -99,16 +88,8 @@ static int net_listen_decode(struct probe_instance *pi, const void *record, size
         if (ns && ns != st->own_netns)
             return -EAGAIN;
     }
-    uint16_t port = e->port;
     int protocol = e->protocol == PT_LISTEN_TCP ? IPPROTO_TCP : IPPROTO_UDP;
-    if (e->fd >= 0 && (e->protocol == PT_LISTEN_UNKNOWN || port == 0)) {
-        if (net_listen_resolve(e, &port, &protocol) < 0)
-            return -EAGAIN;
-        /* The kernel filtered on port 0; the real port decides now. */
-        if (pi->filters && filter_tables_drop(pi->filters, e->family, e->laddr.addr, port))
-            return -EAGAIN;
-    }
-    return listen_fields(event, e->family, e->laddr.addr, port, protocol);
+    return listen_fields(event, e->family, e->laddr.addr, e->port, protocol);
 }
 
 struct snapshot {
@@ -195,7 +176,6 @@ const struct probe_ops probe_net_listen = {
                         sizeof(net_listen_tracepoints) / sizeof(net_listen_tracepoints[0])},
     .kprobe_form = {net_listen_kprobes, sizeof(net_listen_kprobes) / sizeof(net_listen_kprobes[0])},
     .record_size = sizeof(struct pt_net_listen_event),
-    .requires = &probe_sockets,
     .schema = PROBE_SCHEMA(net_listen_options),
     .render_settings = net_listen_render_settings,
     .decode = net_listen_decode,

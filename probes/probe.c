@@ -50,8 +50,8 @@ const char *probe_attach_kind_name(enum probe_attach_kind kind)
 {
     static const char *const names[] = {
         [PROBE_TRACEPOINT] = "tracepoint", [PROBE_KPROBE] = "kprobe",
-        [PROBE_KRETPROBE] = "kretprobe",   [PROBE_UPROBE] = "uprobe",
-        [PROBE_URETPROBE] = "uretprobe",
+        [PROBE_KRETPROBE] = "kretprobe",   [PROBE_CGROUP] = "cgroup",
+        [PROBE_UPROBE] = "uprobe",         [PROBE_URETPROBE] = "uretprobe",
     };
     return (size_t)kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "?";
 }

@@ -26,6 +26,7 @@ enum probe_attach_kind {
     PROBE_TRACEPOINT, /* target "category/name" */
     PROBE_KPROBE,     /* target: kernel function */
     PROBE_KRETPROBE,  /* target: kernel function */
+    PROBE_CGROUP,     /* target: a cgroup socket hook (cgroup_hook.h), e.g. "sock_release" */
     PROBE_UPROBE,     /* target "BINARY:SYMBOL", a function's entry in a program */
     PROBE_URETPROBE,  /* target "BINARY:SYMBOL", its return */
 };
@@ -59,9 +60,6 @@ struct probe_ops {
     struct probe_form tracepoint_form;
     struct probe_form kprobe_form;
     size_t record_size; /* smallest valid record */
-    /* Kernel-side state this probe builds on (e.g. the socket tracker),
-     * rendered and attached once before the first probe that needs it. */
-    const struct probe_ops *requires;
     /* The probe's own options; the config module checks and types them,
      * and conf->opts holds their values in this table's order. */
     struct probe_schema schema;
@@ -127,8 +125,9 @@ extern const struct probe_ops probe_file_open;
 extern const struct probe_ops probe_tcp_accept;
 /* The process lifecycle programs every module carries (probe id 0). */
 extern const struct probe_ops probe_process;
-/* The socket tracker net_listen and udp_session require. */
-extern const struct probe_ops probe_sockets;
+
+/* "tracepoint", "kprobe", "kretprobe", "cgroup", "uprobe", "uretprobe". */
+const char *probe_attach_kind_name(enum probe_attach_kind kind);
 
 const struct probe_form *probe_form_get(const struct probe_ops *ops, enum attach_mode mode);
 

@@ -6,10 +6,7 @@
 
 static const struct probe_attach_point process_points[] = {
     {PROBE_TRACEPOINT, "task/task_newtask", "pt_process__task_newtask"},
-    {PROBE_TRACEPOINT, "syscalls/sys_enter_execve", "pt_process__sys_enter_execve"},
-    {PROBE_TRACEPOINT, "syscalls/sys_exit_execve", "pt_process__sys_exit_execve"},
-    {PROBE_TRACEPOINT, "syscalls/sys_enter_execveat", "pt_process__sys_enter_execveat"},
-    {PROBE_TRACEPOINT, "syscalls/sys_exit_execveat", "pt_process__sys_exit_execveat"},
+    {PROBE_TRACEPOINT, "sched/sched_process_exec", "pt_process__sched_process_exec"},
     {PROBE_TRACEPOINT, "sched/sched_process_exit", "pt_process__sched_process_exit"},
 };
 

@@ -21,19 +21,10 @@ static const struct probe_attach_point tcp_accept_kprobes[] = {
 };
 
 /* The fields the template follows from a descriptor to its socket, as the
- * running kernel lays them out. */
-static const struct {
-    const char *define, *struct_name, *member;
-} btf_fields[] = {
-    {"TASK_FILES", "task_struct", "files"},
-    {"FILES_FDT", "files_struct", "fdt"},
-    {"FDT_MAX_FDS", "fdtable", "max_fds"},
-    {"FDT_FD", "fdtable", "fd"},
-    {"FILE_PRIVATE_DATA", "file", "private_data"},
-    {"SOCKET_TYPE", "socket", "type"},
-    {"SOCKET_SK", "socket", "sk"},
-    {"SKC_V6_DADDR", "sock_common", "skc_v6_daddr"},
-    {"SKC_V6_RCV_SADDR", "sock_common", "skc_v6_rcv_saddr"},
+ * running kernel lays them out: TCP_ACCEPT_OFF_<define>. */
+static const char *const btf_defines[] = {
+    "TASK_FILES",  "FILES_FDT", "FDT_MAX_FDS",  "FDT_FD",           "FILE_PRIVATE_DATA",
+    "SOCKET_TYPE", "SOCKET_SK", "SKC_V6_DADDR", "SKC_V6_RCV_SADDR",
 };
 
 /* All the offsets from BTF, or none: the template then takes every one
@@ -41,23 +32,32 @@ static const struct {
 static int tcp_accept_render_settings(const struct probe_ops *ops, const struct probe_conf *conf,
                                       struct strbuf *out)
 {
-    long off[sizeof(btf_fields) / sizeof(btf_fields[0])];
-    size_t n = sizeof(btf_fields) / sizeof(btf_fields[0]);
-    for (size_t i = 0; i < n; i++) {
-        off[i] = kernel_btf_file_member_offset(KERNEL_BTF_PATH, btf_fields[i].struct_name,
-                                               btf_fields[i].member);
-        if (off[i] < 0) {
+    struct kernel_btf_query q[] = {
+        {"task_struct", "files", 0},
+        {"files_struct", "fdt", 0},
+        {"fdtable", "max_fds", 0},
+        {"fdtable", "fd", 0},
+        {"file", "private_data", 0},
+        {"socket", "type", 0},
+        {"socket", "sk", 0},
+        {"sock_common", "skc_v6_daddr", 0},
+        {"sock_common", "skc_v6_rcv_saddr", 0},
+    };
+    size_t n = sizeof(q) / sizeof(q[0]);
+    _Static_assert(sizeof(q) / sizeof(q[0]) == sizeof(btf_defines) / sizeof(btf_defines[0]),
+                   "one define per query");
+    kernel_btf_file_member_offsets(KERNEL_BTF_PATH, q, n);
+    for (size_t i = 0; i < n; i++)
+        if (q[i].offset < 0) {
             fprintf(stderr,
                     "pidtree-bcc: warning: %s: no offset of %s.%s (%s); tcp_accept takes the "
                     "kernel headers' layout\n",
-                    KERNEL_BTF_PATH, btf_fields[i].struct_name, btf_fields[i].member,
-                    strerror((int)-off[i]));
+                    KERNEL_BTF_PATH, q[i].struct_name, q[i].member, strerror((int)-q[i].offset));
             return 0;
         }
-    }
     int ret = 0;
     for (size_t i = 0; ret == 0 && i < n; i++)
-        ret = strbuf_printf(out, "#define TCP_ACCEPT_OFF_%s %ld\n", btf_fields[i].define, off[i]);
+        ret = strbuf_printf(out, "#define TCP_ACCEPT_OFF_%s %ld\n", btf_defines[i], q[i].offset);
     return ret;
 }
 

@@ -16,20 +16,16 @@
 #define UDP_SESSION_MAX_OPEN 8192
 
 static const struct probe_attach_point udp_session_tracepoints[] = {
-    {PROBE_TRACEPOINT, "syscalls/sys_enter_sendto", "udp_session__sys_enter_sendto"},
-    {PROBE_TRACEPOINT, "syscalls/sys_enter_sendmsg", "udp_session__sys_enter_sendmsg"},
-    {PROBE_TRACEPOINT, "syscalls/sys_enter_sendmmsg", "udp_session__sys_enter_sendmmsg"},
+    {PROBE_CGROUP, "sendmsg4", "udp_session__sendmsg4"},
+    {PROBE_CGROUP, "sendmsg6", "udp_session__sendmsg6"},
     {PROBE_TRACEPOINT, "sock/sock_send_length", "udp_session__sock_send_length"},
-    {PROBE_TRACEPOINT, "syscalls/sys_exit_sendto", "udp_session__sys_exit_send"},
-    {PROBE_TRACEPOINT, "syscalls/sys_exit_sendmsg", "udp_session__sys_exit_send"},
-    {PROBE_TRACEPOINT, "syscalls/sys_exit_sendmmsg", "udp_session__sys_exit_send"},
-    {PROBE_TRACEPOINT, "syscalls/sys_enter_close", "udp_session__sys_enter_close"},
+    {PROBE_CGROUP, "sock_release", "udp_session__sock_release"},
 };
 
 static const struct probe_attach_point udp_session_kprobes[] = {
     {PROBE_KPROBE, "udp_sendmsg", "udp_session__udp_sendmsg"},
     {PROBE_KPROBE, "udpv6_sendmsg", "udp_session__udpv6_sendmsg"},
-    {PROBE_TRACEPOINT, "syscalls/sys_enter_close", "udp_session__sys_enter_close"},
+    {PROBE_CGROUP, "sock_release", "udp_session__sock_release"},
 };
 
 /* Options, in the order of conf->opts. */
@@ -154,7 +150,6 @@ const struct probe_ops probe_udp_session = {
     .kprobe_form = {udp_session_kprobes,
                     sizeof(udp_session_kprobes) / sizeof(udp_session_kprobes[0])},
     .record_size = sizeof(struct pt_udp_session_event),
-    .requires = &probe_sockets,
     .schema = PROBE_SCHEMA(udp_session_options),
     .decode = udp_session_decode,
     .start = udp_session_start,

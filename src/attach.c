@@ -4,10 +4,15 @@
 #include <bcc/libbpf.h>
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include "cgroup_hook.h"
 
 static int attach_tracepoint(int prog_fd, const char *target, struct attach_link *link)
 {
@@ -59,6 +64,32 @@ static int symbol_offset(const char *binary, const char *symbol, uint64_t *offse
     return 0;
 }
 
+/* A cgroup hook at the root of the v2 hierarchy, through a BPF link: the
+ * program is detached when the link's last fd closes, so a daemon that
+ * dies leaves nothing attached (BPF_PROG_ATTACH would keep it there). */
+static int attach_cgroup(int prog_fd, const char *target, struct attach_link *link)
+{
+    const struct cgroup_hook *hook = cgroup_hook_find(target);
+    char root[4096];
+    if (!hook)
+        return -EINVAL;
+    int ret = cgroup_hook_root(root, sizeof(root));
+    if (ret < 0)
+        return ret;
+    int cgroup_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (cgroup_fd < 0)
+        return -errno;
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.link_create.prog_fd = (__u32)prog_fd;
+    attr.link_create.target_fd = (__u32)cgroup_fd;
+    attr.link_create.attach_type = (__u32)hook->attach_type;
+    link->fd = (int)syscall(SYS_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+    ret = link->fd < 0 ? -errno : 0;
+    close(cgroup_fd);
+    return ret;
+}
+
 int attach_uprobe_offset(const char *target, uint64_t *offset)
 {
     const char *colon = strrchr(target, ':');
@@ -101,6 +132,7 @@ int attach_link_create(int prog_fd, const struct probe_attach_point *ap, const c
     link->kind = ap->kind;
     bool user = ap->kind == PROBE_UPROBE || ap->kind == PROBE_URETPROBE;
     int ret = ap->kind == PROBE_TRACEPOINT ? attach_tracepoint(prog_fd, target, link)
+              : ap->kind == PROBE_CGROUP   ? attach_cgroup(prog_fd, target, link)
               : user                       ? attach_uprobe(prog_fd, ap, target, link)
                                            : attach_kprobe(prog_fd, ap, link);
     if (ret < 0)
@@ -114,7 +146,10 @@ int attach_link_create(int prog_fd, const struct probe_attach_point *ap, const c
 
 void attach_link_destroy(struct attach_link *link)
 {
-    if (link->fd >= 0) {
+    if (link->fd >= 0 && link->kind == PROBE_CGROUP) {
+        close(link->fd);
+        link->fd = -1;
+    } else if (link->fd >= 0) {
         bpf_close_perf_event_fd(link->fd);
         link->fd = -1;
     }

@@ -19,6 +19,7 @@
 struct bpf_prog_spec {
     const char *function;
     enum probe_attach_kind kind;
+    const char *target; /* the hook's name, for PROBE_CGROUP */
 };
 
 struct bpf_objects;

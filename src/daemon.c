@@ -18,6 +18,7 @@
 #include "dispatch.h"
 #include "event_loop.h"
 #include "filter.h"
+#include "cgroup_hook.h"
 #include "kernel_btf.h"
 #include "kernel_env.h"
 #include "output.h"
@@ -137,14 +138,6 @@ static void paths_resolve(struct daemon *d)
 
 /* ---- configuration and probes ---- */
 
-static bool probe_present(const struct daemon *d, const struct probe_ops *ops)
-{
-    for (size_t i = 0; i < d->n_probes; i++)
-        if (d->probes[i].ops == ops)
-            return true;
-    return false;
-}
-
 static struct probe_instance *probe_add(struct daemon *d, const struct probe_ops *ops,
                                         const struct probe_conf *conf)
 {
@@ -163,8 +156,7 @@ static struct probe_instance *probe_add(struct daemon *d, const struct probe_ops
     return pi;
 }
 
-/* The process probe first, then each configured probe, each preceded by
- * the kernel-side state it requires (once). */
+/* The process probe first, then each configured probe. */
 static int probes_configure(struct daemon *d, bool probing)
 {
     if (!probe_add(d, &probe_process, NULL))
@@ -172,8 +164,6 @@ static int probes_configure(struct daemon *d, bool probing)
     for (size_t i = 0; i < d->cfg->n_probes; i++) {
         const struct probe_conf *conf = &d->cfg->probes[i];
         const struct probe_ops *ops = probe_registry_find(&d->registry, conf->name);
-        if (ops->requires && !probe_present(d, ops->requires) && !probe_add(d, ops->requires, NULL))
-            return -EINVAL;
         struct probe_instance *pi = probe_add(d, ops, conf);
         if (!pi)
             return -EINVAL;
@@ -257,17 +247,27 @@ static int config_prepare(struct daemon *d)
     return 0;
 }
 
-/* Where the running kernel keeps a task's loginuid; 0 when its BTF does
- * not say, and the process cache then has loginuids from /proc only. */
-static long task_loginuid_offset(void)
+/* Where the running kernel keeps what the process programs read from its
+ * structs (kernel_btf): 0 for what its BTF does not say. Without the
+ * loginuid the process cache has loginuids from /proc only; without the
+ * others the exec program takes offsets from the kernel headers. */
+static void kernel_layout_read(struct render_options *ropts)
 {
-    long off = kernel_btf_file_member_offset(KERNEL_BTF_PATH, "task_struct", "loginuid");
-    if (off <= 0)
-        fprintf(stderr,
-                "pidtree-bcc: warning: %s: no offset of task_struct.loginuid (%s); login uids "
-                "are read from /proc\n",
-                KERNEL_BTF_PATH, off < 0 ? strerror((int)-off) : "at 0");
-    return off > 0 ? off : 0;
+    struct kernel_btf_query q[] = {{"task_struct", "loginuid", 0},
+                                   {"task_struct", "mm", 0},
+                                   {"mm_struct", "arg_start", 0},
+                                   {"mm_struct", "arg_end", 0}};
+    kernel_btf_file_member_offsets(KERNEL_BTF_PATH, q, sizeof(q) / sizeof(q[0]));
+    for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++)
+        if (q[i].offset <= 0)
+            fprintf(stderr, "pidtree-bcc: warning: %s: no offset of %s.%s (%s)%s\n",
+                    KERNEL_BTF_PATH, q[i].struct_name, q[i].member,
+                    q[i].offset < 0 ? strerror((int)-q[i].offset) : "at 0",
+                    i == 0 ? "; login uids are read from /proc" : "; the kernel headers' is used");
+    ropts->task_loginuid_offset = q[0].offset > 0 ? q[0].offset : 0;
+    ropts->task_mm_offset = q[1].offset > 0 ? q[1].offset : 0;
+    ropts->mm_arg_start_offset = q[2].offset > 0 ? q[2].offset : 0;
+    ropts->mm_arg_end_offset = q[3].offset > 0 ? q[3].offset : 0;
 }
 
 static int module_render(struct daemon *d, struct strbuf *text)
@@ -276,9 +276,8 @@ static int module_render(struct daemon *d, struct strbuf *text)
     for (size_t i = 0; i < d->n_probes; i++)
         rp[i] = (struct render_probe){d->probes[i].ops, d->probes[i].conf, d->probes[i].id,
                                       d->probes[i].attach};
-    struct render_options ropts = {.template_dir = d->template_dir,
-                                   .ringbuf_pages = RINGBUF_PAGES,
-                                   .task_loginuid_offset = task_loginuid_offset()};
+    struct render_options ropts = {.template_dir = d->template_dir, .ringbuf_pages = RINGBUF_PAGES};
+    kernel_layout_read(&ropts);
     struct pt_error rerr = {0};
     int ret = render_module(&ropts, rp, d->n_probes, text, &rerr);
     if (ret < 0)
@@ -328,7 +327,8 @@ static int module_load(struct daemon *d, const char *text)
             for (size_t k = 0; k < n && !dup; k++)
                 dup = strcmp(specs[k].function, form->points[j].function) == 0;
             if (!dup)
-                specs[n++] = (struct bpf_prog_spec){form->points[j].function, form->points[j].kind};
+                specs[n++] = (struct bpf_prog_spec){form->points[j].function, form->points[j].kind,
+                                                    form->points[j].target};
         }
     }
     char msg[ERRLEN - 64];
@@ -765,6 +765,10 @@ static int environment_check(struct daemon *d)
     int ret = kernel_env_mount_tracefs(d->err, sizeof(d->err));
     if (ret == 0)
         ret = kernel_env_check_headers(d->err, sizeof(d->err));
+    /* Probes whose forms need cgroup hooks say so when they are chosen. */
+    char cgerr[256];
+    if (ret == 0 && cgroup_hook_mount_root(cgerr, sizeof(cgerr)) < 0)
+        fprintf(stderr, "pidtree-bcc: warning: %s\n", cgerr);
     return ret;
 }
 

@@ -11,16 +11,6 @@
 #include "timeutil.h"
 #include "uid_budget.h"
 
-/* Exec arguments wait here between execve() entry and its result. */
-#define DISPATCH_PENDING_EXECS 64
-
-struct pending_exec {
-    uint32_t pid;
-    uint32_t truncated;
-    char *args;
-    size_t len;
-};
-
 struct dispatch {
     struct proc_cache *cache;
     struct output *out;
@@ -31,9 +21,6 @@ struct dispatch {
     uint64_t (*lost_reader)(void *ctx, uint32_t probe_id);
     int (*map_fd)(void *ctx, const char *name);
     void *env_ctx;
-
-    struct pending_exec pending[DISPATCH_PENDING_EXECS];
-    unsigned pending_next;
 
     struct dispatch_stats stats;
     int output_error; /* the first write error, a negative errno */
@@ -69,8 +56,6 @@ void dispatch_free(struct dispatch *d)
 {
     if (!d)
         return;
-    for (size_t i = 0; i < DISPATCH_PENDING_EXECS; i++)
-        free(d->pending[i].args);
     for (size_t i = 0; i < PT_MAX_PROBES; i++)
         plugin_set_free(d->plugins[i]);
     strbuf_release(&d->line);
@@ -118,40 +103,14 @@ void dispatch_get_stats(const struct dispatch *d, struct dispatch_stats *stats)
 
 /* ---- process lifecycle ---- */
 
-static struct pending_exec *pending_find(struct dispatch *d, uint32_t pid)
-{
-    for (size_t i = 0; i < DISPATCH_PENDING_EXECS; i++)
-        if (d->pending[i].args && d->pending[i].pid == pid)
-            return &d->pending[i];
-    return NULL;
-}
-
-static void pending_clear(struct pending_exec *p)
-{
-    free(p->args);
-    memset(p, 0, sizeof(*p));
-}
-
-/* An exec whose result never came (the record was lost) is overwritten in
- * turn, so the table cannot fill up. */
+/* A successful exec: the record is sent only once the exec cannot fail. */
 static void on_exec(struct dispatch *d, const struct pt_exec_event *e, size_t size)
 {
     size_t avail = size - offsetof(struct pt_exec_event, args);
     size_t len = e->args_len < avail ? e->args_len : avail;
-    struct pending_exec *p = pending_find(d, e->h.pid);
-    if (!p) {
-        p = &d->pending[d->pending_next];
-        d->pending_next = (d->pending_next + 1) % DISPATCH_PENDING_EXECS;
-    }
-    pending_clear(p);
-    p->args = malloc(len + 1);
-    if (!p->args)
-        return;
-    memcpy(p->args, e->args, len);
-    p->args[len] = '\0';
-    p->len = len;
-    p->pid = e->h.pid;
-    p->truncated = e->truncated || len < e->args_len;
+    proc_cache_exec(d->cache, e->h.pid, e->h.uid, e->args, len, e->truncated || len < e->args_len);
+    if (e->loginuid != PT_LOGINUID_UNKNOWN)
+        proc_cache_set_loginuid(d->cache, e->h.pid, e->loginuid);
 }
 
 /* The fork is seen in the parent: its loginuid now, which the child
@@ -163,21 +122,6 @@ static void on_fork(struct dispatch *d, const struct pt_fork_event *e)
     proc_cache_fork(d->cache, e->h.pid, e->child_pid, e->h.uid, e->h.boot_ns);
     if (e->loginuid != PT_LOGINUID_UNKNOWN)
         proc_cache_set_loginuid(d->cache, e->child_pid, e->loginuid);
-}
-
-static void on_exec_ret(struct dispatch *d, const struct pt_exec_ret_event *e)
-{
-    struct pending_exec *p = pending_find(d, e->h.pid);
-    if (e->ret == 0) {
-        if (p)
-            proc_cache_exec(d->cache, e->h.pid, e->h.uid, p->args, p->len, (int)p->truncated);
-        else
-            proc_cache_exec(d->cache, e->h.pid, e->h.uid, NULL, 0, 1);
-        if (e->loginuid != PT_LOGINUID_UNKNOWN)
-            proc_cache_set_loginuid(d->cache, e->h.pid, e->loginuid);
-    }
-    if (p)
-        pending_clear(p);
 }
 
 static int on_lifecycle(struct dispatch *d, const struct pt_header *h, const void *data,
@@ -193,11 +137,6 @@ static int on_lifecycle(struct dispatch *d, const struct pt_header *h, const voi
         if (size < offsetof(struct pt_exec_event, args))
             return -EINVAL;
         on_exec(d, data, size);
-        return 0;
-    case PT_EV_EXEC_RET:
-        if (size < sizeof(struct pt_exec_ret_event))
-            return -EINVAL;
-        on_exec_ret(d, data);
         return 0;
     case PT_EV_EXIT:
         for (size_t i = 0; i < PT_MAX_PROBES; i++) {

@@ -75,6 +75,16 @@ static long type_extra(unsigned kind, unsigned vlen)
 struct btf_view {
     const char *types, *strings;
     size_t types_len, strings_len;
+    const struct btf_type **by_id; /* type id -> type; id 0 is void */
+    size_t n_ids;
+};
+
+enum {
+    BTF_KIND_TYPEDEF = 8,
+    BTF_KIND_VOLATILE = 9,
+    BTF_KIND_CONST = 10,
+    BTF_KIND_RESTRICT = 11,
+    BTF_KIND_TYPE_TAG = 18
 };
 
 static bool name_is(const struct btf_view *v, uint32_t off, const char *name)
@@ -84,19 +94,70 @@ static bool name_is(const struct btf_view *v, uint32_t off, const char *name)
            memcmp(v->strings + off, name, n + 1) == 0;
 }
 
-static long member_find(const struct btf_view *v, const struct btf_type *t, const char *member)
+/* The struct or union behind `id` through typedefs and qualifiers, or NULL. */
+static const struct btf_type *aggregate_of(const struct btf_view *v, uint32_t id)
+{
+    for (int hops = 0; hops < 16 && id > 0 && id < v->n_ids; hops++) {
+        const struct btf_type *t = v->by_id[id];
+        unsigned kind = (t->info >> 24) & 0x1f;
+        if (kind == BTF_KIND_STRUCT || kind == BTF_KIND_UNION)
+            return t;
+        if (kind != BTF_KIND_TYPEDEF && kind != BTF_KIND_VOLATILE && kind != BTF_KIND_CONST &&
+            kind != BTF_KIND_RESTRICT && kind != BTF_KIND_TYPE_TAG)
+            return NULL;
+        id = t->size_or_type;
+    }
+    return NULL;
+}
+
+/* Members of anonymous structs and unions count as the outer struct's
+ * (mm_struct keeps nearly every field in one, for layout randomisation). */
+static long member_find(const struct btf_view *v, const struct btf_type *t, const char *member,
+                        int depth)
 {
     const struct btf_member *m = (const struct btf_member *)(t + 1);
     bool kflag = (t->info >> 31) & 1;
     for (unsigned i = 0; i < (t->info & 0xffff); i++) {
+        uint32_t bits = kflag ? m[i].offset & 0xffffff : m[i].offset;
+        const struct btf_type *inner = NULL;
+        if (m[i].name_off == 0 && depth < 8 && (inner = aggregate_of(v, m[i].type))) {
+            long found = member_find(v, inner, member, depth + 1);
+            if (found == -ENOENT)
+                continue;
+            return found < 0 || bits % 8 ? (found < 0 ? found : -ENOTSUP) : found + bits / 8;
+        }
         if (!name_is(v, m[i].name_off, member))
             continue;
-        uint32_t bits = kflag ? m[i].offset & 0xffffff : m[i].offset;
         if ((kflag && (m[i].offset >> 24)) || bits % 8)
             return -ENOTSUP;
         return (long)(bits / 8);
     }
     return -ENOENT;
+}
+
+/* Walks the type section once, recording where each type id starts. */
+static long types_index(struct btf_view *v)
+{
+    size_t cap = 0;
+    v->n_ids = 1;
+    for (size_t off = 0; off + sizeof(struct btf_type) <= v->types_len;) {
+        const struct btf_type *t = (const struct btf_type *)(v->types + off);
+        unsigned kind = (t->info >> 24) & 0x1f;
+        long extra = type_extra(kind, t->info & 0xffff);
+        if (extra < 0 || (size_t)extra > v->types_len - off - sizeof(*t))
+            return -EINVAL;
+        if (v->n_ids >= cap) {
+            cap = cap ? cap * 2 : 4096;
+            const struct btf_type **grown = realloc(v->by_id, cap * sizeof(*grown));
+            if (!grown)
+                return -ENOMEM;
+            v->by_id = grown;
+            v->by_id[0] = NULL; /* void */
+        }
+        v->by_id[v->n_ids++] = t;
+        off += sizeof(*t) + (size_t)extra;
+    }
+    return 0;
 }
 
 long kernel_btf_member_offset(const void *data, size_t len, const char *struct_name,
@@ -111,28 +172,28 @@ long kernel_btf_member_offset(const void *data, size_t len, const char *struct_n
         (uint64_t)h.str_off + h.str_len > len - h.hdr_len || h.type_off % 4)
         return -EINVAL;
     const char *base = (const char *)data + h.hdr_len;
-    struct btf_view v = {base + h.type_off, base + h.str_off, h.type_len, h.str_len};
-    for (size_t off = 0; off + sizeof(struct btf_type) <= v.types_len;) {
-        const struct btf_type *t = (const struct btf_type *)(v.types + off);
-        unsigned kind = (t->info >> 24) & 0x1f;
-        long extra = type_extra(kind, t->info & 0xffff);
-        if (extra < 0 || (size_t)extra > v.types_len - off - sizeof(*t))
-            return -EINVAL;
-        if (kind == BTF_KIND_STRUCT && name_is(&v, t->name_off, struct_name)) {
-            long found = member_find(&v, t, member);
-            if (found != -ENOENT)
-                return found;
-        }
-        off += sizeof(*t) + (size_t)extra;
+    struct btf_view v = {base + h.type_off, base + h.str_off, h.type_len, h.str_len, NULL, 0};
+    long found = types_index(&v);
+    if (found == 0)
+        found = -ENOENT;
+    for (size_t id = 1; found == -ENOENT && id < v.n_ids; id++) {
+        const struct btf_type *t = v.by_id[id];
+        if (((t->info >> 24) & 0x1f) == BTF_KIND_STRUCT && name_is(&v, t->name_off, struct_name))
+            found = member_find(&v, t, member, 0);
     }
-    return -ENOENT;
+    free(v.by_id);
+    return found;
 }
 
-long kernel_btf_file_member_offset(const char *path, const char *struct_name, const char *member)
+int kernel_btf_file_member_offsets(const char *path, struct kernel_btf_query *queries, size_t n)
 {
     struct strbuf sb = STRBUF_INIT;
     int ret = strbuf_read_file(&sb, path);
-    long off = ret < 0 ? ret : kernel_btf_member_offset(sb.data, sb.len, struct_name, member);
+    for (size_t i = 0; i < n; i++)
+        queries[i].offset = ret < 0
+                                ? ret
+                                : kernel_btf_member_offset(sb.data, sb.len, queries[i].struct_name,
+                                                           queries[i].member);
     strbuf_release(&sb);
-    return off;
+    return ret;
 }

@@ -18,12 +18,19 @@
 /* The byte offset of `member` in `struct struct_name` as BTF blob `data`
  * describes it. Returns the offset (>= 0), -ENOENT when the struct or the
  * member is not there, -EINVAL when the blob is malformed, -ENOTSUP when the
- * member is a bitfield. */
+ * member is a bitfield. Members of anonymous structs and unions inside the
+ * struct are found as its own, at their offset in it. */
 long kernel_btf_member_offset(const void *data, size_t len, const char *struct_name,
                               const char *member);
 
-/* The same, reading the BTF file at `path`. Also returns a negative errno
- * when the file cannot be read. */
-long kernel_btf_file_member_offset(const char *path, const char *struct_name, const char *member);
+/* Several offsets from the BTF file at `path`, read once: each query's
+ * `offset` is set as kernel_btf_member_offset returns it (a negative errno
+ * for every query when the file cannot be read, which is also returned). */
+struct kernel_btf_query {
+    const char *struct_name;
+    const char *member;
+    long offset;
+};
+int kernel_btf_file_member_offsets(const char *path, struct kernel_btf_query *queries, size_t n);
 
 #endif

@@ -1,5 +1,7 @@
 #include "kernel_env.h"
 
+#include "cgroup_hook.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,12 +82,17 @@ int kernel_env_check_headers(char *err, size_t errlen)
     return -ENOENT;
 }
 
+/* The first hook of the tracepoint form this kernel lacks: a tracepoint,
+ * or any cgroup hook when no cgroup v2 hierarchy is mounted. */
 static const char *form_missing_tracepoint(const struct probe_ops *ops)
 {
+    char root[4096];
     for (size_t i = 0; i < ops->tracepoint_form.n_points; i++) {
         const struct probe_attach_point *ap = &ops->tracepoint_form.points[i];
         if (ap->kind == PROBE_TRACEPOINT && !kernel_env_has_tracepoint(ap->target))
             return ap->target;
+        if (ap->kind == PROBE_CGROUP && cgroup_hook_root(root, sizeof(root)) < 0)
+            return "cgroup v2 (not mounted)";
     }
     return NULL;
 }

@@ -113,6 +113,13 @@ static int render_preamble(const struct render_options *opts, const struct rende
     if (ret == 0 && opts->task_loginuid_offset > 0)
         ret =
             strbuf_printf(out, "#define PT_TASK_LOGINUID_OFFSET %ld\n", opts->task_loginuid_offset);
+    if (ret == 0 && opts->task_mm_offset > 0 && opts->mm_arg_start_offset > 0 &&
+        opts->mm_arg_end_offset > 0)
+        ret =
+            strbuf_printf(out,
+                          "#define PT_TASK_MM_OFFSET %ld\n#define PT_MM_ARG_START_OFFSET %ld\n"
+                          "#define PT_MM_ARG_END_OFFSET %ld\n",
+                          opts->task_mm_offset, opts->mm_arg_start_offset, opts->mm_arg_end_offset);
     return ret;
 }
 

@@ -32,6 +32,10 @@ struct render_options {
      * PT_TASK_LOGINUID_OFFSET; 0 when unknown (it is never the first
      * field), and the process records then carry PT_LOGINUID_UNKNOWN. */
     long task_loginuid_offset;
+    /* task_struct.mm, mm_struct.arg_start and .arg_end, likewise: as
+     * PT_TASK_MM_OFFSET, PT_MM_ARG_START_OFFSET and PT_MM_ARG_END_OFFSET when
+     * all three are known. */
+    long task_mm_offset, mm_arg_start_offset, mm_arg_end_offset;
 };
 
 /* Appends the module's text to `out`. Returns 0, or a negative errno with

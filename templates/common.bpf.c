@@ -28,6 +28,18 @@ struct pt_sockaddr_in {
 #define PT_SOCK_STREAM 1
 #define PT_SOCK_DGRAM 2
 
+/* One 32-bit field of a cgroup program's context, loaded at its constant
+ * offset by one instruction: clang would otherwise share a pointer into
+ * the context between fields, which the verifier refuses. */
+#define PT_CTX_U32(ctx, field)                                                                     \
+    ({                                                                                             \
+        __u32 pt_v_;                                                                               \
+        asm volatile("%0 = *(u32 *)(%1 + %2)"                                                      \
+                     : "=r"(pt_v_)                                                                 \
+                     : "r"(ctx), "i"(__builtin_offsetof(__typeof__(*(ctx)), field)));              \
+        pt_v_;                                                                                     \
+    })
+
 BPF_RINGBUF_OUTPUT(pt_events, PT_RINGBUF_PAGES);
 
 /* Records the ring buffer had no room for, per probe id. */

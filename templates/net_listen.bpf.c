@@ -1,12 +1,12 @@
 /* net_listen.bpf.c: a process starts listening on a TCP socket, or binds a
  * UDP socket. Only successful calls are reported.
  *
- * Tracepoint form. TCP: the LISTEN state change (sock:inet_sock_set_state,
- * in the listening task) gives the address and port; it also fires for a
- * listen() that then fails to get its port, so the event waits for
- * sys_exit_listen to return 0. UDP: sys_enter_bind reads the address,
- * sys_exit_bind reports it if the call succeeded and the socket is a
- * datagram socket (sockets.bpf.c).
+ * Tracepoint form: cgroup socket hooks at the root of the v2 hierarchy,
+ * which run only for inet sockets (syscall tracepoints would slow every
+ * syscall on the host). bind4/bind6 note whether the caller asked for a
+ * port; post_bind4/post_bind6 report UDP binds once the port is held; the
+ * sock_ops TCP_LISTEN_CB callback, which runs in the listening task after
+ * listen() got its port, reports TCP listeners.
  *
  * Kprobe form: inet_listen and inet_bind/inet6_bind, entry and return.
  *
@@ -14,9 +14,7 @@
  */
 #include <net/tcp_states.h>
 
-BPF_HASH(net_listen_pending, __u64, struct pt_listen_pending, 4096);
-
-static __always_inline int net_listen_submit(struct pt_listen_pending *p, __u16 protocol, __s32 fd)
+static __always_inline int net_listen_submit(struct pt_listen_pending *p, __u16 protocol)
 {
     if (NET_LISTEN_EXCLUDE_RANDOM_BIND && p->random)
         return 0;
@@ -32,8 +30,6 @@ static __always_inline int net_listen_submit(struct pt_listen_pending *p, __u16 
     e->port = p->port;
     e->protocol = protocol;
     e->pad = 0;
-    e->fd = fd;
-    e->pad2 = 0;
     __builtin_memcpy(e->laddr.addr, p->addr.addr, 16);
     pt_events.ringbuf_submit(e, 0);
     return 0;
@@ -41,94 +37,91 @@ static __always_inline int net_listen_submit(struct pt_listen_pending *p, __u16 
 
 #if PT_ATTACH == PT_ATTACH_TRACEPOINT
 
-int net_listen__sys_enter_listen(void *ctx)
+/* Sockets bound in this daemon's time, by socket cookie (never reused):
+ * 1 when bound to port 0 (the kernel chose the port), 0 when to a port of
+ * the caller's choosing. LRU: sockets that bind and never listen age out. */
+BPF_TABLE("lru_hash", __u64, __u8, net_listen_binds, 65536);
+
+/* Cgroup socket programs return 1 to let the call go on. */
+static __always_inline int net_listen_bind(struct bpf_sock_addr *ctx)
 {
-    struct tracepoint__syscalls__sys_enter_listen *args = ctx;
-    struct pt_listen_pending p = {.fd = args->fd};
-    struct pt_sock_info *info = pt_socket_lookup(args->fd);
-    /* Listening without bind(), or after bind() to port 0: the kernel
-     * picked the port. Unknown sockets are taken as deliberately bound. */
-    if (info)
-        p.random = !(info->flags & PT_SOCK_BOUND) || (info->flags & PT_SOCK_RANDOM_BIND);
-    __u64 tid = bpf_get_current_pid_tgid();
-    net_listen_pending.update(&tid, &p);
-    return 0;
+    __u64 cookie = bpf_get_socket_cookie(ctx);
+    __u8 random = ctx->user_port == 0;
+    net_listen_binds.update(&cookie, &random);
+    return 1;
 }
 
-int net_listen__inet_sock_set_state(void *ctx)
+int net_listen__bind4(struct bpf_sock_addr *ctx)
 {
-    struct tracepoint__sock__inet_sock_set_state *args = ctx;
-    if (args->protocol != PT_IPPROTO_TCP || args->newstate != TCP_LISTEN)
-        return 0;
-    __u64 tid = bpf_get_current_pid_tgid();
-    struct pt_listen_pending *p = net_listen_pending.lookup(&tid);
-    if (!p)
-        return 0; /* not from listen(2) */
-    p->family = args->family;
-    p->port = args->sport;
-    pt_addr_copy(p->addr.addr, args->family, args->saddr, args->saddr_v6);
-    p->seen_listen = 1;
-    p->sk = (__u64)args->skaddr;
-    return 0;
+    return net_listen_bind(ctx);
 }
 
-/* sock_common's skc_num: the local port in host order, at offset 14 since
- * the addresses, hash and destination port ahead of it (a layout every
- * kernel with these tracepoints shares). */
-#define PT_SKC_NUM_OFFSET 14
-
-/* A listen() without bind() enters the LISTEN state before the kernel
- * picks its port; once the call has returned, the socket holds it. */
-static __always_inline void net_listen_chosen_port(struct pt_listen_pending *p)
+int net_listen__bind6(struct bpf_sock_addr *ctx)
 {
-    __u16 num = 0;
-    if (p->port == 0 && p->sk &&
-        bpf_probe_read_kernel(&num, sizeof(num), (void *)(p->sk + PT_SKC_NUM_OFFSET)) == 0)
-        p->port = num;
+    return net_listen_bind(ctx);
 }
 
-int net_listen__sys_exit_listen(void *ctx)
+/* Listening without bind() (the kernel picks the port then) counts as a
+ * random bind; so does a socket bound before the daemon started, which
+ * cannot be told apart from it here. */
+static __always_inline __u32 net_listen_random(__u64 cookie)
 {
-    struct tracepoint__syscalls__sys_exit_listen *args = ctx;
-    __u64 tid = bpf_get_current_pid_tgid();
-    struct pt_listen_pending *p = net_listen_pending.lookup(&tid);
-    if (!p)
-        return 0;
-    if (args->ret == 0 && p->seen_listen && NET_LISTEN_TCP) {
-        net_listen_chosen_port(p);
-        net_listen_submit(p, PT_LISTEN_TCP, -1);
+    __u8 *random = net_listen_binds.lookup(&cookie);
+    __u32 r = random ? *random : 1;
+    if (random)
+        net_listen_binds.delete(&cookie);
+    return r;
+}
+
+/* post_bind runs once the port is held: the bind succeeded. Each family's
+ * hook may read only its own address fields. */
+static __always_inline int net_listen_post_bind(struct bpf_sock *sk, struct pt_listen_pending *p)
+{
+    p->family = sk->family;
+    p->port = sk->src_port;
+    p->random = net_listen_random(bpf_get_socket_cookie(sk));
+    net_listen_submit(p, PT_LISTEN_UDP);
+    return 1;
+}
+
+int net_listen__post_bind4(struct bpf_sock *sk)
+{
+    if (!NET_LISTEN_UDP || sk->protocol != PT_IPPROTO_UDP)
+        return 1;
+    struct pt_listen_pending p = {};
+    __u32 ip4 = sk->src_ip4;
+    __builtin_memcpy(p.addr.addr, &ip4, 4);
+    return net_listen_post_bind(sk, &p);
+}
+
+int net_listen__post_bind6(struct bpf_sock *sk)
+{
+    if (!NET_LISTEN_UDP || sk->protocol != PT_IPPROTO_UDP)
+        return 1;
+    struct pt_listen_pending p = {};
+    __u32 ip6[4] = {sk->src_ip6[0], sk->src_ip6[1], sk->src_ip6[2], sk->src_ip6[3]};
+    __builtin_memcpy(p.addr.addr, ip6, 16);
+    return net_listen_post_bind(sk, &p);
+}
+
+/* TCP_LISTEN_CB: listen() succeeded and the socket holds its port. Every
+ * other sock_ops callback (a few per TCP connection) returns at once. */
+int net_listen__sock_ops(struct bpf_sock_ops *ctx)
+{
+    if (ctx->op != BPF_SOCK_OPS_TCP_LISTEN_CB || !NET_LISTEN_TCP)
+        return 1;
+    struct pt_listen_pending p = {.family = ctx->family, .port = ctx->local_port};
+    __u32 a[4] = {PT_CTX_U32(ctx, local_ip4), 0, 0, 0};
+    if (p.family == AF_INET6) {
+        a[0] = PT_CTX_U32(ctx, local_ip6[0]);
+        a[1] = PT_CTX_U32(ctx, local_ip6[1]);
+        a[2] = PT_CTX_U32(ctx, local_ip6[2]);
+        a[3] = PT_CTX_U32(ctx, local_ip6[3]);
     }
-    net_listen_pending.delete(&tid);
-    return 0;
-}
-
-int net_listen__sys_enter_bind(void *ctx)
-{
-    struct tracepoint__syscalls__sys_enter_bind *args = ctx;
-    struct pt_listen_pending p = {.fd = args->fd};
-    if (pt_read_user_sockaddr(args->umyaddr, &p.family, &p.port, p.addr.addr) < 0)
-        return 0;
-    p.random = p.port == 0;
-    __u64 tid = bpf_get_current_pid_tgid();
-    net_listen_pending.update(&tid, &p);
-    return 0;
-}
-
-int net_listen__sys_exit_bind(void *ctx)
-{
-    struct tracepoint__syscalls__sys_exit_bind *args = ctx;
-    __u64 tid = bpf_get_current_pid_tgid();
-    struct pt_listen_pending *p = net_listen_pending.lookup(&tid);
-    if (!p)
-        return 0;
-    struct pt_sock_info *info = pt_socket_lookup(p->fd);
-    if (args->ret == 0 && info)
-        info->flags |= PT_SOCK_BOUND | (p->port == 0 ? PT_SOCK_RANDOM_BIND : 0);
-    /* TCP sockets are reported when they listen. */
-    if (args->ret == 0 && NET_LISTEN_UDP && (!info || info->type == PT_SOCK_DGRAM))
-        net_listen_submit(p, info ? PT_LISTEN_UDP : PT_LISTEN_UNKNOWN, p->fd);
-    net_listen_pending.delete(&tid);
-    return 0;
+    __builtin_memcpy(p.addr.addr, a, 16); /* IPv4: a[1..3] are 0 */
+    p.random = net_listen_random(bpf_get_socket_cookie(ctx));
+    net_listen_submit(&p, PT_LISTEN_TCP);
+    return 1;
 }
 
 #else
@@ -178,7 +171,7 @@ int net_listen__inet_listen_ret(struct pt_regs *ctx)
         return 0;
     if (PT_REGS_RC(ctx) == 0 && NET_LISTEN_TCP) {
         net_listen_from_sock(call->sk, &call->p);
-        net_listen_submit(&call->p, PT_LISTEN_TCP, -1);
+        net_listen_submit(&call->p, PT_LISTEN_TCP);
     }
     net_listen_calls.delete(&tid);
     return 0;
@@ -213,7 +206,7 @@ int net_listen__inet_bind_ret(struct pt_regs *ctx)
     }
     if (PT_REGS_RC(ctx) == 0 && NET_LISTEN_UDP && protocol == PT_IPPROTO_UDP) {
         net_listen_from_sock(call->sk, &call->p);
-        net_listen_submit(&call->p, PT_LISTEN_UDP, -1);
+        net_listen_submit(&call->p, PT_LISTEN_UDP);
     }
     net_listen_calls.delete(&tid);
     return 0;

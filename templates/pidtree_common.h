@@ -25,17 +25,16 @@
 #define PT_MAX_SUBNET_PORT_WORDS 16384
 #define PT_PORT_WORDS 1024 /* 65536 ports, one bit each */
 
-/* Command lines captured at exec: at most PT_ARGC_MAX arguments of
- * PT_ARG_MAX bytes each, in a buffer of PT_ARGS_SIZE. Longer ones are marked
- * truncated and the daemon reads the rest from /proc when it still can. */
+/* Command lines captured at exec: the new program's arguments as the
+ * kernel laid them out (NUL-separated), at most PT_ARGS_SIZE bytes. Longer
+ * ones are marked truncated and the daemon reads the rest from /proc when
+ * it still can. The path executed is kept up to PT_FILENAME_MAX bytes. */
 #define PT_ARGS_SIZE 4096
-#define PT_ARG_MAX 1024
-#define PT_ARGC_MAX 48
+#define PT_FILENAME_MAX 512
 
 enum pt_event_type {
     PT_EV_FORK = 1,
-    PT_EV_EXEC = 2,     /* arguments, at execve() entry */
-    PT_EV_EXEC_RET = 3, /* execve() result; the exec counts only when 0 */
+    PT_EV_EXEC = 2, /* a successful exec, in the new program */
     PT_EV_EXIT = 4,
     PT_EV_PROBE = 16, /* a network probe's event; probe_id says which */
 };
@@ -61,20 +60,16 @@ struct pt_fork_event {
     __u32 loginuid; /* the parent's now, which the child inherits */
 };
 
+/* Sent with only as many bytes of `args` as it holds. uid in the header is
+ * the one the new program runs with (setuid applied). */
 struct pt_exec_event {
     struct pt_header h;
     __u32 args_len;
     __u32 truncated;
-    /* PT_ARGS_SIZE of arguments, plus room for one more read: the kernel
-     * program masks its offset so that verifiers before 6.x, which lose the
-     * loop's bound, can still prove every write in range. */
-    char args[PT_ARGS_SIZE + PT_ARG_MAX];
-};
-
-struct pt_exec_ret_event {
-    struct pt_header h;
-    __s32 ret;
     __u32 loginuid;
+    __u32 filename_len; /* bytes in filename, without its NUL */
+    char filename[PT_FILENAME_MAX];
+    char args[PT_ARGS_SIZE];
 };
 
 struct pt_exit_event {

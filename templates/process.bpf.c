@@ -44,85 +44,66 @@ int pt_process__task_newtask(void *ctx)
     return 0;
 }
 
-static __always_inline int pt_exec_enter(const char *const *argv)
+/* Where the new program's arguments are: from the running kernel's BTF
+ * when the daemon found them there, else from the kernel headers (which
+ * then have to match the kernel, as on a host with its own headers). */
+#ifndef PT_TASK_MM_OFFSET
+#include <linux/sched.h>
+#include <linux/mm_types.h>
+#define PT_TASK_MM_OFFSET offsetof(struct task_struct, mm)
+#define PT_MM_ARG_START_OFFSET offsetof(struct mm_struct, arg_start)
+#define PT_MM_ARG_END_OFFSET offsetof(struct mm_struct, arg_end)
+#endif
+
+/* Copies the command line the kernel just laid out on the new program's
+ * stack (arg_start..arg_end: the arguments, NUL-separated). */
+static __always_inline void pt_exec_args(struct pt_exec_event *e)
 {
+    char *task = (char *)bpf_get_current_task();
+    unsigned long mm = 0, start = 0, end = 0;
+    e->args_len = 0;
+    e->truncated = 0;
+    if (bpf_probe_read_kernel(&mm, sizeof(mm), task + PT_TASK_MM_OFFSET) || !mm ||
+        bpf_probe_read_kernel(&start, sizeof(start), (char *)mm + PT_MM_ARG_START_OFFSET) ||
+        bpf_probe_read_kernel(&end, sizeof(end), (char *)mm + PT_MM_ARG_END_OFFSET) ||
+        end <= start) {
+        e->truncated = 1;
+        return;
+    }
+    unsigned long len = end - start;
+    if (len > PT_ARGS_SIZE) {
+        len = PT_ARGS_SIZE;
+        e->truncated = 1;
+    }
+    if (bpf_probe_read_user(e->args, len, (const void *)start)) {
+        e->truncated = 1;
+        return;
+    }
+    e->args_len = len;
+}
+
+/* sched_process_exec fires once the exec can no longer fail, in the new
+ * program before it runs: failed execs cost nothing here, and no syscall
+ * tracepoint (which would slow every syscall on the host) is needed. */
+int pt_process__sched_process_exec(void *ctx)
+{
+    struct tracepoint__sched__sched_process_exec *args = ctx;
     __u32 zero = 0;
     struct pt_exec_event *e = pt_exec_scratch.lookup(&zero);
     if (!e)
         return 0;
     pt_header_fill(&e->h, PT_EV_EXEC, PT_PROCESS_PROBE_ID);
-    __u32 off = 0;
-    e->truncated = 0;
-#pragma clang loop unroll(disable)
-    for (int i = 0; i < PT_ARGC_MAX; i++) {
-        const char *arg = NULL;
-        if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) || !arg)
-            break;
-        if (off > PT_ARGS_SIZE - PT_ARG_MAX) {
-            e->truncated = 1;
-            break;
-        }
-        /* The bound above is hidden from clang so that the mask stays in the
-         * code: verifiers before 6.x (Debian's 6.1) lose that bound across
-         * iterations and need the mask, with the buffer's slack, to prove
-         * the write in range. */
-        __u32 at = off;
-        asm volatile("" : "+r"(at));
-        long n = bpf_probe_read_user_str(&e->args[at & (PT_ARGS_SIZE - 1)], PT_ARG_MAX, arg);
-        if (n < 0)
-            break;
-        if (n == PT_ARG_MAX)
-            e->truncated = 1;
-        off += n;
-        if (i == PT_ARGC_MAX - 1)
-            e->truncated = 1;
-    }
-    e->args_len = off;
-    __u32 size = offsetof(struct pt_exec_event, args) + (off & (PT_ARGS_SIZE - 1));
-    if (off >= PT_ARGS_SIZE)
-        size = offsetof(struct pt_exec_event, args) + PT_ARGS_SIZE;
+    e->loginuid = pt_current_loginuid();
+    long n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename),
+                                       (char *)args + (args->data_loc_filename & 0xffff));
+    e->filename_len = n > 0 ? n - 1 : 0;
+    pt_exec_args(e);
+    __u32 size = offsetof(struct pt_exec_event, args) + (e->args_len & (PT_ARGS_SIZE - 1));
+    if (e->args_len >= PT_ARGS_SIZE)
+        size = sizeof(*e);
     if (pt_events.ringbuf_output(e, size, 0))
         pt_count_lost(PT_PROCESS_PROBE_ID);
     return 0;
-}
-
-static __always_inline int pt_exec_exit(long ret)
-{
-    struct pt_exec_ret_event *e = pt_events.ringbuf_reserve(sizeof(*e));
-    if (!e) {
-        pt_count_lost(PT_PROCESS_PROBE_ID);
-        return 0;
-    }
-    /* uid here is the one the new program runs with (setuid applied). */
-    pt_header_fill(&e->h, PT_EV_EXEC_RET, PT_PROCESS_PROBE_ID);
-    e->ret = ret;
-    e->loginuid = pt_current_loginuid();
-    pt_events.ringbuf_submit(e, 0);
-    return 0;
-}
-
-int pt_process__sys_enter_execve(void *ctx)
-{
-    struct tracepoint__syscalls__sys_enter_execve *args = ctx;
-    return pt_exec_enter(args->argv);
-}
-
-int pt_process__sys_exit_execve(void *ctx)
-{
-    struct tracepoint__syscalls__sys_exit_execve *args = ctx;
-    return pt_exec_exit(args->ret);
-}
-
-int pt_process__sys_enter_execveat(void *ctx)
-{
-    struct tracepoint__syscalls__sys_enter_execveat *args = ctx;
-    return pt_exec_enter(args->argv);
-}
-
-int pt_process__sys_exit_execveat(void *ctx)
-{
-    struct tracepoint__syscalls__sys_exit_execveat *args = ctx;
-    return pt_exec_exit(args->ret);
 }
 
 /* sched_process_exit fires for every thread; only the group leader's exit

@@ -1,11 +1,14 @@
 /* udp_session.bpf.c: UDP datagrams counted per socket and destination.
  *
- * Tracepoint form: sendto/sendmsg/sendmmsg entry remember the destination
- * the caller gave (if any); sock:sock_send_length, in the same task, sees
- * every datagram that reached the socket layer (also write() and send() on
- * connected sockets), with the socket, and counts it. Only the first
- * datagram to a destination, and the close of the socket, reach userland;
- * every other datagram is a hash lookup and two stores.
+ * Tracepoint form: the cgroup sendmsg4/sendmsg6 hooks, which run inside a
+ * UDP send that names its destination, remember it for the sending task;
+ * sock:sock_send_length, in the same task, sees every datagram that
+ * reached the socket layer (also write() and send() on connected sockets),
+ * with the socket, and counts it. Only the first datagram to a
+ * destination, and the release of the socket (the cgroup sock_release
+ * hook, in both forms), reach userland; every other datagram is a hash
+ * lookup and two stores. No syscall tracepoint is used: one would put
+ * every syscall of the host on the kernel's slow path.
  *
  * Kprobe form: udp_sendmsg/udpv6_sendmsg (msg_name or the connected peer).
  */
@@ -15,6 +18,9 @@
 BPF_TABLE("lru_hash", struct pt_udp_dest_key, struct pt_udp_dest_value, udp_session_dests,
           UDP_SESSION_MAX_DESTS);
 BPF_HASH(udp_session_sends, __u64, struct pt_udp_send, 4096);
+/* Sockets with a live session, by kernel address, so that their release
+ * ends it. LRU: a socket never released in our time just ages out. */
+BPF_TABLE("lru_hash", __u64, __u8, udp_session_socks, UDP_SESSION_MAX_DESTS);
 
 static __always_inline void udp_session_submit(__u32 record, const struct pt_udp_dest_key *key)
 {
@@ -31,7 +37,7 @@ static __always_inline void udp_session_submit(__u32 record, const struct pt_udp
 }
 
 /* One datagram from `sk` to a destination: counted, or a new destination. */
-static __always_inline void udp_session_count(struct pt_udp_dest_key *key, __s32 fd)
+static __always_inline void udp_session_count(struct pt_udp_dest_key *key)
 {
     __u64 now = bpf_ktime_get_boot_ns();
     struct pt_udp_dest_value *v = udp_session_dests.lookup(key);
@@ -48,10 +54,8 @@ static __always_inline void udp_session_count(struct pt_udp_dest_key *key, __s32
         return; /* another CPU inserted it first and counted this datagram */
     if (nv.filtered)
         return;
-    /* Remember the socket behind the fd, so its close ends the session. */
-    struct pt_sock_info *info = fd >= 0 ? pt_socket_lookup(fd) : NULL;
-    if (info)
-        info->sk = key->sk;
+    __u8 one = 1;
+    udp_session_socks.update(&key->sk, &one);
     udp_session_submit(PT_UDP_DEST_START, key);
 }
 
@@ -76,57 +80,50 @@ struct pt_sock_common_head {
     __u8 v6_daddr[16];
 };
 
-static __always_inline void udp_session_remember(__s32 fd, const void *uaddr)
+/* A send that names its destination; the datagram is counted when
+ * sock_send_length sees it leave. Each family's hook may read only its own
+ * address fields. Returns 1: the send goes on. */
+static __always_inline int udp_session_remember(struct pt_udp_send *s, __u32 port)
 {
-    struct pt_udp_send s = {.fd = fd};
-    if (pt_read_user_sockaddr(uaddr, &s.family, &s.dport, s.daddr) < 0)
-        s.family = 0;
+    s->dport = ntohs(port);
     __u64 tid = bpf_get_current_pid_tgid();
-    udp_session_sends.update(&tid, &s);
+    udp_session_sends.update(&tid, s);
+    return 1;
 }
 
-int udp_session__sys_enter_sendto(void *ctx)
+int udp_session__sendmsg4(struct bpf_sock_addr *ctx)
 {
-    struct tracepoint__syscalls__sys_enter_sendto *args = ctx;
-    udp_session_remember(args->fd, args->addr);
-    return 0;
+    struct pt_udp_send s = {.family = AF_INET};
+    __u32 ip4 = ctx->user_ip4;
+    __builtin_memcpy(s.daddr, &ip4, 4);
+    return udp_session_remember(&s, ctx->user_port);
 }
 
-int udp_session__sys_enter_sendmsg(void *ctx)
+int udp_session__sendmsg6(struct bpf_sock_addr *ctx)
 {
-    struct tracepoint__syscalls__sys_enter_sendmsg *args = ctx;
-    void *name = NULL;
-    /* msg_name is the first field of struct user_msghdr (and of mmsghdr,
-     * whose msg_hdr comes first): read by address, without the header
-     * that defines them. */
-    bpf_probe_read_user(&name, sizeof(name), (const void *)args->msg);
-    udp_session_remember(args->fd, name);
-    return 0;
-}
-
-int udp_session__sys_enter_sendmmsg(void *ctx)
-{
-    struct tracepoint__syscalls__sys_enter_sendmmsg *args = ctx;
-    void *name = NULL;
-    bpf_probe_read_user(&name, sizeof(name), (const void *)args->mmsg);
-    udp_session_remember(args->fd, name);
-    return 0;
+    struct pt_udp_send s = {.family = AF_INET6};
+    __u32 ip6[4] = {ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3]};
+    __builtin_memcpy(s.daddr, ip6, 16);
+    return udp_session_remember(&s, ctx->user_port);
 }
 
 int udp_session__sock_send_length(void *ctx)
 {
     struct tracepoint__sock__sock_send_length *args = ctx;
-    if (args->protocol != PT_IPPROTO_UDP || args->ret <= 0)
+    if (args->protocol != PT_IPPROTO_UDP)
         return 0;
     struct pt_udp_dest_key key = {.sk = (__u64)args->sk};
     __u64 tid = bpf_get_current_pid_tgid();
     struct pt_udp_send *s = udp_session_sends.lookup(&tid);
-    __s32 fd = s ? s->fd : -1;
-    if (s && s->family) {
+    if (s) {
         key.family = s->family;
         key.dport = s->dport;
         __builtin_memcpy(key.daddr, s->daddr, 16);
-    } else {
+        udp_session_sends.delete(&tid);
+    }
+    if (args->ret <= 0)
+        return 0;
+    if (!s) {
         /* A connected socket: the peer is in sock_common's leading fields,
          * the same in every kernel since 4.x (see struct pt_sock_common_head). */
         struct pt_sock_common_head head = {};
@@ -140,14 +137,7 @@ int udp_session__sock_send_length(void *ctx)
     }
     if (key.dport == 0)
         return 0; /* no destination: the send fails */
-    udp_session_count(&key, fd);
-    return 0;
-}
-
-int udp_session__sys_exit_send(void *ctx)
-{
-    __u64 tid = bpf_get_current_pid_tgid();
-    udp_session_sends.delete(&tid);
+    udp_session_count(&key);
     return 0;
 }
 
@@ -183,7 +173,7 @@ static __always_inline int udp_session_kprobe(struct pt_regs *ctx, __u16 family)
      * probe counts them: counting here too would report each twice. */
     if (family == AF_INET6 && pt_is_v4_mapped(key.daddr))
         return 0;
-    udp_session_count(&key, -1);
+    udp_session_count(&key);
     return 0;
 }
 
@@ -199,15 +189,17 @@ int udp_session__udpv6_sendmsg(struct pt_regs *ctx)
 
 #endif
 
-/* Both forms: a close of a socket whose session the kernel side knows. */
-int udp_session__sys_enter_close(void *ctx)
+/* Both forms: the release of a socket whose session the kernel side
+ * knows. The program's context is the socket itself, which is the key the
+ * sends used. */
+int udp_session__sock_release(struct bpf_sock *sk)
 {
-    struct tracepoint__syscalls__sys_enter_close *args = ctx;
-    struct pt_sock_info *info = pt_socket_lookup(args->fd);
-    if (!info || !info->sk)
-        return 0;
-    struct pt_udp_dest_key key = {.sk = info->sk};
-    info->sk = 0;
+    if (sk->protocol != PT_IPPROTO_UDP)
+        return 1;
+    struct pt_udp_dest_key key = {.sk = (__u64)sk};
+    if (!udp_session_socks.lookup(&key.sk))
+        return 1;
+    udp_session_socks.delete(&key.sk);
     udp_session_submit(PT_UDP_CLOSE, &key);
-    return 0;
+    return 1;
 }

@@ -35,9 +35,10 @@ struct pt_udp_session_event {
 };
 
 /* A send syscall between its entry and the socket layer. */
+/* The destination a send named, from the cgroup sendmsg hook to
+ * sock_send_length in the same task. */
 struct pt_udp_send {
-    __s32 fd;
-    __u16 family; /* 0: no address given (a connected socket) */
+    __u16 family;
     __u16 dport;
     __u8 daddr[16];
 };

@@ -145,8 +145,6 @@ static void exec_rec(struct side *s, uint32_t pid, uint32_t uid, char c, size_t 
     memcpy(e->args, "sh\0", 3);
     feed(s, e, size);
     free(e);
-    struct pt_exec_ret_event r = {.h = {.type = PT_EV_EXEC_RET, .pid = pid, .uid = uid}};
-    feed(s, &r, sizeof(r));
 }
 
 static void probe_rec(struct side *s, uint32_t pid, uint32_t uid, uint32_t port)

@@ -12,32 +12,36 @@
 
 #include "kernel_btf.h"
 
-/* int (id 1), then struct task { int a; <int b at byte 12>; } (id 2), and a
- * struct with a bitfield member. */
-static const char strings[] = "\0int\0task\0a\0b\0bits\0f";
-enum { S_INT = 1, S_TASK = 5, S_A = 10, S_B = 12, S_BITS = 14, S_F = 19 };
+/* int (id 1), then struct task { int a; <int b at byte 12>; } (id 2), a
+ * struct with a bitfield member (id 3), and struct outer { <an anonymous
+ * struct task at byte 32> } (id 4), as mm_struct keeps its fields. */
+static const char strings[] = "\0int\0task\0a\0b\0bits\0f\0outer";
+enum { S_INT = 1, S_TASK = 5, S_A = 10, S_B = 12, S_BITS = 14, S_F = 19, S_OUTER = 21 };
 
 struct blob {
     uint16_t magic;
     uint8_t version, flags;
     uint32_t hdr_len, type_off, type_len, str_off, str_len;
-    uint32_t types[4 + 3 + 3 * 2 + 3 + 3];
+    uint32_t types[4 + 3 + 3 * 2 + 3 + 3 + 3 + 3];
     char str[sizeof(strings)];
 };
 
 static void blob_make(struct blob *b)
 {
     uint32_t t[] = {
-        S_INT,  1u << 24,
-        4,      32, /* INT, 32 bits */
-        S_TASK, 4u << 24 | 2,
-        16,     S_A,
-        1,      0,
-        S_B,    1,
+        S_INT,   1u << 24,
+        4,       32, /* INT, 32 bits */
+        S_TASK,  4u << 24 | 2,
+        16,      S_A,
+        1,       0,
+        S_B,     1,
         96, /* STRUCT, 2 members */
-        S_BITS, 4u << 24 | 1u << 31 | 1,
-        4,      S_F,
-        1,      3u << 24 | 5, /* kflag bitfield */
+        S_BITS,  4u << 24 | 1u << 31 | 1,
+        4,       S_F,
+        1,       3u << 24 | 5, /* kflag bitfield */
+        S_OUTER, 4u << 24 | 1,
+        48,      0, /* anonymous */
+        2,       256,
     };
     memset(b, 0, sizeof(*b));
     b->magic = 0xeB9F;
@@ -60,6 +64,7 @@ static void test_offsets_from_a_blob(void **state)
     assert_int_equal(kernel_btf_member_offset(&b, sizeof(b), "task", "c"), -ENOENT);
     assert_int_equal(kernel_btf_member_offset(&b, sizeof(b), "nothere", "a"), -ENOENT);
     assert_int_equal(kernel_btf_member_offset(&b, sizeof(b), "bits", "f"), -ENOTSUP);
+    assert_int_equal(kernel_btf_member_offset(&b, sizeof(b), "outer", "b"), 32 + 12);
 }
 
 static void test_malformed_blobs(void **state)
@@ -77,17 +82,24 @@ static void test_malformed_blobs(void **state)
     assert_int_equal(kernel_btf_member_offset(&b, 10, "task", "b"), -EINVAL);
 }
 
-/* The running kernel's: task_struct.loginuid lies inside the struct, after
- * its first fields, and the file that is not there says so. */
+/* The running kernel's, read once for several queries, and the file that
+ * is not there says so for each. */
 static void test_running_kernel(void **state)
 {
-    assert_int_equal(kernel_btf_file_member_offset("/nonexistent", "task_struct", "pid"), -ENOENT);
+    struct kernel_btf_query q[] = {{"task_struct", "pid", 0},
+                                   {"task_struct", "tgid", 0},
+                                   {"mm_struct", "arg_start", 0},
+                                   {"mm_struct", "arg_end", 0}};
+    assert_int_equal(kernel_btf_file_member_offsets("/nonexistent", q, 4), -ENOENT);
+    assert_int_equal(q[3].offset, -ENOENT);
     if (access(KERNEL_BTF_PATH, R_OK) != 0)
         skip();
-    long pid = kernel_btf_file_member_offset(KERNEL_BTF_PATH, "task_struct", "pid");
-    long tgid = kernel_btf_file_member_offset(KERNEL_BTF_PATH, "task_struct", "tgid");
-    assert_true(pid > 0);
-    assert_int_equal(tgid, pid + 4); /* pid_t pid; pid_t tgid; in every kernel */
+    assert_int_equal(kernel_btf_file_member_offsets(KERNEL_BTF_PATH, q, 4), 0);
+    assert_true(q[0].offset > 0);
+    assert_int_equal(q[1].offset, q[0].offset + 4); /* pid_t pid; pid_t tgid; in every kernel */
+    /* unsigned long arg_start, arg_end: inside mm_struct's anonymous struct. */
+    assert_true(q[2].offset > 0);
+    assert_int_equal(q[3].offset, q[2].offset + 8);
 }
 
 int main(void)

@@ -27,7 +27,9 @@ static char *render_with(enum attach_mode tcp_mode, const char *template_dir, lo
     static struct probe_conf pc = {.name = "tcp_connect"};
     struct render_probe rp[2] = {{&probe_process, NULL, 0, ATTACH_TRACEPOINT},
                                  {&probe_tcp_connect, &pc, 1, tcp_mode}};
-    struct render_options opts = {template_dir, 2048, loginuid_offset};
+    struct render_options opts = {.template_dir = template_dir,
+                                  .ringbuf_pages = 2048,
+                                  .task_loginuid_offset = loginuid_offset};
     struct strbuf sb = STRBUF_INIT;
     struct pt_error err = {0};
     *ret = render_module(&opts, rp, 2, &sb, &err);
@@ -73,7 +75,8 @@ static void test_bad_tracepoint_named(void **state)
     static const struct probe_ops ops = {
         .name = "bad", .template = "common.bpf.c", .tracepoint_form = {points, 1}};
     struct render_probe rp = {&ops, NULL, 1, ATTACH_TRACEPOINT};
-    struct render_options opts = {PIDTREE_SOURCE_TEMPLATEDIR, 2048, 0};
+    struct render_options opts = {.template_dir = PIDTREE_SOURCE_TEMPLATEDIR,
+                                  .ringbuf_pages = 2048};
     struct strbuf sb = STRBUF_INIT;
     struct pt_error err = {0};
     assert_int_equal(render_module(&opts, &rp, 1, &sb, &err), -EINVAL);
@@ -129,7 +132,8 @@ static void test_many_tracepoint_anchors(void **state)
             .name = "many", .template = "common.bpf.c", .tracepoint_form = {points[i], N_POINTS}};
         rp[i] = (struct render_probe){&ops[i], NULL, (uint32_t)i + 1, ATTACH_TRACEPOINT};
     }
-    struct render_options opts = {PIDTREE_SOURCE_TEMPLATEDIR, 2048, 0};
+    struct render_options opts = {.template_dir = PIDTREE_SOURCE_TEMPLATEDIR,
+                                  .ringbuf_pages = 2048};
     struct strbuf sb = STRBUF_INIT;
     struct pt_error err = {0};
     assert_int_equal(render_module(&opts, rp, N_PROBES, &sb, &err), 0);
