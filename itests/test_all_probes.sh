@@ -16,6 +16,7 @@ udp_session: {session_max_duration: 1}
 tcp_accept: {}
 file_open: {include_paths: [$WORK/files/]}
 bashreadline: {}
+exec: {include_failed: true, filenames: ["/bin/true", "/nonexistent/*"]}
 YAML
 )
 start_daemon "$CONFIG"
@@ -52,5 +53,14 @@ python3 "$PIDTREE_SOURCE_DIR/itests/pty_shell.py" bash --norc --noprofile -i -- 
     'echo pt9_all' 'exit' > "$WORK/typed" || fail "the shell session failed: $(cat "$WORK/typed")"
 pid=$(head -n 1 "$WORK/typed")
 expect bashreadline "$pid" '.command == "echo pt9_all"' "bashreadline"
+bash -c "echo \$\$ > '$WORK/exec.pid'; /nonexistent/pt9all 2>/dev/null; exec /bin/true pt9all"
+pid=$(cat "$WORK/exec.pid")
+expect exec "$pid" '.filename == "/bin/true" and .retval == 0
+    and .proctree[0].cmdline == "/bin/true pt9all"' "exec"
+line=$(wait_json ".probe == \"exec\" and .filename == \"/nonexistent/pt9all\"") ||
+    fail "failed exec: not reported"
+echo "$line" | jq -e ".retval == -2 and .proctree[1].pid == $pid" > /dev/null ||
+    fail "failed exec: wrong event: $line"
+pass "exec, failed"
 stop_daemon
 finish

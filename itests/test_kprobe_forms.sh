@@ -11,6 +11,7 @@ net_listen: {attach: kprobe, protocols: [tcp, udp]}
 udp_session: {attach: kprobe}
 file_open: {attach: kprobe, include_paths: [/tmp/]}
 tcp_accept: {attach: kprobe}
+exec: {attach: kprobe, include_failed: true}
 bashreadline: {attach: kprobe}
 YAML
 )

@@ -14,6 +14,7 @@ static const struct probe_ops *const builtin_probes[] = {
     &probe_net_listen,
     &probe_udp_session,
     &probe_tcp_accept,
+    &probe_exec,
     &probe_file_open,
     &probe_bashreadline,
 };

@@ -88,6 +88,17 @@ struct probe_ops {
      * negative errno. */
     int (*decode)(struct probe_instance *pi, const void *record, size_t size, json_t *event);
 
+    /* Optional: a successful exec, from the process lifecycle's record (a
+     * struct pt_exec_event of `size` bytes, at least up to its args), once
+     * the process cache holds the new program. Fills `event` as decode
+     * does; -EAGAIN: no event. The kernel sends this record for every exec
+     * anyway, so a probe reporting execs costs no kernel work. */
+    int (*process_exec)(struct probe_instance *pi, const void *record, size_t size, json_t *event);
+    /* Optional: false when attach point `ap` of the chosen form is not to
+     * be attached with `conf` (its program is loaded all the same: an
+     * option switches a hook off, not the module's shape). */
+    bool (*point_active)(const struct probe_attach_point *ap, const struct probe_conf *conf);
+
     /* Optional: called once attached, with the epoll-free periodic hook
      * `tick` called every second (session expiry, snapshots). */
     int (*start)(struct probe_instance *pi);
@@ -123,6 +134,7 @@ extern const struct probe_ops probe_udp_session;
 extern const struct probe_ops probe_bashreadline;
 extern const struct probe_ops probe_file_open;
 extern const struct probe_ops probe_tcp_accept;
+extern const struct probe_ops probe_exec;
 /* The process lifecycle programs every module carries (probe id 0). */
 extern const struct probe_ops probe_process;
 

@@ -399,6 +399,9 @@ static int probes_attach(struct daemon *d)
     for (size_t i = 0; i < d->n_probes; i++) {
         const struct probe_form *form = probe_form_get(d->probes[i].ops, d->probes[i].attach);
         for (size_t j = 0; j < form->n_points; j++) {
+            const struct probe_ops *ops = d->probes[i].ops;
+            if (ops->point_active && !ops->point_active(&form->points[j], d->probes[i].conf))
+                continue;
             int ret = point_attach(d, &d->probes[i], &form->points[j]);
             if (ret < 0)
                 return ret;

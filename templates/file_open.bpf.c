@@ -75,10 +75,10 @@ static __always_inline int file_open_exit(long ret)
         return 0;
     if (!(FILE_OPEN_FAILED_ONLY && ret >= 0)) {
         e->ret = ret;
-        /* The record ends with the path's NUL. */
-        __u32 size = offsetof(struct pt_file_open_event, path) + e->path_len + 1;
-        if (size > sizeof(*e))
-            size = sizeof(*e);
+        /* The record ends with the path's NUL. The mask, not a comparison,
+         * bounds the size for every verifier; path_len is below the size. */
+        __u32 size = offsetof(struct pt_file_open_event, path) +
+                     (e->path_len & (PT_FILE_OPEN_PATH_MAX - 1)) + 1;
         if (pt_events.ringbuf_output(e, size, 0))
             pt_count_lost(PT_PROBE_ID);
     }

@@ -4,7 +4,8 @@
 #define PIDTREE_FILE_OPEN_H
 
 /* A path as the process passed it, up to this many bytes with its NUL;
- * longer ones are cut and marked. */
+ * longer ones are cut and marked. A power of two: the template masks with
+ * it. */
 #define PT_FILE_OPEN_PATH_MAX 512
 /* Prefixes are compared on a path's first bytes, at most this many (the
  * kernel's limit on an LPM trie key). */

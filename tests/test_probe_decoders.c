@@ -19,6 +19,8 @@
 #include "templates/bashreadline.h"
 #include "templates/file_open.h"
 #include "templates/tcp_accept.h"
+#include "templates/exec.h"
+#include "config.h"
 
 /* The decoder's fields for one record, as compact JSON with sorted keys. */
 static char *decode(const struct probe_ops *ops, const void *record, size_t size, int *ret)
@@ -139,6 +141,71 @@ static void test_tcp_accept(void **state)
                   "{\"laddr\":\"::1\",\"lport\":22,\"raddr\":\"127.0.0.5\",\"rport\":50000}");
 }
 
+static const struct probe_schema *find_schema(const char *name, void *ctx)
+{
+    const struct probe_ops *ops = probe_builtin_find(name);
+    return ops ? &ops->schema : NULL;
+}
+
+/* exec: successful execs from the lifecycle's record, failed ones from its
+ * own; uid and filename filters on both. */
+static void test_exec(void **state)
+{
+    const struct probe_ops *ops = probe_builtin_find("exec");
+    struct config_probes probes = {find_schema, NULL, NULL};
+    struct config *cfg = NULL;
+    struct pt_error err;
+    assert_int_equal(config_load_string("exec:\n  uids: [0, 1000]\n  exclude_uids: [1000]\n"
+                                        "  exclude_filenames: ['/usr/lib/*', '*.sh']\n",
+                                        "c.yml", &probes, &cfg, &err),
+                     0);
+    struct probe_instance pi = {.ops = ops, .conf = &cfg->probes[0]};
+    struct pt_exec_event *e = calloc(1, sizeof(*e));
+    assert_non_null(e);
+    strcpy(e->filename, "/usr/bin/id");
+    e->filename_len = 11;
+    size_t size = offsetof(struct pt_exec_event, args);
+    json_t *event = json_object();
+    assert_int_equal(ops->process_exec(&pi, e, size, event), 0);
+    char *text = json_dumps(event, JSON_SORT_KEYS | JSON_COMPACT);
+    assert_string_equal(text, "{\"filename\":\"/usr/bin/id\",\"retval\":0}");
+    free(text);
+    json_decref(event);
+    /* Filtered: a uid not in uids, an excluded uid, an excluded glob ('*'
+     * crosses '/'), a glob on the name's end. */
+    static const struct {
+        uint32_t uid;
+        const char *path;
+    } dropped[] = {
+        {5, "/usr/bin/id"}, {1000, "/usr/bin/id"}, {0, "/usr/lib/git-core/git"}, {0, "./run.sh"}};
+    for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++) {
+        e->h.uid = dropped[i].uid;
+        memset(e->filename, 0, sizeof(e->filename));
+        strcpy(e->filename, dropped[i].path);
+        e->filename_len = (uint32_t)strlen(dropped[i].path);
+        event = json_object();
+        assert_int_equal(ops->process_exec(&pi, e, size, event), -EAGAIN);
+        assert_int_equal(json_object_size(event), 0);
+        json_decref(event);
+    }
+    /* A filename_len past the buffer is bounded by it. */
+    e->h.uid = 0;
+    memset(e->filename, 'x', sizeof(e->filename));
+    e->filename_len = 100000;
+    event = json_object();
+    assert_int_equal(ops->process_exec(&pi, e, size, event), 0);
+    assert_int_equal(strlen(json_string_value(json_object_get(event, "filename"))),
+                     PT_FILENAME_MAX);
+    json_decref(event);
+    free(e);
+
+    struct pt_exec_failed_event f = {.ret = -13, .filename_len = 9};
+    strcpy(f.filename, "/etc/x\xffy");
+    expect_fields(ops, &f, offsetof(struct pt_exec_failed_event, filename) + 10,
+                  "{\"filename\":\"/etc/x\xef\xbf\xbdy\",\"retval\":-13}");
+    config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -146,6 +213,7 @@ int main(void)
         cmocka_unit_test(test_file_open_flags),
         cmocka_unit_test(test_file_open_records),
         cmocka_unit_test(test_tcp_accept),
+        cmocka_unit_test(test_exec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
