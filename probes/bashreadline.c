@@ -14,7 +14,7 @@ enum { BASHREADLINE_BINARY };
 static const struct probe_option bashreadline_options[] = {
     /* The shell whose readline() is probed. Another bash (a container's, a
      * static build) is another binary: a uprobe is on one file. */
-    [BASHREADLINE_BINARY] = {"binary", POPT_PATH, .def_str = "/bin/bash"},
+    [BASHREADLINE_BINARY] = {.name = "binary", .type = POPT_PATH, .def_str = "/bin/bash"},
 };
 
 /* Bash has no tracepoint; the same uprobe serves both forms, so a kernel

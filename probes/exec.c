@@ -16,13 +16,23 @@ enum { EXEC_INCLUDE_FAILED, EXEC_UIDS, EXEC_EXCLUDE_UIDS, EXEC_FILENAMES, EXEC_E
 
 static const struct probe_option exec_options[] = {
     /* Attaches execve/execveat's syscall tracepoints: a restart. */
-    [EXEC_INCLUDE_FAILED] = {"include_failed", POPT_BOOL},
+    [EXEC_INCLUDE_FAILED] = {.name = "include_failed", .type = POPT_BOOL},
     /* The rest is decided on the record the kernel sends for every exec
      * anyway, at each event: -w swaps them. uid 4294967295 is no uid. */
-    [EXEC_UIDS] = {"uids", POPT_INTS, POPT_SWAPPABLE, 0, 4294967294ll},
-    [EXEC_EXCLUDE_UIDS] = {"exclude_uids", POPT_INTS, POPT_SWAPPABLE, 0, 4294967294ll},
-    [EXEC_FILENAMES] = {"filenames", POPT_STRINGS, POPT_SWAPPABLE, .max = EXEC_GLOBS_MAX},
-    [EXEC_EXCLUDE_FILENAMES] = {"exclude_filenames", POPT_STRINGS, POPT_SWAPPABLE,
+    [EXEC_UIDS] =
+        {.name = "uids", .type = POPT_INTS, .flags = POPT_SWAPPABLE, .min = 0, .max = 4294967294ll},
+    [EXEC_EXCLUDE_UIDS] = {.name = "exclude_uids",
+                           .type = POPT_INTS,
+                           .flags = POPT_SWAPPABLE,
+                           .min = 0,
+                           .max = 4294967294ll},
+    [EXEC_FILENAMES] = {.name = "filenames",
+                        .type = POPT_STRINGS,
+                        .flags = POPT_SWAPPABLE,
+                        .max = EXEC_GLOBS_MAX},
+    [EXEC_EXCLUDE_FILENAMES] = {.name = "exclude_filenames",
+                                .type = POPT_STRINGS,
+                                .flags = POPT_SWAPPABLE,
                                 .max = EXEC_GLOBS_MAX},
 };
 

@@ -21,12 +21,16 @@ enum { FO_INCLUDE_PATHS, FO_EXCLUDE_PATHS, FO_WRITE_ONLY, FO_FAILED_ONLY };
 
 static const struct probe_option file_open_options[] = {
     /* In the kernel's prefix map: -w swaps them. */
-    [FO_INCLUDE_PATHS] = {"include_paths", POPT_STRINGS, POPT_ABSOLUTE | POPT_SWAPPABLE,
+    [FO_INCLUDE_PATHS] = {.name = "include_paths",
+                          .type = POPT_STRINGS,
+                          .flags = POPT_ABSOLUTE | POPT_SWAPPABLE,
                           .max = FO_PREFIXES_MAX},
-    [FO_EXCLUDE_PATHS] = {"exclude_paths", POPT_STRINGS, POPT_ABSOLUTE | POPT_SWAPPABLE,
+    [FO_EXCLUDE_PATHS] = {.name = "exclude_paths",
+                          .type = POPT_STRINGS,
+                          .flags = POPT_ABSOLUTE | POPT_SWAPPABLE,
                           .max = FO_PREFIXES_MAX},
-    [FO_WRITE_ONLY] = {"write_only", POPT_BOOL},
-    [FO_FAILED_ONLY] = {"failed_only", POPT_BOOL},
+    [FO_WRITE_ONLY] = {.name = "write_only", .type = POPT_BOOL},
+    [FO_FAILED_ONLY] = {.name = "failed_only", .type = POPT_BOOL},
 };
 
 /* Every exit shares one program: the three exit records have one layout. */

@@ -41,12 +41,20 @@ enum { NL_TCP = 1 << 0, NL_UDP = 1 << 1 }; /* bits of protocols */
 static const char *const net_listen_protocols[] = {"tcp", "udp", NULL};
 
 static const struct probe_option net_listen_options[] = {
-    [NL_PROTOCOLS] = {"protocols", POPT_NAMES, 0, .names = net_listen_protocols, .def = NL_TCP},
+    [NL_PROTOCOLS] = {.name = "protocols",
+                      .type = POPT_NAMES,
+                      .names = net_listen_protocols,
+                      .def = NL_TCP},
     /* Read at every tick and event: -w swaps them. */
-    [NL_SNAPSHOT_PERIODICITY] = {"snapshot_periodicity", POPT_INT,
-                                 POPT_OFF_IS_ZERO | POPT_SWAPPABLE, 0, 86400 * 365},
-    [NL_SAME_NAMESPACE_ONLY] = {"same_namespace_only", POPT_BOOL, POPT_SWAPPABLE},
-    [NL_EXCLUDE_RANDOM_BIND] = {"exclude_random_bind", POPT_BOOL},
+    [NL_SNAPSHOT_PERIODICITY] = {.name = "snapshot_periodicity",
+                                 .type = POPT_INT,
+                                 .flags = POPT_OFF_IS_ZERO | POPT_SWAPPABLE,
+                                 .min = 0,
+                                 .max = 86400 * 365},
+    [NL_SAME_NAMESPACE_ONLY] = {.name = "same_namespace_only",
+                                .type = POPT_BOOL,
+                                .flags = POPT_SWAPPABLE},
+    [NL_EXCLUDE_RANDOM_BIND] = {.name = "exclude_random_bind", .type = POPT_BOOL},
 };
 
 struct net_listen_state {

@@ -32,8 +32,12 @@ static const struct probe_attach_point udp_session_kprobes[] = {
 enum { UDP_SESSION_MAX_DURATION };
 static const struct probe_option udp_session_options[] = {
     /* Read at every tick: -w swaps it. 1 ms to 30 days, default 120 s. */
-    [UDP_SESSION_MAX_DURATION] = {"session_max_duration", POPT_SECONDS, POPT_SWAPPABLE, 1,
-                                  86400ll * 30 * 1000, .def = 120 * 1000},
+    [UDP_SESSION_MAX_DURATION] = {.name = "session_max_duration",
+                                  .type = POPT_SECONDS,
+                                  .flags = POPT_SWAPPABLE,
+                                  .min = 1,
+                                  .max = 86400ll * 30 * 1000,
+                                  .def = 120 * 1000},
 };
 
 struct udp_session_state {
