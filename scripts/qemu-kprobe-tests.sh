@@ -154,7 +154,7 @@ ip link set lo up
 hostname pidtree-guest
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin PIDTREE_ATTACH_TIMEOUT=900
 export PIDTREE_BIN=$BUILD/pidtree-bcc PIDTREE_BUILD_DIR=$BUILD PIDTREE_SOURCE_DIR=$ROOT
-${PIDTREE_ALL_PROBES:+export PIDTREE_ALL_PROBES="$PIDTREE_ALL_PROBES"}
+export PIDTREE_ALL_PROBES='${PIDTREE_ALL_PROBES:-}' # empty: every probe
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 echo "QEMU-KERNEL \$(uname -r) kprobes=\$(test -e /sys/kernel/tracing/kprobe_events && echo yes || echo no)"
 run() { # run MODE TEST
