@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "file_open_flags.h"
@@ -33,7 +34,11 @@ static const struct probe_option file_open_options[] = {
     [FO_FAILED_ONLY] = {.name = "failed_only", .type = POPT_BOOL},
 };
 
-/* Every exit shares one program: the three exit records have one layout. */
+/* Two ways with tracepoints: entry and exit hooks (the exits share one
+ * program: the three exit records have one layout), or, where the kernel
+ * gives a program the registers the syscall was entered with, the exits
+ * alone (FO_EXIT_ONLY_FIRST on): one hook per open instead of two. */
+#define FO_EXIT_ONLY_FIRST 6
 static const struct probe_attach_point file_open_tracepoints[] = {
     {PROBE_TRACEPOINT, "syscalls/sys_enter_open", "file_open__sys_enter_open"},
     {PROBE_TRACEPOINT, "syscalls/sys_enter_openat", "file_open__sys_enter_openat"},
@@ -41,7 +46,12 @@ static const struct probe_attach_point file_open_tracepoints[] = {
     {PROBE_TRACEPOINT, "syscalls/sys_exit_open", "file_open__sys_exit_open"},
     {PROBE_TRACEPOINT, "syscalls/sys_exit_openat", "file_open__sys_exit_open"},
     {PROBE_TRACEPOINT, "syscalls/sys_exit_openat2", "file_open__sys_exit_open"},
+    [FO_EXIT_ONLY_FIRST] = {PROBE_TRACEPOINT, "syscalls/sys_exit_open",
+                            "file_open__sys_exit_open_regs"},
+    {PROBE_TRACEPOINT, "syscalls/sys_exit_openat", "file_open__sys_exit_openat_regs"},
+    {PROBE_TRACEPOINT, "syscalls/sys_exit_openat2", "file_open__sys_exit_openat2_regs"},
 };
+#define FO_TRACEPOINTS (sizeof(file_open_tracepoints) / sizeof(file_open_tracepoints[0]))
 
 static const struct probe_attach_point file_open_kprobes[] = {
     {PROBE_KPROBE, "do_sys_openat2", "file_open__do_sys_openat2"},
@@ -105,6 +115,28 @@ json_t *file_open_flag_names(uint32_t flags)
     return names;
 }
 
+/* The exit hooks alone need bpf_task_pt_regs() (5.15) and the x86-64
+ * syscall registers the template reads. */
+static bool file_open_exit_only(void)
+{
+    static int known = -1;
+    struct utsname u;
+    unsigned major = 0, minor = 0;
+    if (known < 0)
+        known = uname(&u) == 0 && strcmp(u.machine, "x86_64") == 0 &&
+                sscanf(u.release, "%u.%u", &major, &minor) == 2 &&
+                (major > 5 || (major == 5 && minor >= 15));
+    return known == 1;
+}
+
+static bool file_open_point_active(const struct probe_attach_point *ap,
+                                   const struct probe_conf *conf)
+{
+    if (ap < file_open_tracepoints || ap >= file_open_tracepoints + FO_TRACEPOINTS)
+        return true; /* the kprobe form */
+    return (ap - file_open_tracepoints >= FO_EXIT_ONLY_FIRST) == file_open_exit_only();
+}
+
 /* A path in both lists would depend on which was read last. */
 static int file_open_validate(const struct probe_ops *ops, const struct probe_conf *conf,
                               struct pt_error *err)
@@ -125,9 +157,9 @@ static int file_open_render_settings(const struct probe_ops *ops, const struct p
 {
     return strbuf_printf(out,
                          "#define FILE_OPEN_WRITE_ONLY %d\n#define FILE_OPEN_FAILED_ONLY %d\n"
-                         "#define FILE_OPEN_SELF_TGID %d\n",
+                         "#define FILE_OPEN_SELF_TGID %d\n#define FILE_OPEN_EXIT_ONLY %d\n",
                          conf->opts[FO_WRITE_ONLY].i ? 1 : 0, conf->opts[FO_FAILED_ONLY].i ? 1 : 0,
-                         (int)getpid());
+                         (int)getpid(), file_open_exit_only() ? 1 : 0);
 }
 
 static void prefix_key(const char *prefix, struct pt_file_open_key *key)
@@ -203,13 +235,13 @@ const struct probe_ops probe_file_open = {
     .name = "file_open",
     .header = "file_open.h",
     .template = "file_open.bpf.c",
-    .tracepoint_form = {file_open_tracepoints,
-                        sizeof(file_open_tracepoints) / sizeof(file_open_tracepoints[0])},
+    .tracepoint_form = {file_open_tracepoints, FO_TRACEPOINTS},
     .kprobe_form = {file_open_kprobes, sizeof(file_open_kprobes) / sizeof(file_open_kprobes[0])},
     /* Records end with the path: the smallest holds its NUL. */
     .record_size = offsetof(struct pt_file_open_event, path) + 1,
     .schema = PROBE_SCHEMA_NO_ADDRESSES(file_open_options),
     .validate = file_open_validate,
+    .point_active = file_open_point_active,
     .render_settings = file_open_render_settings,
     .maps_load = file_open_maps_load,
     .decode = file_open_decode,

@@ -47,6 +47,12 @@ const struct probe_form *probe_form_get(const struct probe_ops *ops, enum attach
     return mode == ATTACH_KPROBE ? &ops->kprobe_form : &ops->tracepoint_form;
 }
 
+bool probe_point_active(const struct probe_ops *ops, const struct probe_conf *conf,
+                        const struct probe_attach_point *ap)
+{
+    return !ops->point_active || ops->point_active(ap, conf);
+}
+
 const char *probe_attach_kind_name(enum probe_attach_kind kind)
 {
     static const char *const names[] = {

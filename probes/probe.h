@@ -94,9 +94,9 @@ struct probe_ops {
      * does; -EAGAIN: no event. The kernel sends this record for every exec
      * anyway, so a probe reporting execs costs no kernel work. */
     int (*process_exec)(struct probe_instance *pi, const void *record, size_t size, json_t *event);
-    /* Optional: false when attach point `ap` of the chosen form is not to
-     * be attached with `conf` (its program is loaded all the same: an
-     * option switches a hook off, not the module's shape). */
+    /* Optional: false when attach point `ap` of the chosen form is not used
+     * with `conf` (an option off, a kernel without a helper): its program
+     * is neither loaded nor attached, and the template may leave it out. */
     bool (*point_active)(const struct probe_attach_point *ap, const struct probe_conf *conf);
 
     /* Optional: called once attached, with the epoll-free periodic hook
@@ -137,6 +137,10 @@ extern const struct probe_ops probe_tcp_accept;
 extern const struct probe_ops probe_exec;
 /* The process lifecycle programs every module carries (probe id 0). */
 extern const struct probe_ops probe_process;
+
+/* True unless the probe's point_active says `ap` is not used with `conf`. */
+bool probe_point_active(const struct probe_ops *ops, const struct probe_conf *conf,
+                        const struct probe_attach_point *ap);
 
 /* "tracepoint", "kprobe", "kretprobe", "cgroup", "uprobe", "uretprobe". */
 const char *probe_attach_kind_name(enum probe_attach_kind kind);

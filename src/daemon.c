@@ -323,6 +323,8 @@ static int module_load(struct daemon *d, const char *text)
     for (size_t i = 0; i < d->n_probes; i++) {
         const struct probe_form *form = probe_form_get(d->probes[i].ops, d->probes[i].attach);
         for (size_t j = 0; j < form->n_points; j++) {
+            if (!probe_point_active(d->probes[i].ops, d->probes[i].conf, &form->points[j]))
+                continue;
             bool dup = false;
             for (size_t k = 0; k < n && !dup; k++)
                 dup = strcmp(specs[k].function, form->points[j].function) == 0;
@@ -399,8 +401,7 @@ static int probes_attach(struct daemon *d)
     for (size_t i = 0; i < d->n_probes; i++) {
         const struct probe_form *form = probe_form_get(d->probes[i].ops, d->probes[i].attach);
         for (size_t j = 0; j < form->n_points; j++) {
-            const struct probe_ops *ops = d->probes[i].ops;
-            if (ops->point_active && !ops->point_active(&form->points[j], d->probes[i].conf))
+            if (!probe_point_active(d->probes[i].ops, d->probes[i].conf, &form->points[j]))
                 continue;
             int ret = point_attach(d, &d->probes[i], &form->points[j]);
             if (ret < 0)

@@ -97,6 +97,8 @@ static int render_preamble(const struct render_options *opts, const struct rende
         const struct probe_form *form = probe_form_get(probes[i].ops, probes[i].attach);
         for (size_t j = 0; j < form->n_points && ret == 0; j++) {
             char target[512];
+            if (!probe_point_active(probes[i].ops, probes[i].conf, &form->points[j]))
+                continue;
             if (probe_attach_target(probes[i].ops, probes[i].conf, &form->points[j], target,
                                     sizeof(target)) < 0)
                 snprintf(target, sizeof(target), "%s", form->points[j].target);

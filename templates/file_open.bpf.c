@@ -18,7 +18,8 @@
  * Kprobe form: do_sys_openat2 entry and return (every open syscall goes
  * through it since 5.6).
  *
- * Settings: FILE_OPEN_WRITE_ONLY, FILE_OPEN_FAILED_ONLY, FILE_OPEN_SELF_TGID.
+ * Settings: FILE_OPEN_WRITE_ONLY, FILE_OPEN_FAILED_ONLY, FILE_OPEN_SELF_TGID,
+ * FILE_OPEN_EXIT_ONLY (the exit hooks alone; the daemon attaches those).
  */
 
 /* open(2)'s flags: ABI, the same on every architecture these kernels run. */
@@ -32,19 +33,22 @@ BPF_LPM_TRIE(file_open_prefixes, struct pt_file_open_key, __u8, PT_FILE_OPEN_PRE
  * never returns (killed in the call) cannot fill it. */
 BPF_TABLE("lru_hash", __u32, struct pt_file_open_event, file_open_pending, 10240);
 
-static __always_inline int file_open_enter(const char *filename, __u32 flags, __u32 mode)
+/* The open's event in the scratch buffer, unless a switch or a prefix drops
+ * it (NULL). The header's time and ids are the caller's now. */
+static __always_inline struct pt_file_open_event *file_open_decide(const char *filename,
+                                                                   __u32 flags, __u32 mode)
 {
     __u64 pid_tgid = bpf_get_current_pid_tgid();
     if ((pid_tgid >> 32) == FILE_OPEN_SELF_TGID)
-        return 0;
+        return NULL;
     /* Written to: the access mode, or a create or truncate. */
     if (FILE_OPEN_WRITE_ONLY && !(flags & (FILE_OPEN_O_ACCMODE | FILE_OPEN_O_CREAT |
                                            FILE_OPEN_O_TRUNC)))
-        return 0;
+        return NULL;
     __u32 zero = 0;
     struct pt_file_open_event *e = file_open_scratch.lookup(&zero);
     if (!e)
-        return 0;
+        return NULL;
     long n = bpf_probe_read_user_str(e->path, sizeof(e->path), filename);
     if (n <= 0) {
         e->path[0] = '\0';
@@ -56,13 +60,33 @@ static __always_inline int file_open_enter(const char *filename, __u32 flags, __
     e->path_bits = 8 * (len < PT_FILE_OPEN_PREFIX_MAX ? len : PT_FILE_OPEN_PREFIX_MAX);
     __u8 *verdict = file_open_prefixes.lookup((struct pt_file_open_key *)&e->path_bits);
     if (verdict && *verdict == PT_FILE_OPEN_DROP)
-        return 0;
+        return NULL;
     pt_header_fill(&e->h, PT_EV_PROBE, PT_PROBE_ID);
     e->flags = flags;
     e->mode = mode;
     e->ret = 0;
     e->pad = 0;
-    __u32 tid = (__u32)pid_tgid;
+    return e;
+}
+
+static __always_inline void file_open_submit(struct pt_file_open_event *e, long ret)
+{
+    e->ret = ret;
+    /* The record ends with the path's NUL. The mask, not a comparison,
+     * bounds the size for every verifier; path_len is below the size. */
+    __u32 size =
+        offsetof(struct pt_file_open_event, path) + (e->path_len & (PT_FILE_OPEN_PATH_MAX - 1)) + 1;
+    if (pt_events.ringbuf_output(e, size, 0))
+        pt_count_lost(PT_PROBE_ID);
+}
+
+/* At the call, when the result comes from a second hook: the event waits. */
+static __always_inline int file_open_enter(const char *filename, __u32 flags, __u32 mode)
+{
+    struct pt_file_open_event *e = file_open_decide(filename, flags, mode);
+    if (!e)
+        return 0;
+    __u32 tid = e->h.tid;
     file_open_pending.update(&tid, e);
     return 0;
 }
@@ -73,15 +97,8 @@ static __always_inline int file_open_exit(long ret)
     struct pt_file_open_event *e = file_open_pending.lookup(&tid);
     if (!e)
         return 0;
-    if (!(FILE_OPEN_FAILED_ONLY && ret >= 0)) {
-        e->ret = ret;
-        /* The record ends with the path's NUL. The mask, not a comparison,
-         * bounds the size for every verifier; path_len is below the size. */
-        __u32 size = offsetof(struct pt_file_open_event, path) +
-                     (e->path_len & (PT_FILE_OPEN_PATH_MAX - 1)) + 1;
-        if (pt_events.ringbuf_output(e, size, 0))
-            pt_count_lost(PT_PROBE_ID);
-    }
+    if (!(FILE_OPEN_FAILED_ONLY && ret >= 0))
+        file_open_submit(e, ret);
     file_open_pending.delete(&tid);
     return 0;
 }
@@ -115,6 +132,58 @@ int file_open__sys_exit_open(void *ctx)
     struct tracepoint__syscalls__sys_exit_open *args = ctx;
     return file_open_exit(args->ret);
 }
+
+/* One hook per open instead of two (FILE_OPEN_EXIT_ONLY: x86-64, 5.15 and
+ * later): at the exit, the call's arguments are still in the registers the
+ * entry saved (the syscall ABI: di, si, dx, r10), and the path in the
+ * caller's memory. Each syscall-tracepoint hook costs every open the
+ * tracing path's entry into BPF, so this halves what opens pay. */
+#if FILE_OPEN_EXIT_ONLY
+static __always_inline int file_open_at_exit(long ret, const char *filename, __u32 flags,
+                                             __u32 mode)
+{
+    if (FILE_OPEN_FAILED_ONLY && ret >= 0)
+        return 0;
+    struct pt_file_open_event *e = file_open_decide(filename, flags, mode);
+    if (e)
+        file_open_submit(e, ret);
+    return 0;
+}
+
+static __always_inline int file_open_regs(struct pt_regs *regs)
+{
+    struct pt_regs *saved = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+    return bpf_probe_read_kernel(regs, sizeof(*regs), saved);
+}
+
+int file_open__sys_exit_open_regs(void *ctx)
+{
+    struct tracepoint__syscalls__sys_exit_open *args = ctx;
+    struct pt_regs r = {};
+    if (file_open_regs(&r))
+        return 0;
+    return file_open_at_exit(args->ret, (const char *)r.di, r.si, r.dx);
+}
+
+int file_open__sys_exit_openat_regs(void *ctx)
+{
+    struct tracepoint__syscalls__sys_exit_open *args = ctx;
+    struct pt_regs r = {};
+    if (file_open_regs(&r))
+        return 0;
+    return file_open_at_exit(args->ret, (const char *)r.si, r.dx, r.r10);
+}
+
+int file_open__sys_exit_openat2_regs(void *ctx)
+{
+    struct tracepoint__syscalls__sys_exit_open *args = ctx;
+    struct pt_regs r = {};
+    __u64 how[2] = {};
+    if (file_open_regs(&r) || bpf_probe_read_user(how, sizeof(how), (const void *)r.dx))
+        return 0;
+    return file_open_at_exit(args->ret, (const char *)r.si, (__u32)how[0], (__u32)how[1]);
+}
+#endif
 
 #else /* PT_ATTACH_KPROBE */
 
