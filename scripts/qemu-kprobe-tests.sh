@@ -10,16 +10,17 @@
 # $PIDTREE_QEMU_CACHE), copies the project's build into an ext4 image,
 # boots it, and runs each test with every probe forced to its kprobe form,
 # test_all_probes (every probe in one daemon) likewise, then tcp_connect
-# once more with the automatic choice. Then the same image boots the other
-# releases' stock kernels in PIDTREE_QEMU_KERNELS (default: bullseye's 5.10
-# and trixie's 6.12, each with its own headers from the mirror, installed
-# beside bookworm's userland) and runs test_all_probes forced to the kprobe
-# forms and with the automatic choice: one compile each, to keep the matrix
-# within CI's time. Results come back over the serial console; any failure
-# fails the run. Each boot is bounded by PIDTREE_QEMU_TIMEOUT seconds.
-# PIDTREE_QEMU_PRIMARY=0 skips the bookworm boot (to look at one of the
-# other kernels), and PIDTREE_ALL_PROBES reaches test_all_probes in the
-# guest (a subset of the probes).
+# and test_all_probes once more with the automatic choice. Then the same
+# image boots the other releases' stock kernels in PIDTREE_QEMU_KERNELS
+# (default: bullseye's 5.10 and trixie's 6.12, each with its own headers
+# from the mirror, unpacked beside bookworm's userland) and runs
+# test_all_probes forced to the kprobe forms and with the automatic choice:
+# one compile each, to keep the matrix within CI's time. Results come back
+# over the serial console; any failure fails the run. Each boot is bounded
+# by PIDTREE_QEMU_TIMEOUT seconds. PIDTREE_QEMU_PRIMARY=0 skips the
+# bookworm boot (to look at one of the other kernels), and
+# PIDTREE_ALL_PROBES reaches test_all_probes in the guest (a subset of the
+# probes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -172,6 +173,7 @@ if grep -q pidtree.quick /proc/cmdline; then
 else
     for t in $SUITE test_all_probes; do run kprobe \$t; done
     run auto test_tcp_connect
+    run auto test_all_probes
 fi
 echo QEMU-DONE
 sync
