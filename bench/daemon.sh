@@ -11,7 +11,8 @@ bench_tools() {
     LATENCY=$PWD/$BUILD/bench/line_latency
 }
 
-# bench_start_daemon CONFIG OUTPUT: runs $BIN writing OUTPUT, its stderr in
+# bench_start_daemon CONFIG OUTPUT [ARGS...]: runs $BIN writing OUTPUT
+# (with ARGS: bench/rules.sh's rules), its stderr in
 # $WORK/daemon.err, and waits (at most 60 s) until its probes are attached.
 # Sets DAEMON_PID and STARTUP_S (seconds from launch to attached); exits the
 # calling script when the daemon dies or does not attach.
@@ -19,7 +20,7 @@ bench_start_daemon() {
     local t0 deadline
     t0=$(date +%s.%N)
     deadline=$((SECONDS + 60))
-    "$BIN" -c "$1" -f "$2" 2> "$WORK/daemon.err" &
+    "$BIN" -c "$1" -f "$2" "${@:3}" 2> "$WORK/daemon.err" &
     DAEMON_PID=$!
     until grep -q "attached in" "$WORK/daemon.err"; do
         kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$WORK/daemon.err" >&2; exit 1; }

@@ -240,8 +240,8 @@ expect_exit 2 "'attribute_kee' (sourceipmap takes hostfiles, attribute_key) (ref
     "$PIDTREE_BIN" -c "$CONFIG" -p --strict
 pass "unknown keys and plugin arguments: a warning with file and line; --strict refuses them (exit 2)"
 
-# ---- The original's example_config.yml: container_labels is refused, and
-# the message says it is not implemented yet.
+# ---- The original's example_config.yml, container_labels included, is
+# accepted as it is; the module then looks containers up for tcp_connect.
 CONFIG=$(write_config example.yml <<'YAML'
 ---
 _net_filters: &net_filters
@@ -271,11 +271,12 @@ net_listen:
     - 30000-40000
 YAML
 )
-expect_exit 2 "container_labels: not supported yet" "$PIDTREE_BIN" -c "$CONFIG" -p
-grep -qF "$CONFIG:9: tcp_connect.container_labels" "$WORK/stderr" ||
-    fail "container_labels message lacks file, line and key: $(cat "$WORK/stderr")"
-sed -i '/container_labels/,/key=value/d' "$CONFIG"
-"$PIDTREE_BIN" -c "$CONFIG" -p > /dev/null 2> "$WORK/stderr" ||
-    fail "the original's example without container_labels refused: $(cat "$WORK/stderr")"
-pass "the original's example: container_labels refused as not implemented yet, the rest accepted"
+"$PIDTREE_BIN" -c "$CONFIG" -p > "$WORK/module.c" 2> "$WORK/stderr" ||
+    fail "the original's example refused: $(cat "$WORK/stderr")"
+# Exactly tcp_connect's bit, whatever its probe id.
+id=$(sed -n 's/.* tcp_connect (id \([0-9]*\),.*/\1/p' "$WORK/module.c" | head -n 1)
+[ -n "$id" ] || fail "no tcp_connect in the module's preamble"
+grep -qx "#define PT_CONTAINER_PROBES $(printf '0x%x' $((1 << id)))" "$WORK/module.c" ||
+    fail "container_labels not rendered for tcp_connect (id $id): $(grep PT_CONTAINER "$WORK/module.c")"
+pass "the original's example, container_labels included, accepted; one probe filters by container"
 finish

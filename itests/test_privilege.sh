@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib.sh"
 require_root
 
 # CAP_DAC_READ_SEARCH (2), CAP_SYS_PTRACE (19), CAP_PERFMON (38), CAP_BPF (39).
-KEPT=$(printf '%016x' $(((1 << 2) | (1 << 19) | (1 << 38) | (1 << 39))))
+KEPT=$(printf '%016x' $(((1 << 2) | (1 << 12) | (1 << 19) | (1 << 38) | (1 << 39))))
 
 cap_field() { # cap_field PID FIELD: the hex mask from /proc/PID/status
     awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"
@@ -48,9 +48,9 @@ for i in $(seq 1 600); do grep -q "attached in" "$ERR" && break; kill -0 "$DAEMO
 grep -q "attached in" "$ERR" || fail "daemon did not attach: $(cat "$ERR")"
 
 check_caps "after attach"
-grep -q "capabilities kept after attach: cap_dac_read_search,cap_sys_ptrace,cap_perfmon,cap_bpf=ep$" "$ERR" ||
+grep -q "capabilities kept after attach: cap_dac_read_search,cap_net_admin,cap_sys_ptrace,cap_perfmon,cap_bpf=ep$" "$ERR" ||
     fail "the kept set is not logged: $(cat "$ERR")"
-pass "after attach: CapEff = CapPrm = CapBnd = bpf, perfmon, sys_ptrace, dac_read_search; nothing inheritable or ambient"
+pass "after attach: CapEff = CapPrm = CapBnd = bpf, perfmon, net_admin, sys_ptrace, dac_read_search; nothing inheritable or ambient"
 
 mode=$(stat -c %a "$OUTFILE")
 [ $((8#$mode & 8#007)) -eq 0 ] || fail "output file created with mode $mode: others can read it"
@@ -118,14 +118,14 @@ pass "after the drop a snapshot still finds another user's listener (pid $nobody
 
 # Without them (bounding set of the loading capabilities only) it cannot.
 : > "$OUT"
-setpriv --bounding-set -all,+bpf,+perfmon --inh-caps -all -- \
+setpriv --bounding-set -all,+bpf,+perfmon,+net_admin --inh-caps -all -- \
     "$PIDTREE_BIN" -c "$CONFIG" -f "$OUT" 2> "$ERR" &
 DAEMON_PID=$!
 for _ in $(seq 1 600); do grep -q "attached in" "$ERR" && break; sleep 0.1; done
-grep -q "attached in" "$ERR" || fail "no attach with CAP_BPF and CAP_PERFMON only: $(cat "$ERR")"
+grep -q "attached in" "$ERR" || fail "no attach with CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN only: $(cat "$ERR")"
 wait_json ".pid == $root_pid and .port == 7962" > /dev/null || fail "the snapshot missed the capability-less root listener"
 sleep 2 # two more snapshots
 [ "$(count_json ".pid == $nobody_pid")" -eq 0 ] || fail "found nobody's listener without the capabilities"
 stop_daemon
-pass "with CAP_BPF and CAP_PERFMON only, a capability-less root listener is found and nobody's is not"
+pass "with CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN only, a capability-less root listener is found and nobody's is not"
 finish

@@ -51,6 +51,11 @@ static int bashreadline_decode(struct probe_instance *pi, const void *record, si
     return 0;
 }
 
+/* For rules (src/rules.h). */
+static const struct probe_field bashreadline_fields[] = {
+    {"command", PROBE_FIELD_STRING, PROBE_KERNEL_NONE},
+};
+
 const struct probe_ops probe_bashreadline = {
     .name = "bashreadline",
     .header = "bashreadline.h",
@@ -61,6 +66,8 @@ const struct probe_ops probe_bashreadline = {
                     sizeof(bashreadline_points) / sizeof(bashreadline_points[0])},
     .record_size = sizeof(struct pt_bashreadline_event),
     .schema = PROBE_SCHEMA_NO_ADDRESSES(bashreadline_options),
+    .fields = bashreadline_fields,
+    .n_fields = sizeof(bashreadline_fields) / sizeof(bashreadline_fields[0]),
     .validate = bashreadline_validate,
     .decode = bashreadline_decode,
 };

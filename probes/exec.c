@@ -100,6 +100,10 @@ static int exec_process_exec(struct probe_instance *pi, const void *record, size
                              json_t *event)
 {
     const struct pt_exec_event *e = record;
+    /* The kernel sent the record for the trees, whatever the probe's
+     * container_labels: they are applied here. */
+    if (pi->services && !pi->services->container_allowed(pi, e->h.pid))
+        return -EAGAIN;
     size_t len = strnlen(e->filename, e->filename_len < sizeof(e->filename) ? e->filename_len
                                                                             : sizeof(e->filename));
     return exec_fields(pi, e->h.uid, e->filename, len, 0, event);
@@ -114,6 +118,12 @@ static int exec_decode(struct probe_instance *pi, const void *record, size_t siz
     return exec_fields(pi, e->h.uid, e->filename, len, e->ret, event);
 }
 
+/* For rules (src/rules.h). */
+static const struct probe_field exec_rule_fields[] = {
+    {"filename", PROBE_FIELD_STRING, PROBE_KERNEL_NONE},
+    {"retval", PROBE_FIELD_NUMBER, PROBE_KERNEL_NONE},
+};
+
 const struct probe_ops probe_exec = {
     .name = "exec",
     .header = "exec.h",
@@ -123,6 +133,8 @@ const struct probe_ops probe_exec = {
     /* Records end with the path: the smallest holds its NUL. */
     .record_size = offsetof(struct pt_exec_failed_event, filename) + 1,
     .schema = PROBE_SCHEMA_NO_ADDRESSES(exec_options),
+    .fields = exec_rule_fields,
+    .n_fields = sizeof(exec_rule_fields) / sizeof(exec_rule_fields[0]),
     .point_active = exec_point_active,
     .process_exec = exec_process_exec,
     .decode = exec_decode,

@@ -231,6 +231,12 @@ static int file_open_decode(struct probe_instance *pi, const void *record, size_
     return 0;
 }
 
+/* For rules (src/rules.h); flags, a list of names, is left untyped. */
+static const struct probe_field file_open_fields[] = {
+    {"path", PROBE_FIELD_STRING, PROBE_KERNEL_NONE},
+    {"retval", PROBE_FIELD_NUMBER, PROBE_KERNEL_NONE},
+};
+
 const struct probe_ops probe_file_open = {
     .name = "file_open",
     .header = "file_open.h",
@@ -240,6 +246,8 @@ const struct probe_ops probe_file_open = {
     /* Records end with the path: the smallest holds its NUL. */
     .record_size = offsetof(struct pt_file_open_event, path) + 1,
     .schema = PROBE_SCHEMA_NO_ADDRESSES(file_open_options),
+    .fields = file_open_fields,
+    .n_fields = sizeof(file_open_fields) / sizeof(file_open_fields[0]),
     .validate = file_open_validate,
     .point_active = file_open_point_active,
     .render_settings = file_open_render_settings,

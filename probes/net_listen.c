@@ -137,7 +137,7 @@ static void net_listen_snapshot(struct probe_instance *pi, uint64_t now_ns)
     netstat_inode_owners("/proc", inodes, owners, s.n);
     for (size_t i = 0; i < s.n; i++) {
         json_t *fields = json_object();
-        if (owners[i] && fields &&
+        if (owners[i] && fields && pi->services->container_allowed(pi, (uint32_t)owners[i]) &&
             listen_fields(fields, s.entries[i].family, s.entries[i].laddr, s.entries[i].lport,
                           s.entries[i].protocol) == 0)
             pi->services->emit(pi, (uint32_t)owners[i], now_ns, fields);
@@ -176,6 +176,12 @@ static void net_listen_stop(struct probe_instance *pi)
     pi->state = NULL;
 }
 
+static const struct probe_field net_listen_fields[] = {
+    {"laddr", PROBE_FIELD_ADDR, PROBE_KERNEL_ADDR},
+    {"port", PROBE_FIELD_NUMBER, PROBE_KERNEL_PORT},
+    {"protocol", PROBE_FIELD_STRING, PROBE_KERNEL_NONE},
+};
+
 const struct probe_ops probe_net_listen = {
     .name = "net_listen",
     .header = "net_listen.h",
@@ -185,6 +191,9 @@ const struct probe_ops probe_net_listen = {
     .kprobe_form = {net_listen_kprobes, sizeof(net_listen_kprobes) / sizeof(net_listen_kprobes[0])},
     .record_size = sizeof(struct pt_net_listen_event),
     .schema = PROBE_SCHEMA(net_listen_options),
+    .fields = net_listen_fields,
+    .n_fields = sizeof(net_listen_fields) / sizeof(net_listen_fields[0]),
+    .kernel_rules = true,
     .render_settings = net_listen_render_settings,
     .decode = net_listen_decode,
     .start = net_listen_start,

@@ -44,6 +44,30 @@ struct probe_form {
     size_t n_points;
 };
 
+/* A field of the probe's events, as rules (src/rules.h) see it: its name
+ * and type (checked when a rule is loaded), and the part it plays in the
+ * probe's kernel programs, where kernel rules (templates/rules.bpf.c) are
+ * evaluated at the event. A field inside the elements of a list field is
+ * named "list.field" ("destinations.daddr"). */
+enum probe_field_type {
+    PROBE_FIELD_STRING = 1,
+    PROBE_FIELD_NUMBER,
+    PROBE_FIELD_ADDR, /* an address in its text form */
+    PROBE_FIELD_LIST, /* a list of objects */
+};
+
+enum probe_field_kernel {
+    PROBE_KERNEL_NONE = 0,
+    PROBE_KERNEL_ADDR, /* handed to pt_rules_apply() as its address */
+    PROBE_KERNEL_PORT, /* handed to pt_rules_apply() as its port */
+};
+
+struct probe_field {
+    const char *name;
+    enum probe_field_type type;
+    enum probe_field_kernel kernel;
+};
+
 /* What a running probe can ask of the daemon. */
 struct probe_services {
     /* Emits one event for this probe: fills the common fields, runs the
@@ -51,6 +75,9 @@ struct probe_services {
     int (*emit)(struct probe_instance *pi, uint32_t pid, uint64_t boot_ns, json_t *event);
     /* The fd of one of the module's maps, or a negative errno. */
     int (*map_fd)(struct probe_instance *pi, const char *name);
+    /* Whether the probe's container_labels let an event of process `pid`
+     * through: for events no kernel program filtered (snapshots). */
+    bool (*container_allowed)(struct probe_instance *pi, uint32_t pid);
 };
 
 struct probe_ops {
@@ -63,6 +90,16 @@ struct probe_ops {
     /* The probe's own options; the config module checks and types them,
      * and conf->opts holds their values in this table's order. */
     struct probe_schema schema;
+    /* The fields of its events, for rules; NULL: not declared (a rule's
+     * fields are then typed from the values it compares them with). */
+    const struct probe_field *fields;
+    size_t n_fields;
+    /* Its kernel programs evaluate kernel rules (pt_rules_apply), and the
+     * attach points they need for it besides the form's, attached only when
+     * rules are on (tcp_connect's cgroup connect hooks, which refuse a
+     * connect before its SYN is sent). */
+    bool kernel_rules;
+    struct probe_form rules_form;
 
     /* Checks what one option alone cannot say (options that depend on each
      * other, a file that must exist). Returns 0, or -EINVAL with `err` set.

@@ -76,6 +76,14 @@ static int tcp_accept_decode(struct probe_instance *pi, const void *record, size
     return 0;
 }
 
+/* For rules (src/rules.h). */
+static const struct probe_field tcp_accept_fields[] = {
+    {"laddr", PROBE_FIELD_ADDR, PROBE_KERNEL_NONE},
+    {"lport", PROBE_FIELD_NUMBER, PROBE_KERNEL_NONE},
+    {"raddr", PROBE_FIELD_ADDR, PROBE_KERNEL_NONE},
+    {"rport", PROBE_FIELD_NUMBER, PROBE_KERNEL_NONE},
+};
+
 const struct probe_ops probe_tcp_accept = {
     .name = "tcp_accept",
     .header = "tcp_accept.h",
@@ -84,6 +92,8 @@ const struct probe_ops probe_tcp_accept = {
                         sizeof(tcp_accept_tracepoints) / sizeof(tcp_accept_tracepoints[0])},
     .kprobe_form = {tcp_accept_kprobes, sizeof(tcp_accept_kprobes) / sizeof(tcp_accept_kprobes[0])},
     .record_size = sizeof(struct pt_tcp_accept_event),
+    .fields = tcp_accept_fields,
+    .n_fields = sizeof(tcp_accept_fields) / sizeof(tcp_accept_fields[0]),
     .render_settings = tcp_accept_render_settings,
     .decode = tcp_accept_decode,
 };

@@ -18,6 +18,20 @@ static const struct probe_attach_point tcp_connect_kprobes[] = {
     {PROBE_KRETPROBE, "tcp_v6_connect", "tcp_connect__tcp_v6_connect_ret"},
 };
 
+/* Kernel rules act in the cgroup connect hooks, before the SYN is sent: a
+ * signal from the inet_sock_set_state program comes too late, the SYN is
+ * already on its way and a listener sees the connection (README, "Rules"). */
+static const struct probe_attach_point tcp_connect_rule_points[] = {
+    {PROBE_CGROUP, "connect4", "tcp_connect__connect4"},
+    {PROBE_CGROUP, "connect6", "tcp_connect__connect6"},
+};
+
+static const struct probe_field tcp_connect_fields[] = {
+    {"saddr", PROBE_FIELD_ADDR, PROBE_KERNEL_NONE},
+    {"daddr", PROBE_FIELD_ADDR, PROBE_KERNEL_ADDR},
+    {"port", PROBE_FIELD_NUMBER, PROBE_KERNEL_PORT},
+};
+
 static int tcp_connect_decode(struct probe_instance *pi, const void *record, size_t size,
                               json_t *event)
 {
@@ -41,5 +55,10 @@ const struct probe_ops probe_tcp_connect = {
     .kprobe_form = {tcp_connect_kprobes,
                     sizeof(tcp_connect_kprobes) / sizeof(tcp_connect_kprobes[0])},
     .record_size = sizeof(struct pt_tcp_connect_event),
+    .fields = tcp_connect_fields,
+    .n_fields = sizeof(tcp_connect_fields) / sizeof(tcp_connect_fields[0]),
+    .kernel_rules = true,
+    .rules_form = {tcp_connect_rule_points,
+                   sizeof(tcp_connect_rule_points) / sizeof(tcp_connect_rule_points[0])},
     .decode = tcp_connect_decode,
 };

@@ -16,6 +16,8 @@
 #define UDP_SESSION_MAX_OPEN 8192
 
 static const struct probe_attach_point udp_session_tracepoints[] = {
+    {PROBE_CGROUP, "connect4", "udp_session__connect4"},
+    {PROBE_CGROUP, "connect6", "udp_session__connect6"},
     {PROBE_CGROUP, "sendmsg4", "udp_session__sendmsg4"},
     {PROBE_CGROUP, "sendmsg6", "udp_session__sendmsg6"},
     {PROBE_TRACEPOINT, "sock/sock_send_length", "udp_session__sock_send_length"},
@@ -145,6 +147,14 @@ static void udp_session_stop(struct probe_instance *pi)
     pi->state = NULL;
 }
 
+static const struct probe_field udp_session_fields[] = {
+    {"destinations", PROBE_FIELD_LIST, PROBE_KERNEL_NONE},
+    {"destinations.daddr", PROBE_FIELD_ADDR, PROBE_KERNEL_NONE},
+    {"destinations.port", PROBE_FIELD_NUMBER, PROBE_KERNEL_NONE},
+    {"destinations.duration", PROBE_FIELD_NUMBER, PROBE_KERNEL_NONE},
+    {"destinations.msg_count", PROBE_FIELD_NUMBER, PROBE_KERNEL_NONE},
+};
+
 const struct probe_ops probe_udp_session = {
     .name = "udp_session",
     .header = "udp_session.h",
@@ -155,6 +165,8 @@ const struct probe_ops probe_udp_session = {
                     sizeof(udp_session_kprobes) / sizeof(udp_session_kprobes[0])},
     .record_size = sizeof(struct pt_udp_session_event),
     .schema = PROBE_SCHEMA(udp_session_options),
+    .fields = udp_session_fields,
+    .n_fields = sizeof(udp_session_fields) / sizeof(udp_session_fields[0]),
     .decode = udp_session_decode,
     .start = udp_session_start,
     .tick = udp_session_tick,

@@ -35,14 +35,17 @@ config() { # config NAME BODY: writes $WORK/NAME.yml
     printf '%s\n' "$2" > "$WORK/$1.yml"
     echo "$WORK/$1.yml"
 }
-CFG_FILTERED=$(config filtered 'tcp_connect:
-  filters:
-    - {network: 127.0.0.0/8}
-    - {network: 198.51.100.0/24}')
 CFG_TCP=$(config tcp 'tcp_connect: {}')
 CFG_ALL=$(config all 'tcp_connect: {}
-net_listen: {}
+net_listen: {protocols: [tcp, udp]}
 udp_session: {}')
+# Every probe configured, every destination of the workloads filtered: what
+# the daemon costs the traffic it is told to ignore, and work it has no
+# interest in at all.
+FILTERED_NETS='[{network: 127.0.0.0/8}, {network: 198.51.100.0/24}, {network: "::1/128"}]'
+CFG_ALL_FILTERED=$(config all_filtered "tcp_connect: {filters: $FILTERED_NETS}
+net_listen: {protocols: [tcp, udp], filters: $FILTERED_NETS}
+udp_session: {filters: $FILTERED_NETS}")
 
 stop_daemon() {
     kill -TERM "$DAEMON_PID"
@@ -73,47 +76,77 @@ measured() {
         --argjson events "$(wc -l < "$out")" --argjson lost "$(kernel_lost)" \
         --argjson cpu "$(awk -v c="$((c1 - c0))" -v hz="$hz" -v t="$(awk -v a="$t1" -v b="$t0" 'BEGIN {print a - b}')" 'BEGIN {print c / hz / t}')" \
         --argjson hwm "$hwm" --argjson startup "$STARTUP_S" \
+        --argjson cpu_s "$(awk -v c="$((c1 - c0))" -v hz="$hz" 'BEGIN {print c / hz}')" \
         '{scenario: $name, rate: $run.rate, generated: $run.count, events: $events,
-          lost_kernel: $lost, daemon_cpu: $cpu, peak_rss_mb: ($hwm / 1024),
-          startup_s: $startup}' >> "${OUT_JSON:-$RESULTS}"
+          lost_kernel: $lost, daemon_cpu: $cpu, daemon_cpu_s: $cpu_s,
+          daemon_us_per_event: (if $events > 0 then $cpu_s * 1e6 / $events else null end),
+          workload_cpu_us_per_unit: $run.cpu_us_per_unit,
+          peak_rss_mb: ($hwm / 1024), startup_s: $startup}' >> "${OUT_JSON:-$RESULTS}"
 }
 
 baseline() { # baseline NAME LOADGEN_ARGS...: the workload alone
     local name=$1; shift
     jq -n --arg name "$name" --argjson run "$("$LOADGEN" "$@" -d "$SECS")" \
-        '{scenario: $name, rate: $run.rate, generated: $run.count}' >> "${OUT_JSON:-$RESULTS}"
+        '{scenario: $name, rate: $run.rate, generated: $run.count,
+          workload_cpu_us_per_unit: $run.cpu_us_per_unit}' >> "${OUT_JSON:-$RESULTS}"
 }
 
-# paired NAME ADDR: the workload alone and with filtering daemon, alternated
-# three times; the medians are reported (this machine's rate drifts by a few
-# per cent between runs, more than the overhead being measured).
+# paired NAME CONFIG LOADGEN_ARGS...: the workload alone and with the daemon
+# on CONFIG, alternated $PAIRS times (default 5). The ratio of each pair
+# (rate with / rate alone) is kept; the median and the spread (min, max)
+# are reported: this machine's rate drifts by a few per cent between runs,
+# more than the overhead being measured, and alternating cancels the drift.
+PAIRS=${BENCH_PAIRS:-5}
 paired() {
-    local name=$1 addr=$2 i
+    local name=$1 cfg=$2 i
+    shift 2
     OUT_JSON=$WORK/trials.jsonl
     : > "$OUT_JSON"
-    for i in 1 2 3; do
-        baseline "${name}_alone" connect "$addr" 9
-        measured "${name}_filtered" "$CFG_FILTERED" connect "$addr" 9
+    for i in $(seq "$PAIRS"); do
+        baseline "${name}_alone" "$@"
+        measured "${name}_with" "$cfg" "$@"
     done
     unset OUT_JSON
-    for kind in alone filtered; do
-        jq -s --arg s "${name}_$kind" '[.[] | select(.scenario == $s)] | sort_by(.rate) |
-            .[1] + {trials: [.[].rate]}' "$WORK/trials.jsonl" >> "$RESULTS"
-    done
+    jq -s --arg s "$name" '
+        def median: sort | .[(length - 1) / 2 | floor];
+        [.[] | select(.scenario == $s + "_alone") | .rate] as $a |
+        [.[] | select(.scenario == $s + "_with")] as $w |
+        [range($a | length) | $w[.].rate / $a[.]] as $r |
+        [.[] | select(.scenario == $s + "_alone") | .workload_cpu_us_per_unit] as $ac |
+        [range($ac | length) | $ac[.] / $w[.].workload_cpu_us_per_unit] as $cr |
+        {scenario: ($s + "_overhead"), pairs: ($r | length), ratios: $r,
+         ratio_median: ($r | median), ratio_min: ($r | min), ratio_max: ($r | max),
+         cpu_ratio_median: ($cr | median), cpu_ratio_min: ($cr | min), cpu_ratio_max: ($cr | max),
+         rate_alone_median: ($a | median), rate_with_median: ([$w[].rate] | median),
+         events_with: ([$w[].events] | add), lost_kernel: ([$w[].lost_kernel] | add)}' \
+        "$WORK/trials.jsonl" >> "$RESULTS"
 }
 
-echo "== start-up with tcp_connect, net_listen, udp_session" >&2
-bench_start_daemon "$CFG_ALL" /dev/null
-sleep 1
-jq -n --argjson s "$STARTUP_S" --argjson rss "$(rss_kb)" \
-    '{scenario: "startup_all_probes", startup_s: $s, rss_after_start_mb: ($rss / 1024)}' >> "$RESULTS"
-stop_daemon
+echo "== start-up with every built-in probe ($PAIRS times)" >&2
+for i in $(seq "$PAIRS"); do
+    bench_start_daemon "$CFG_ALL" /dev/null
+    sleep 1
+    jq -n --argjson s "$STARTUP_S" --argjson rss "$(rss_kb)" \
+        '{startup_s: $s, rss_mb: ($rss / 1024)}' >> "$WORK/startups.jsonl"
+    stop_daemon
+done
+jq -s 'def median: sort | .[(length - 1) / 2 | floor];
+    {scenario: "startup_all_probes", runs: length, startup_s: ([.[].startup_s] | median),
+     startup_min_s: ([.[].startup_s] | min), startup_max_s: ([.[].startup_s] | max),
+     rss_after_start_mb: ([.[].rss_mb] | median)}' "$WORK/startups.jsonl" >> "$RESULTS"
 
-echo "== loopback connect storm, one thread" >&2
-paired connect_loopback 127.0.0.1
+echo "== overhead, every probe configured, every destination filtered ($PAIRS pairs each)" >&2
+paired connect_loopback "$CFG_ALL_FILTERED" connect 127.0.0.1 9
+paired connect_netns "$CFG_ALL_FILTERED" connect 198.51.100.2 9
+paired established "$CFG_ALL_FILTERED" established 127.0.0.1 9920
+paired udp "$CFG_ALL_FILTERED" udp 127.0.0.1 9
+echo "== overhead on unrelated work ($PAIRS pairs each)" >&2
+paired open "$CFG_ALL_FILTERED" open
+paired pipe "$CFG_ALL_FILTERED" pipe
+paired forkexec "$CFG_ALL_FILTERED" forkexec
+
+echo "== reported events: one-thread storms" >&2
 measured connect_loopback_reported "$CFG_TCP" connect 127.0.0.1 9
-echo "== namespace host connect storm, one thread" >&2
-paired connect_netns 198.51.100.2
 measured connect_netns_reported "$CFG_TCP" connect 198.51.100.2 9
 echo "== fork storm: a new process per connection" >&2
 baseline fork_alone fork 127.0.0.1 9

@@ -14,7 +14,7 @@ PKGS=(
     libbpfcc-dev bpfcc-tools libjansson-dev libyaml-dev libcurl4-openssl-dev
     libcmocka-dev libcap-dev jq iproute2 netcat-openbsd procps valgrind
     python3 qemu-system-x86 debootstrap e2fsprogs curl groff-base
-    podman runc debhelper dpkg-dev fakeroot
+    podman runc busybox-static debhelper dpkg-dev fakeroot
     clang libclang-rt-dev
 )
 

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Makes podman's Docker-compatible API answer on /run/podman/podman.sock, for
 # the docker CLI (DOCKER_HOST=unix:///run/podman/podman.sock):
-#   scripts/podman-service.sh     prints the pid of the service it started,
-#                                 nothing when one already answered
+#   scripts/podman-service.sh [SOCKET]
+#       prints the pid of the service it started, nothing when one already
+#       answered. SOCKET (default /run/podman/podman.sock) gives a service of
+#       one's own (the container_labels tests stop and restart theirs);
+#       its log is then SOCKET.log.
 # Installs podman and runc when missing. Where systemd runs, the podman.socket
 # unit is the better way; this is for hosts (and CI) without it.
 set -euo pipefail
-SOCKET=/run/podman/podman.sock
+SOCKET=${1:-/run/podman/podman.sock}
+LOG=/var/log/pidtree-podman-service.log
+[ "$SOCKET" = /run/podman/podman.sock ] || LOG=$SOCKET.log
 [ "$(id -u)" -eq 0 ] || { echo "podman-service: run as root" >&2; exit 1; }
 
 answers() { curl -sf --max-time 5 --unix-socket "$SOCKET" http://d/_ping > /dev/null 2>&1; }
@@ -29,7 +34,7 @@ fi
 mkdir -p "$(dirname "$SOCKET")"
 # runc and cgroupfs: crun and the systemd cgroup manager need a systemd host.
 setsid podman --runtime runc --cgroup-manager cgroupfs system service --time=0 \
-    "unix://$SOCKET" > /var/log/pidtree-podman-service.log 2>&1 < /dev/null &
+    "unix://$SOCKET" > "$LOG" 2>&1 < /dev/null &
 pid=$!
 for _ in $(seq 1 100); do
     answers && { echo "$pid"; exit 0; }
@@ -37,6 +42,6 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 echo "podman-service: the service did not answer on $SOCKET:" >&2
-tail -n 20 /var/log/pidtree-podman-service.log >&2
+tail -n 20 "$LOG" >&2
 kill "$pid" 2> /dev/null || true
 exit 1

@@ -37,7 +37,8 @@ scripts/fuzz.sh
 echo "== unit tests under valgrind"
 scripts/valgrind-tests.sh build
 
-echo "== deployment: make docker-run in a container, the Debian package in a clean root"
+echo "== deployment: make docker-run in a container, the Debian package in a clean root;" \
+    "container_labels with real containers"
 (cd build && ctest --output-on-failure -L 'container|deb')
 
 echo "== kernel matrix: Debian's stock kernel under QEMU, kprobe forms"

@@ -12,6 +12,8 @@ enum {
     OPT_EXTRA_PROBE_PATH,
     OPT_EXTRA_PLUGIN_PATH,
     OPT_STRICT,
+    OPT_RULES_DIR,
+    OPT_CTL_SOCKET,
 };
 
 static const struct option long_options[] = {
@@ -24,6 +26,8 @@ static const struct option long_options[] = {
     {"extra-probe-path", required_argument, NULL, OPT_EXTRA_PROBE_PATH},
     {"extra-plugin-path", required_argument, NULL, OPT_EXTRA_PLUGIN_PATH},
     {"strict", no_argument, NULL, OPT_STRICT},
+    {"rules-dir", required_argument, NULL, OPT_RULES_DIR},
+    {"ctl-socket", required_argument, NULL, OPT_CTL_SOCKET},
     {"version", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -35,7 +39,10 @@ void cli_print_help(FILE *out)
 {
     fputs("usage: pidtree-bcc [-c CONFIG] [-f OUTPUT] [-p] [-w] [--health-check-period SECS]\n"
           "                   [--lost-event-telemetry NEVENTS] [--extra-probe-path DIR]\n"
-          "                   [--extra-plugin-path DIR] [--strict] [-v|--version] [-h|--help]\n"
+          "                   [--extra-plugin-path DIR] [--strict] [--rules-dir DIR]\n"
+          "                   [--ctl-socket PATH] [-v|--version] [-h|--help]\n"
+          "       pidtree-bcc ctl [--ctl-socket PATH] ls | add FILE... | rm NAME... | stats\n"
+          "                       | trace [KEY=VALUE...]\n"
           "\n"
           "Attaches the process tree (pid, command line, user, up to PID 1) to the\n"
           "events eBPF probes report (connections, listeners, execs, file opens,\n"
@@ -58,6 +65,10 @@ void cli_print_help(FILE *out)
           "  --extra-plugin-path DIR       directory searched for plugins not built in\n"
           "  --strict                      refuse the config on any warning (an unknown\n"
           "                                key) instead of ignoring what is not understood\n"
+          "  --rules-dir DIR               rules (*.yml, *.yaml) to apply to every event:\n"
+          "                                log, kill, interrupt or stop; re-read with -w\n"
+          "  --ctl-socket PATH             the control socket (default, when rules are on:\n"
+          "                                /run/pidtree-bcc/ctl.sock; none: no socket)\n"
           "  -v, --version                 print the version and exit\n"
           "  -h, --help                    print this help and exit\n"
           "\n"
@@ -144,6 +155,12 @@ enum cli_result cli_parse(int argc, char **argv, struct cli_options *opts, FILE 
             break;
         case OPT_STRICT:
             opts->strict = true;
+            break;
+        case OPT_RULES_DIR:
+            opts->rules_dir = optarg;
+            break;
+        case OPT_CTL_SOCKET:
+            opts->ctl_socket = optarg;
             break;
         case ':':
             return usage_error(err, "option '%s' needs a value", argv[optind - 1]);

@@ -15,6 +15,8 @@ struct cli_options {
     bool strict;                        /* --strict: config warnings are errors */
     const char *extra_probe_path;
     const char *extra_plugin_path;
+    const char *rules_dir;  /* --rules-dir; NULL: none */
+    const char *ctl_socket; /* --ctl-socket; NULL: none (the default path when rules are on) */
     bool show_version;
     bool show_help;
 };

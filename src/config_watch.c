@@ -191,7 +191,10 @@ bool config_watch_read(struct config_watch *w)
     }
 }
 
-static const char *const swappable_keys[] = {"filters", "includeports", "excludeports"};
+/* container_labels too, as long as a probe keeps having some or none: the
+ * kernel looks containers up only for probes built with them. */
+static const char *const swappable_keys[] = {"filters", "includeports", "excludeports",
+                                             "container_labels"};
 
 /* The probe's mapping without the keys a swap can change: the filters, and
  * the options its schema marks swappable. */
@@ -234,7 +237,9 @@ bool config_swappable(const struct config *cur, const struct config *next)
     bool same = true;
     for (size_t i = 0; i < cur->n_probes && same; i++) {
         json_t *a = fixed_part(&cur->probes[i]), *b = fixed_part(&next->probes[i]);
-        same = strcmp(cur->probes[i].name, next->probes[i].name) == 0 && a && b && json_equal(a, b);
+        same = strcmp(cur->probes[i].name, next->probes[i].name) == 0 && a && b &&
+               json_equal(a, b) &&
+               !cur->probes[i].n_container_labels == !next->probes[i].n_container_labels;
         json_decref(a);
         json_decref(b);
     }

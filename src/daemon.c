@@ -9,12 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "attach.h"
 #include "bpf_objects.h"
 #include "config.h"
 #include "config_watch.h"
+#include "container_engine.h"
+#include "container_filter.h"
 #include "dispatch.h"
 #include "event_loop.h"
 #include "filter.h"
@@ -27,6 +30,9 @@
 #include "probe_registry.h"
 #include "proctree.h"
 #include "render.h"
+#include "rule_engine.h"
+#include "rules_host.h"
+#include "rules_kernel.h"
 #include "strbuf.h"
 #include "timeutil.h"
 #include "uid_budget.h"
@@ -38,6 +44,7 @@
  * that never lets the ring buffer empty must not keep SIGTERM waiting.
  * ~10 ms of work. */
 #define RINGBUF_BATCH 4096
+#define RINGBUF_COALESCE_NS 1000000l /* 1 ms */
 #define STOP_DRAIN_NS (2ull * 1000000000ull)
 #define ERRLEN 8192
 
@@ -65,6 +72,7 @@ struct daemon {
      * pile up (a 54 MB config reloaded kept 300 MB). */
     struct config *start_cfg;
     int lost_fd;
+    int filtered_fd; /* pt_filtered_count, with rules on; -1 otherwise */
     int n_cpus;
     uint64_t *lost_values; /* one per possible CPU */
     uint64_t lost_seen[PT_MAX_PROBES];
@@ -75,6 +83,13 @@ struct daemon {
     int signal_fd;
     struct proc_cache *cache;
     struct output *out; /* shared by the daemons one restart hands over between */
+    /* The container engine's client, shared the same way (NULL: no engine
+     * can be reached, DOCKER_HOST is not a unix socket); and what the
+     * kernel's pt_containers holds for this daemon's probes (NULL when no
+     * probe has container_labels). */
+    struct container_engine *engine;
+    struct container_filter *cfilter;
+    struct rules_host *rules; /* shared likewise */
     struct uid_budget *budget;
     unsigned batch; /* records consumed in this ring buffer batch */
     /* At stop, records left past this time are counted, not written: a
@@ -137,6 +152,23 @@ static void paths_resolve(struct daemon *d)
 }
 
 /* ---- configuration and probes ---- */
+
+static const struct probe_ops *rules_find_probe(void *ctx, const char *name)
+{
+    return probe_registry_find(ctx, name);
+}
+
+/* The rules directory, checked against the probes this daemon knows. */
+static int rules_prepare(struct daemon *d)
+{
+    struct pt_error rerr = {0};
+    if (rules_host_load(d->rules, rules_find_probe, &d->registry, &rerr) < 0) {
+        pt_error_format(&rerr, d->err, sizeof(d->err));
+        log_error(d->err);
+        return -EINVAL;
+    }
+    return 0;
+}
 
 static struct probe_instance *probe_add(struct daemon *d, const struct probe_ops *ops,
                                         const struct probe_conf *conf)
@@ -231,34 +263,28 @@ static int config_prepare(struct daemon *d)
         log_error(d->err);
         return -EINVAL;
     }
-    for (size_t i = 0; i < d->cfg->n_probes; i++) {
-        const struct probe_conf *pc = &d->cfg->probes[i];
-        if (pc->n_container_labels) {
-            snprintf(d->err, sizeof(d->err),
-                     "%s:%d: %s.container_labels: not supported yet: filtering by container "
-                     "labels is not implemented in this version (it is planned); refused rather "
-                     "than ignored, since ignoring it would report every container's events. "
-                     "Remove the key to trace all processes",
-                     pc->file, pc->line, pc->name);
-            log_error(d->err);
-            return -ENOTSUP;
-        }
-    }
     return 0;
 }
 
 /* Where the running kernel keeps what the process programs read from its
  * structs (kernel_btf): 0 for what its BTF does not say. Without the
  * loginuid the process cache has loginuids from /proc only; without the
- * others the exec program takes offsets from the kernel headers. */
+ * mm's the exec program takes offsets from the kernel headers; without the
+ * way to a task's pid in its own PID namespace (task_struct.thread_pid ->
+ * pid.numbers[level], the size of a struct upid) that pid is read from
+ * /proc. */
 static void kernel_layout_read(struct render_options *ropts)
 {
     struct kernel_btf_query q[] = {{"task_struct", "loginuid", 0},
                                    {"task_struct", "mm", 0},
                                    {"mm_struct", "arg_start", 0},
-                                   {"mm_struct", "arg_end", 0}};
+                                   {"mm_struct", "arg_end", 0},
+                                   {"task_struct", "thread_pid", 0},
+                                   {"pid", "level", 0},
+                                   {"pid", "numbers", 0},
+                                   {"upid", NULL, 0}};
     kernel_btf_file_member_offsets(KERNEL_BTF_PATH, q, sizeof(q) / sizeof(q[0]));
-    for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++)
+    for (size_t i = 0; i < 4; i++)
         if (q[i].offset <= 0)
             fprintf(stderr, "pidtree-bcc: warning: %s: no offset of %s.%s (%s)%s\n",
                     KERNEL_BTF_PATH, q[i].struct_name, q[i].member,
@@ -268,6 +294,16 @@ static void kernel_layout_read(struct render_options *ropts)
     ropts->task_mm_offset = q[1].offset > 0 ? q[1].offset : 0;
     ropts->mm_arg_start_offset = q[2].offset > 0 ? q[2].offset : 0;
     ropts->mm_arg_end_offset = q[3].offset > 0 ? q[3].offset : 0;
+    bool ns = q[4].offset > 0 && q[5].offset > 0 && q[6].offset > 0 && q[7].offset > 0;
+    if (!ns)
+        fprintf(stderr,
+                "pidtree-bcc: warning: %s: no offsets of task_struct.thread_pid, pid.level, "
+                "pid.numbers or struct upid's size; pids in PID namespaces are read from /proc\n",
+                KERNEL_BTF_PATH);
+    ropts->task_thread_pid_offset = ns ? q[4].offset : 0;
+    ropts->pid_level_offset = ns ? q[5].offset : 0;
+    ropts->pid_numbers_offset = ns ? q[6].offset : 0;
+    ropts->upid_size = ns ? q[7].offset : 0;
 }
 
 static int module_render(struct daemon *d, struct strbuf *text)
@@ -276,7 +312,10 @@ static int module_render(struct daemon *d, struct strbuf *text)
     for (size_t i = 0; i < d->n_probes; i++)
         rp[i] = (struct render_probe){d->probes[i].ops, d->probes[i].conf, d->probes[i].id,
                                       d->probes[i].attach};
-    struct render_options ropts = {.template_dir = d->template_dir, .ringbuf_pages = RINGBUF_PAGES};
+    struct render_options ropts = {.template_dir = d->template_dir,
+                                   .ringbuf_pages = RINGBUF_PAGES,
+                                   .rules = rules_host_enabled(d->rules),
+                                   .rules_cgroup_signal = rules_kernel_cgroup_can_signal()};
     kernel_layout_read(&ropts);
     struct pt_error rerr = {0};
     int ret = render_module(&ropts, rp, d->n_probes, text, &rerr);
@@ -303,12 +342,23 @@ static int filters_build(struct daemon *d)
 
 /* ---- loading and attaching ---- */
 
+/* Probe i's attach points: its form's (f = 0), then, with rules on, those
+ * its kernel rules need (f = 1); NULL past the last. */
+static const struct probe_form *probe_form_nth(const struct daemon *d, size_t i, size_t f)
+{
+    if (f == 0)
+        return probe_form_get(d->probes[i].ops, d->probes[i].attach);
+    return f == 1 && rules_host_enabled(d->rules) ? &d->probes[i].ops->rules_form : NULL;
+}
+
 /* Every attach point of every probe, however many the probes declare. */
 static size_t attach_points_count(const struct daemon *d)
 {
     size_t n = 0;
+    const struct probe_form *form;
     for (size_t i = 0; i < d->n_probes; i++)
-        n += probe_form_get(d->probes[i].ops, d->probes[i].attach)->n_points;
+        for (size_t f = 0; (form = probe_form_nth(d, i, f)); f++)
+            n += form->n_points;
     return n;
 }
 
@@ -320,17 +370,19 @@ static int module_load(struct daemon *d, const char *text)
         return -ENOMEM;
     }
     size_t n = 0;
+    const struct probe_form *form;
     for (size_t i = 0; i < d->n_probes; i++) {
-        const struct probe_form *form = probe_form_get(d->probes[i].ops, d->probes[i].attach);
-        for (size_t j = 0; j < form->n_points; j++) {
-            if (!probe_point_active(d->probes[i].ops, d->probes[i].conf, &form->points[j]))
-                continue;
-            bool dup = false;
-            for (size_t k = 0; k < n && !dup; k++)
-                dup = strcmp(specs[k].function, form->points[j].function) == 0;
-            if (!dup)
-                specs[n++] = (struct bpf_prog_spec){form->points[j].function, form->points[j].kind,
-                                                    form->points[j].target};
+        for (size_t f = 0; (form = probe_form_nth(d, i, f)); f++) {
+            for (size_t j = 0; j < form->n_points; j++) {
+                if (!probe_point_active(d->probes[i].ops, d->probes[i].conf, &form->points[j]))
+                    continue;
+                bool dup = false;
+                for (size_t k = 0; k < n && !dup; k++)
+                    dup = strcmp(specs[k].function, form->points[j].function) == 0;
+                if (!dup)
+                    specs[n++] = (struct bpf_prog_spec){
+                        form->points[j].function, form->points[j].kind, form->points[j].target};
+            }
         }
     }
     char msg[ERRLEN - 64];
@@ -391,6 +443,117 @@ static int point_attach(struct daemon *d, const struct probe_instance *pi,
     return 0;
 }
 
+/* ---- containers ---- */
+
+static bool has_container_labels(const struct daemon *d)
+{
+    for (size_t i = 1; i < d->n_probes; i++)
+        if (d->probes[i].conf && d->probes[i].conf->n_container_labels)
+            return true;
+    return false;
+}
+
+static void container_filter_configure(struct daemon *d)
+{
+    const struct probe_conf *confs[PT_MAX_PROBES] = {0};
+    for (size_t i = 1; i < d->n_probes; i++)
+        confs[d->probes[i].id] = d->probes[i].conf;
+    container_filter_set_probes(d->cfilter, confs);
+}
+
+/* Says, per probe with container_labels, what it reports now. */
+static void containers_report(const struct daemon *d)
+{
+    for (size_t i = 1; i < d->n_probes; i++) {
+        const struct probe_instance *pi = &d->probes[i];
+        if (!pi->conf || !pi->conf->n_container_labels)
+            continue;
+        if (!d->engine)
+            fprintf(stderr,
+                    "pidtree-bcc: probe '%s': container_labels: no container engine to ask "
+                    "(DOCKER_HOST is not a unix:// socket): nothing is reported for this probe\n",
+                    pi->ops->name);
+        else if (!container_engine_answering(d->engine))
+            fprintf(stderr,
+                    "pidtree-bcc: probe '%s': container_labels: the container engine at %s has "
+                    "not answered: nothing is reported for this probe until it does\n",
+                    pi->ops->name, container_engine_socket(d->engine));
+        else
+            fprintf(stderr, "pidtree-bcc: probe '%s': container_labels: %zu container(s) match\n",
+                    pi->ops->name, container_filter_count(d->cfilter, pi->id));
+    }
+}
+
+/* The kernel's table of matching containers, filled from what the engine
+ * knows now (a restart's engine already answered: no gap). */
+static int containers_open(struct daemon *d)
+{
+    if (!has_container_labels(d))
+        return 0;
+    int fd = bpf_objects_map_fd(d->objs, "pt_containers");
+    d->cfilter = fd >= 0 ? container_filter_new(fd) : NULL;
+    if (!d->cfilter) {
+        snprintf(d->err, sizeof(d->err), "container_labels: %s",
+                 fd < 0 ? "the compiled module lacks pt_containers" : "out of memory");
+        return fd < 0 ? -ENOENT : -ENOMEM;
+    }
+    container_filter_configure(d);
+    int ret = container_filter_sync(d->cfilter, d->engine);
+    if (ret < 0) {
+        snprintf(d->err, sizeof(d->err), "container_labels: cannot fill the kernel's table: %s",
+                 strerror(-ret));
+        return ret;
+    }
+    containers_report(d);
+    return 0;
+}
+
+static void on_container(void *ctx, const struct container_info *c, bool present)
+{
+    struct daemon *d = ctx;
+    if (d->cfilter)
+        container_filter_changed(d->cfilter, c, present);
+}
+
+static void on_engine_answering(void *ctx, bool answering)
+{
+    struct daemon *d = ctx;
+    if (answering)
+        containers_report(d);
+}
+
+/* From now on the engine's news is this daemon's. */
+static void containers_listen(struct daemon *d)
+{
+    struct container_engine_listener l = {on_container, on_engine_answering, d};
+    if (d->engine)
+        container_engine_set_listener(d->engine, &l);
+}
+
+static void on_engine(int fd, void *ctx)
+{
+    struct daemon *d = ctx;
+    container_engine_dispatch(d->engine);
+}
+
+static const char *container_name_lookup(void *ctx, const char *id)
+{
+    struct daemon *d = ctx;
+    const struct container_info *c = d->engine ? container_engine_find(d->engine, id) : NULL;
+    return c ? c->name : NULL;
+}
+
+static bool container_allowed(void *ctx, uint32_t probe_id, uint32_t pid)
+{
+    struct daemon *d = ctx;
+    struct proc_container pc;
+    if (!d->cfilter)
+        return true;
+    if (proc_cache_container(d->cache, pid, &pc) < 0)
+        return false;
+    return container_filter_allows(d->cfilter, probe_id, pc.id);
+}
+
 static int probes_attach(struct daemon *d)
 {
     d->links = calloc(attach_points_count(d) + 1, sizeof(*d->links));
@@ -398,14 +561,16 @@ static int probes_attach(struct daemon *d)
         snprintf(d->err, sizeof(d->err), "out of memory attaching the probes");
         return -ENOMEM;
     }
+    const struct probe_form *form;
     for (size_t i = 0; i < d->n_probes; i++) {
-        const struct probe_form *form = probe_form_get(d->probes[i].ops, d->probes[i].attach);
-        for (size_t j = 0; j < form->n_points; j++) {
-            if (!probe_point_active(d->probes[i].ops, d->probes[i].conf, &form->points[j]))
-                continue;
-            int ret = point_attach(d, &d->probes[i], &form->points[j]);
-            if (ret < 0)
-                return ret;
+        for (size_t f = 0; (form = probe_form_nth(d, i, f)); f++) {
+            for (size_t j = 0; j < form->n_points; j++) {
+                if (!probe_point_active(d->probes[i].ops, d->probes[i].conf, &form->points[j]))
+                    continue;
+                int ret = point_attach(d, &d->probes[i], &form->points[j]);
+                if (ret < 0)
+                    return ret;
+            }
         }
     }
     return 0;
@@ -446,16 +611,21 @@ static int map_fd_lookup(void *ctx, const char *name)
     return d->objs ? bpf_objects_map_fd(d->objs, name) : -ENOENT;
 }
 
-static uint64_t lost_read(void *ctx, uint32_t probe_id)
+/* A per-CPU counter of the module's, summed over every possible CPU. */
+static uint64_t percpu_read(struct daemon *d, int fd, uint32_t probe_id)
 {
-    struct daemon *d = ctx;
     uint64_t sum = 0;
-    if (d->lost_fd < 0 || !d->lost_values ||
-        bpf_lookup_elem(d->lost_fd, &probe_id, d->lost_values) < 0)
+    if (fd < 0 || !d->lost_values || bpf_lookup_elem(fd, &probe_id, d->lost_values) < 0)
         return 0;
     for (int i = 0; i < d->n_cpus; i++)
         sum += d->lost_values[i];
     return sum;
+}
+
+static uint64_t lost_read(void *ctx, uint32_t probe_id)
+{
+    struct daemon *d = ctx;
+    return percpu_read(d, d->lost_fd, probe_id);
 }
 
 /* Lost lifecycle records leave the cache behind the kernel: a rescan of
@@ -514,6 +684,15 @@ static void on_ringbuf(int fd, void *ctx)
 {
     struct daemon *d = ctx;
     int ret = ringbuf_consume_batch(d);
+    /* The kernel wakes the reader for a record submitted into an empty
+     * buffer, and a wakeup per record costs more than the record: two
+     * context switches here, and an irq_work in the traced task. Once the
+     * buffer is drained, wait a little so that the next wakeup finds a
+     * batch: at most RINGBUF_COALESCE_NS more latency, far fewer wakeups. */
+    if (ret >= 0 && d->batch < RINGBUF_BATCH) {
+        struct timespec pause = {0, RINGBUF_COALESCE_NS};
+        nanosleep(&pause, NULL);
+    }
     if (dispatch_output_error(d->dispatch))
         fail_output(d, dispatch_output_error(d->dispatch));
     else if (ret < 0 && ret != -EINTR && ret != -EAGAIN)
@@ -645,6 +824,13 @@ static void config_reload_apply(struct daemon *d)
         if (d->probes[i].conf)
             d->probes[i].conf = &next->probes[c++];
     fprintf(stderr, "pidtree-bcc: config reloaded: filters swapped\n");
+    /* New labels: every container the engine knows is matched again. */
+    if (d->cfilter) {
+        container_filter_configure(d);
+        if (container_filter_sync(d->cfilter, d->engine) < 0)
+            fprintf(stderr, "pidtree-bcc: container_labels: the kernel's table is incomplete\n");
+        containers_report(d);
+    }
 }
 
 /* Whatever came of the reload, the files to watch are those of the config
@@ -708,6 +894,7 @@ static void on_tick(void *ctx)
         if (d->probes[i].ops->tick)
             d->probes[i].ops->tick(&d->probes[i], now);
     dispatch_tick(d->dispatch, time_monotonic_ns());
+    rules_host_tick(d->rules);
 }
 
 static void before_sleep(void *ctx)
@@ -745,6 +932,8 @@ static int loop_setup(struct daemon *d)
         ret = event_loop_add_fd(d->loop, d->signal_fd, on_signal, d);
     if (ret == 0)
         ret = event_loop_set_tick(d->loop, 1000, on_tick, d);
+    if (ret == 0 && d->engine)
+        ret = event_loop_add_fd(d->loop, container_engine_fd(d->engine), on_engine, d);
     if (ret == 0 && d->opts->watch_config) {
         d->watch = config_watch_new(d->cfg);
         ret = d->watch ? event_loop_add_fd(d->loop, config_watch_fd(d->watch), on_config_change, d)
@@ -839,7 +1028,13 @@ static int dispatch_create(struct daemon *d)
                                .lost_event_telemetry = d->opts->lost_event_telemetry,
                                .lost_reader = lost_read,
                                .map_fd = map_fd_lookup,
-                               .ctx = d};
+                               .container_name = container_name_lookup,
+                               .container_allowed = container_allowed,
+                               .ctx = d,
+                               .rules = rules_host_enabled(d->rules) ? rules_host_engine(d->rules)
+                                                                     : NULL,
+                               .tap = rules_host_enabled(d->rules) ? rules_host_tap : NULL,
+                               .tap_ctx = d->rules};
     d->dispatch = dispatch_new(&env);
     if (!d->dispatch) {
         snprintf(d->err, sizeof(d->err), "cannot set up the dispatcher: out of memory");
@@ -869,7 +1064,8 @@ static int privileges_shed(struct daemon *d)
 {
     char kept[256];
     struct pt_error perr = {0};
-    int ret = privilege_drop(kept, sizeof(kept), &perr);
+    int ret = privilege_drop(rules_host_enabled(d->rules) ? PRIVILEGE_KEEP_RULES : 0, kept,
+                             sizeof(kept), &perr);
     if (ret < 0)
         pt_error_format(&perr, d->err, sizeof(d->err));
     else
@@ -882,6 +1078,59 @@ static void stats_mark(struct daemon *d)
 {
     memcpy(d->written_before, d->out->written, sizeof(d->written_before));
     memcpy(d->dropped_before, d->out->dropped, sizeof(d->dropped_before));
+}
+
+/* ---- rules ---- */
+
+static int probe_stats_read(void *ctx, uint32_t id, struct rules_probe_stats *out)
+{
+    struct daemon *d = ctx;
+    struct dispatch_stats st;
+    if (id == 0 || id >= d->n_probes)
+        return -ENOENT;
+    dispatch_get_stats(d->dispatch, &st);
+    *out = (struct rules_probe_stats){
+        .events = st.events[id],
+        .unwritten = d->out->dropped[id] - d->dropped_before[id],
+        .rate_limited = st.rate_limited[id],
+        .lost = lost_read(d, id),
+        .filtered = percpu_read(d, d->filtered_fd, id),
+    };
+    return 0;
+}
+
+/* The configured probes' names by id (NULL for the process probe and the
+ * state others require: rules cannot name them). */
+static void probe_names(const struct daemon *d, const char *names[PT_MAX_PROBES])
+{
+    memset(names, 0, PT_MAX_PROBES * sizeof(*names));
+    for (size_t i = 1; i < d->n_probes; i++)
+        if (d->probes[i].conf)
+            names[d->probes[i].id] = d->probes[i].ops->name;
+}
+
+/* The rules follow this daemon: its probes, its loop, its maps. */
+static int rules_bind(struct daemon *d)
+{
+    if (!rules_host_enabled(d->rules))
+        return 0;
+    const char *names[PT_MAX_PROBES];
+    probe_names(d, names);
+    d->filtered_fd = bpf_objects_map_fd(d->objs, "pt_filtered_count");
+    struct rules_binding b = {.loop = d->loop,
+                              .find = rules_find_probe,
+                              .find_ctx = &d->registry,
+                              .probe_names = names,
+                              .n_probes = d->n_probes,
+                              .krules_fd = bpf_objects_map_fd(d->objs, "pt_krules"),
+                              .krules_ctl_fd = bpf_objects_map_fd(d->objs, "pt_krules_ctl"),
+                              .probe_stats = probe_stats_read,
+                              .stats_ctx = d};
+    struct pt_error rerr = {0};
+    int ret = rules_host_bind(d->rules, &b, &rerr);
+    if (ret < 0)
+        pt_error_format(&rerr, d->err, sizeof(d->err));
+    return ret;
 }
 
 static enum daemon_exit daemon_start(struct daemon *d)
@@ -914,8 +1163,8 @@ static enum daemon_exit daemon_start(struct daemon *d)
     }
     if (dispatch_create(d) < 0)
         goto out;
-    if (module_load(d, text.data) < 0 || maps_open(d) < 0 || loop_setup(d) < 0 ||
-        probes_attach(d) < 0)
+    if (module_load(d, text.data) < 0 || maps_open(d) < 0 || containers_open(d) < 0 ||
+        loop_setup(d) < 0 || probes_attach(d) < 0)
         goto out;
     /* Attached first, scanned second: a process born in between is in the
      * ring buffer, and its fork applied after the scan changes nothing. */
@@ -926,9 +1175,12 @@ static enum daemon_exit daemon_start(struct daemon *d)
     }
     if (probes_start(d) < 0) /* says which probe */
         goto out;
+    if (rules_bind(d) < 0)
+        goto out;
     if (privileges_shed(d) < 0)
         goto out;
     stats_mark(d);
+    containers_listen(d);
     fprintf(stderr, "pidtree-bcc: %zu probe(s) attached in %.3f s\n", d->n_probes - 1,
             (double)(time_monotonic_ns() - t0) / 1e9);
     status = DAEMON_EXIT_OK;
@@ -1005,6 +1257,7 @@ static void daemon_cleanup(struct daemon *d)
     probes_detach(d); /* a start that failed half way */
     if (d->ringbuf)
         bpf_free_ringbuf(d->ringbuf);
+    rules_host_forget(d->rules, d->loop);
     event_loop_free(d->loop);
     if (d->signal_fd >= 0)
         close(d->signal_fd);
@@ -1013,6 +1266,7 @@ static void daemon_cleanup(struct daemon *d)
         filter_tables_release(&d->filters[i]);
     }
     dispatch_free(d->dispatch);
+    container_filter_free(d->cfilter);
     bpf_objects_free(d->objs);
     proc_cache_free(d->cache);
     uid_budget_free(d->budget);
@@ -1024,12 +1278,18 @@ static void daemon_cleanup(struct daemon *d)
     probe_registry_release(&d->registry);
 }
 
+/* -p: the module, then with rules on what the kernel rules' maps will
+ * hold (they are not compiled in). */
 static enum daemon_exit print_module(struct daemon *d)
 {
     struct strbuf text = STRBUF_INIT;
     enum daemon_exit status = DAEMON_EXIT_RUNTIME;
-    if (module_render(d, &text) == 0 && fwrite(text.data, 1, text.len, stdout) == text.len &&
-        fflush(stdout) == 0)
+    const char *names[PT_MAX_PROBES];
+    probe_names(d, names);
+    int ret = module_render(d, &text);
+    if (ret == 0 && rules_host_enabled(d->rules))
+        ret = rules_host_describe_kernel(d->rules, names, d->n_probes, &text);
+    if (ret == 0 && fwrite(text.data, 1, text.len, stdout) == text.len && fflush(stdout) == 0)
         status = DAEMON_EXIT_OK;
     else
         log_error(d->err[0] ? d->err : "cannot write the rendered module");
@@ -1047,14 +1307,17 @@ static enum daemon_exit print_checked_module(struct daemon *d)
     return print_module(d);
 }
 
-static struct daemon *daemon_new(const struct cli_options *opts, struct output *out)
+static struct daemon *daemon_new(const struct cli_options *opts, struct output *out,
+                                 struct container_engine *engine, struct rules_host *rules)
 {
     struct daemon *d = calloc(1, sizeof(*d));
     if (!d)
         return NULL;
     d->opts = opts;
     d->out = out;
-    d->signal_fd = d->ringbuf_fd = d->lost_fd = -1;
+    d->engine = engine;
+    d->rules = rules;
+    d->signal_fd = d->ringbuf_fd = d->lost_fd = d->filtered_fd = -1;
     d->n_cpus = possible_cpus();
     /* A per-CPU value is one u64 per possible CPU, however many there are. */
     d->lost_values = calloc((size_t)d->n_cpus, sizeof(*d->lost_values));
@@ -1089,6 +1352,8 @@ static enum daemon_exit daemon_prepare(struct daemon *d)
          * point is the kernel's. */
         return d->opts->print_and_quit || ret == -EINVAL ? DAEMON_EXIT_CONFIG : DAEMON_EXIT_RUNTIME;
     }
+    if (rules_prepare(d) < 0)
+        return DAEMON_EXIT_CONFIG;
     return DAEMON_EXIT_OK;
 }
 
@@ -1122,7 +1387,7 @@ static void daemon_handover(struct daemon *old, struct daemon *next, uint64_t st
 static struct daemon *daemon_restart(struct daemon *d)
 {
     uint64_t t0 = time_boot_ns();
-    struct daemon *next = daemon_new(d->opts, d->out);
+    struct daemon *next = daemon_new(d->opts, d->out, d->engine, d->rules);
     if (next && daemon_prepare(next) == DAEMON_EXIT_OK && daemon_start(next) == DAEMON_EXIT_OK) {
         daemon_handover(d, next, t0);
         daemon_free(d);
@@ -1135,18 +1400,63 @@ static struct daemon *daemon_restart(struct daemon *d)
         daemon_free(next);
     else
         log_error("out of memory");
+    /* The new daemon may have taken the rules over before it failed. */
+    if (rules_bind(d) < 0)
+        log_error(d->err);
     malloc_trim(0);
     fprintf(stderr, "pidtree-bcc: restart failed: still running the previous configuration\n");
     d->exit_code = DAEMON_EXIT_OK;
     return d;
 }
 
+/* Rules are on with a rules directory or a control socket; the socket
+ * has its default path unless told otherwise ("none": no socket). */
+static struct rules_host *rules_host_create(const struct cli_options *opts)
+{
+    bool socket_off = opts->ctl_socket && strcmp(opts->ctl_socket, "none") == 0;
+    struct rules_host_options ro = {.rules_dir = opts->rules_dir,
+                                    .watch = opts->watch_config,
+                                    .ctl_socket = socket_off         ? NULL
+                                                  : opts->ctl_socket ? opts->ctl_socket
+                                                  : opts->rules_dir && !opts->print_and_quit
+                                                      ? CTL_SOCKET_DEFAULT
+                                                      : NULL};
+    return rules_host_new(&ro);
+}
+
+/* The container engine's client, for the daemon's whole life (restarts
+ * included); NULL when DOCKER_HOST names no unix socket, or for -p. */
+static struct container_engine *engine_open(const struct cli_options *opts)
+{
+    char path[256];
+    const char *host = getenv("DOCKER_HOST");
+    if (opts->print_and_quit)
+        return NULL;
+    int ret = container_engine_socket_path(host, path, sizeof(path));
+    if (ret < 0) {
+        fprintf(stderr,
+                "pidtree-bcc: warning: DOCKER_HOST=%s: %s: container names are not reported and "
+                "container_labels probes report nothing\n",
+                host,
+                ret == -EPROTONOSUPPORT ? "only unix:// sockets are supported" : strerror(-ret));
+        return NULL;
+    }
+    struct container_engine *e = container_engine_new(path, "/proc", NULL);
+    if (!e)
+        fprintf(stderr, "pidtree-bcc: warning: cannot set up the container engine's client: %s\n",
+                strerror(errno));
+    return e;
+}
+
 enum daemon_exit daemon_main(const struct cli_options *opts)
 {
     struct output *out = calloc(1, sizeof(*out));
-    struct daemon *d = out ? daemon_new(opts, out) : NULL;
+    struct rules_host *rules = out ? rules_host_create(opts) : NULL;
+    struct daemon *d = rules ? daemon_new(opts, out, NULL, rules) : NULL;
+    struct container_engine *engine = NULL;
     if (!d) {
         log_error("out of memory");
+        rules_host_free(rules);
         free(out);
         return DAEMON_EXIT_RUNTIME;
     }
@@ -1154,8 +1464,10 @@ enum daemon_exit daemon_main(const struct cli_options *opts)
     enum daemon_exit status = daemon_prepare(d);
     if (status == DAEMON_EXIT_OK && opts->print_and_quit)
         status = print_checked_module(d);
-    else if (status == DAEMON_EXIT_OK)
+    else if (status == DAEMON_EXIT_OK) {
+        d->engine = engine = engine_open(opts);
         status = daemon_start(d);
+    }
     while (status == DAEMON_EXIT_OK && !opts->print_and_quit) {
         int ret = event_loop_run(d->loop);
         if (ret < 0) {
@@ -1172,6 +1484,8 @@ enum daemon_exit daemon_main(const struct cli_options *opts)
         break;
     }
     daemon_free(d);
+    rules_host_free(rules);
+    container_engine_free(engine);
     if (out->fd >= 0)
         output_close(out);
     free(out);

@@ -8,6 +8,7 @@
 
 #include "json_writer.h"
 #include "plugin_loader.h"
+#include "rule_engine.h"
 #include "timeutil.h"
 #include "uid_budget.h"
 
@@ -20,17 +21,27 @@ struct dispatch {
     unsigned long lost_event_telemetry;
     uint64_t (*lost_reader)(void *ctx, uint32_t probe_id);
     int (*map_fd)(void *ctx, const char *name);
+    const char *(*container_name)(void *ctx, const char *id);
+    bool (*container_allowed)(void *ctx, uint32_t probe_id, uint32_t pid);
     void *env_ctx;
 
     struct dispatch_stats stats;
     int output_error; /* the first write error, a negative errno */
     struct strbuf line;
+    struct strbuf scratch; /* tree_budget's */
 
     /* Bounds against a user who makes huge trees or floods: see README
      * "Faults and hostile input". */
     size_t max_line;           /* the tree is cut to keep lines within it */
     struct uid_budget *budget; /* NULL: no per-user limit; the caller's */
     uint64_t accept_from_ns[PT_MAX_PROBES], accept_until_ns[PT_MAX_PROBES];
+
+    struct rule_engine *rules; /* NULL: none; the caller's */
+    void (*tap)(void *ctx, const struct dispatch_line *line);
+    void *tap_ctx;
+    /* The record being handled, for the rules: its thread and uid. */
+    const struct pt_header *record;
+    bool judged; /* the event being handled already has its marks */
 };
 
 static const struct probe_services dispatch_services;
@@ -46,9 +57,14 @@ struct dispatch *dispatch_new(const struct dispatch_env *env)
     d->lost_event_telemetry = env->lost_event_telemetry;
     d->lost_reader = env->lost_reader;
     d->map_fd = env->map_fd;
+    d->container_name = env->container_name;
+    d->container_allowed = env->container_allowed;
     d->env_ctx = env->ctx;
     d->boot_to_realtime_ns = time_boot_to_realtime_offset();
     d->max_line = DISPATCH_DEFAULT_MAX_LINE;
+    d->rules = env->rules;
+    d->tap = env->tap;
+    d->tap_ctx = env->tap_ctx;
     return d;
 }
 
@@ -59,6 +75,7 @@ void dispatch_free(struct dispatch *d)
     for (size_t i = 0; i < PT_MAX_PROBES; i++)
         plugin_set_free(d->plugins[i]);
     strbuf_release(&d->line);
+    strbuf_release(&d->scratch);
     free(d);
 }
 
@@ -111,6 +128,8 @@ static void on_exec(struct dispatch *d, const struct pt_exec_event *e, size_t si
     proc_cache_exec(d->cache, e->h.pid, e->h.uid, e->args, len, e->truncated || len < e->args_len);
     if (e->loginuid != PT_LOGINUID_UNKNOWN)
         proc_cache_set_loginuid(d->cache, e->h.pid, e->loginuid);
+    proc_cache_set_ns_pid(d->cache, e->h.pid,
+                          e->ns_pid == PT_NS_PID_UNKNOWN ? PROC_NS_PID_UNKNOWN : e->ns_pid);
 }
 
 /* The fork is seen in the parent: its loginuid now, which the child
@@ -202,13 +221,66 @@ static int emit_lost_telemetry(struct dispatch *d, struct probe_instance *pi)
  * keep the same entries. */
 static size_t tree_budget(struct dispatch *d, json_t *fields)
 {
-    struct strbuf sb = STRBUF_INIT;
+    /* A buffer kept from event to event: no allocation per event. */
+    strbuf_reset(&d->scratch);
     struct json_writer w;
-    json_writer_init(&w, &sb);
+    json_writer_init(&w, &d->scratch);
     json_writer_value(&w, fields);
-    size_t used = sb.len + DISPATCH_LINE_RESERVE;
-    strbuf_release(&sb);
+    size_t used = d->scratch.len + DISPATCH_LINE_RESERVE;
     return d->max_line > used ? d->max_line - used : 0;
+}
+
+/* Who the event's process is beyond its host pid: its pid in its own PID
+ * namespace, its container and, when the engine said, the container's
+ * name. All empty for a host process. */
+struct event_identity {
+    uint32_t ns_pid; /* 0: none */
+    const char *container_id, *container_name, *container_runtime;
+};
+
+static void event_identity(struct dispatch *d, uint32_t pid, struct event_identity *id)
+{
+    struct proc_container pc;
+    memset(id, 0, sizeof(*id));
+    if (proc_cache_container(d->cache, pid, &pc) < 0)
+        return;
+    id->ns_pid = pc.ns_pid;
+    id->container_id = pc.id;
+    id->container_runtime = pc.runtime;
+    if (pc.id && d->container_name)
+        id->container_name = d->container_name(d->env_ctx, pc.id);
+}
+
+static void identity_write(struct json_writer *w, const struct event_identity *id)
+{
+    if (id->ns_pid) {
+        json_writer_name(w, "ns_pid");
+        json_writer_uint(w, id->ns_pid);
+    }
+    if (!id->container_id)
+        return;
+    json_writer_name(w, "container_id");
+    json_writer_cstring(w, id->container_id);
+    if (id->container_name) {
+        json_writer_name(w, "container_name");
+        json_writer_cstring(w, id->container_name);
+    }
+    json_writer_name(w, "container_runtime");
+    json_writer_cstring(w, id->container_runtime);
+}
+
+static int identity_set(json_t *obj, const struct event_identity *id)
+{
+    if (id->ns_pid && json_object_set_new(obj, "ns_pid", json_integer(id->ns_pid)) < 0)
+        return -ENOMEM;
+    if (!id->container_id)
+        return 0;
+    if (json_object_set_new(obj, "container_id", json_string(id->container_id)) < 0 ||
+        (id->container_name &&
+         json_object_set_new(obj, "container_name", json_string(id->container_name)) < 0) ||
+        json_object_set_new(obj, "container_runtime", json_string(id->container_runtime)) < 0)
+        return -ENOMEM;
+    return 0;
 }
 
 /* The probe's own error wins over the tree's. */
@@ -226,6 +298,8 @@ static json_t *event_build(struct dispatch *d, struct probe_instance *pi, uint32
     const char *tree_error = "";
     bool truncated = false;
     char ts[40];
+    struct event_identity ident;
+    event_identity(d, pid, &ident);
     json_t *obj = json_object();
     json_t *tree =
         proc_cache_tree_bounded(d->cache, pid, tree_budget(d, fields), &tree_error, &truncated);
@@ -236,7 +310,7 @@ static json_t *event_build(struct dispatch *d, struct probe_instance *pi, uint32
     time_format_iso8601(boot_ns + (uint64_t)d->boot_to_realtime_ns, ts, sizeof(ts));
     if (!obj || !copy || json_object_set_new(obj, "timestamp", json_string(ts)) ||
         json_object_set_new(obj, "probe", json_string(pi->ops->name)) ||
-        json_object_set_new(obj, "pid", json_integer(pid)) ||
+        json_object_set_new(obj, "pid", json_integer(pid)) || identity_set(obj, &ident) ||
         json_object_set(obj, "proctree", copy) || json_object_update(obj, fields) ||
         json_object_set_new(obj, "error", json_string(event_error(fields, tree_error))) ||
         (truncated && json_object_set_new(obj, "truncated", json_true()))) {
@@ -257,12 +331,15 @@ static void event_write(struct dispatch *d, struct json_writer *w, struct probe_
     bool truncated = false, error_written = false;
     json_t *value;
     size_t budget = tree_budget(d, fields);
+    struct event_identity ident;
+    event_identity(d, pid, &ident);
     json_writer_start_object(w);
     put_timestamp(d, w, boot_ns);
     json_writer_name(w, "probe");
     json_writer_cstring(w, pi->ops->name);
     json_writer_name(w, "pid");
     json_writer_uint(w, pid);
+    identity_write(w, &ident);
     json_writer_name(w, "proctree");
     proc_cache_tree_text(d->cache, pid, budget, w, &tree_error, &truncated);
     json_object_foreach(fields, key, value)
@@ -286,11 +363,53 @@ static void event_write(struct dispatch *d, struct json_writer *w, struct probe_
     json_writer_end_object(w);
 }
 
+/* The record being handled, when the event is its own. */
+static const struct pt_header *event_record(const struct dispatch *d, uint32_t pid)
+{
+    return d->record && d->record->pid == pid ? d->record : NULL;
+}
+
+static uint32_t event_uid(struct dispatch *d, uint32_t pid)
+{
+    const struct pt_header *h = event_record(d, pid);
+    uint32_t uid = 0;
+    if (h)
+        uid = h->uid;
+    else if (proc_cache_uid(d->cache, pid, &uid) < 0)
+        uid = 0;
+    return uid;
+}
+
+/* The rules' verdict on the event, added to its fields as "rules"; true
+ * when a rule matched. Once per event. */
+static bool event_judge(struct dispatch *d, struct probe_instance *pi, uint32_t pid,
+                        uint64_t boot_ns, json_t *fields)
+{
+    if (!d->rules || d->judged)
+        return d->judged;
+    const struct pt_header *h = event_record(d, pid);
+    struct rule_event ev = {.probe_id = pi->id,
+                            .probe = pi->ops->name,
+                            .pid = pid,
+                            .tid = h ? h->tid : 0,
+                            .uid = event_uid(d, pid),
+                            .boot_ns = boot_ns,
+                            .fields = fields,
+                            .cache = d->cache};
+    json_t *marks = rule_engine_judge(d->rules, &ev);
+    d->judged = marks != NULL;
+    if (marks && json_object_set_new(fields, "rules", marks) < 0)
+        d->stats.unbuilt++;
+    return d->judged;
+}
+
 int dispatch_emit(struct dispatch *d, struct probe_instance *pi, uint32_t pid, uint64_t boot_ns,
                   json_t *fields)
 {
     struct plugin_set *plugins = d->plugins[pi->id];
     struct json_writer w;
+    event_judge(d, pi, pid, boot_ns, fields);
+    d->judged = false;
     d->line.len = 0;
     json_writer_init(&w, &d->line);
     if (plugins) {
@@ -306,6 +425,10 @@ int dispatch_emit(struct dispatch *d, struct probe_instance *pi, uint32_t pid, u
         event_write(d, &w, pi, pid, boot_ns, fields);
     }
     int ret = line_finish(d, &w, pi->id);
+    if (d->tap && json_writer_error(&w) == 0) {
+        struct dispatch_line line = {pi, pid, event_uid(d, pid), fields, d->line.data, d->line.len};
+        d->tap(d->tap_ctx, &line);
+    }
     uint64_t now = time_boot_ns();
     if (now > boot_ns) {
         d->stats.latency_sum_ns += now - boot_ns;
@@ -356,9 +479,16 @@ static int map_fd_from_services(struct probe_instance *pi, const char *name)
     return d->map_fd ? d->map_fd(d->env_ctx, name) : -ENOENT;
 }
 
+static bool container_allowed_from_services(struct probe_instance *pi, uint32_t pid)
+{
+    struct dispatch *d = pi->services_ctx;
+    return !d->container_allowed || d->container_allowed(d->env_ctx, pi->id, pid);
+}
+
 static const struct probe_services dispatch_services = {
     .emit = emit_from_services,
     .map_fd = map_fd_from_services,
+    .container_allowed = container_allowed_from_services,
 };
 
 typedef int (*fields_fn)(struct probe_instance *pi, const void *record, size_t size, json_t *event);
@@ -374,7 +504,8 @@ static int probe_event(struct dispatch *d, struct probe_instance *pi, const stru
     /* The uid of the event's process now, which setuid may have changed
      * since it was forked or exec'd. */
     proc_cache_set_uid(d->cache, h->pid, h->uid);
-    if (!uid_budget_allow(d->budget, h->uid, time_monotonic_ns())) {
+    bool over = !uid_budget_allow(d->budget, h->uid, time_monotonic_ns());
+    if (over && (!d->rules || !rule_engine_count(d->rules))) {
         d->stats.rate_limited[pi->id]++;
         return 0;
     }
@@ -382,13 +513,20 @@ static int probe_event(struct dispatch *d, struct probe_instance *pi, const stru
     if (!fields)
         return -ENOMEM;
     int ret = fill(pi, data, size, fields);
-    if (ret == 0) {
+    d->record = h;
+    /* Over its budget, an event is still judged, and written when a rule
+     * matched it: a flood must not hide an event from the rules. */
+    if (ret == 0 && over && !event_judge(d, pi, h->pid, h->boot_ns, fields)) {
+        d->stats.rate_limited[pi->id]++;
+    } else if (ret == 0) {
         ret = dispatch_emit(d, pi, h->pid, h->boot_ns, fields);
         uid_budget_charge(d->budget, h->uid, d->line.len);
     } else if (ret == -EAGAIN)
         ret = 0;
     else
         d->stats.bad_records++, ret = 0;
+    d->record = NULL;
+    d->judged = false;
     json_decref(fields);
     return d->output_error ? d->output_error : ret;
 }
@@ -427,6 +565,11 @@ int dispatch_record(struct dispatch *d, const void *data, size_t size)
     const struct pt_header *h = data;
     if (h->type == PT_EV_PROBE)
         return on_probe_record(d, h, data, size);
+    if (h->type == PT_EV_RULE) {
+        if (d->rules)
+            rule_engine_kernel_hit(d->rules, data, size);
+        return 0;
+    }
     if (on_lifecycle(d, h, data, size) < 0) {
         d->stats.bad_records++;
         return 0;

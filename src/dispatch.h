@@ -18,7 +18,18 @@
 #include "strbuf.h"
 
 struct plugin_set;
+struct rule_engine;
 struct uid_budget;
+
+/* One event line as written, for a tap (the control socket's trace). */
+struct dispatch_line {
+    const struct probe_instance *pi;
+    uint32_t pid;
+    uint32_t uid;
+    json_t *fields; /* the probe's fields, with the rules' marks as "rules" */
+    const char *text;
+    size_t len;
+};
 
 /* What a dispatcher is wired to; the caller keeps each alive for the
  * dispatcher's life. */
@@ -32,7 +43,20 @@ struct dispatch_env {
     uint64_t (*lost_reader)(void *ctx, uint32_t probe_id);
     /* The module's maps, for probes that read their own (udp_session). */
     int (*map_fd)(void *ctx, const char *name);
-    void *ctx; /* for lost_reader and map_fd */
+    /* The name the container engine gives container `id`, or NULL when it
+     * has not said (yet). May be NULL. */
+    const char *(*container_name)(void *ctx, const char *id);
+    /* Whether probe `probe_id` reports process `pid` by its
+     * container_labels, for the events the daemon makes itself. NULL: all. */
+    bool (*container_allowed)(void *ctx, uint32_t probe_id, uint32_t pid);
+    void *ctx; /* for the callbacks above */
+    /* Rules (src/rule_engine.h) judge each event before its line is built
+     * and mark it; they also take the kernel rules' PT_EV_RULE records.
+     * NULL: no rules. */
+    struct rule_engine *rules;
+    /* Sees each event line written. NULL: none. */
+    void (*tap)(void *ctx, const struct dispatch_line *line);
+    void *tap_ctx;
 };
 
 /* What a dispatcher has done, for the stop report and the benchmark. */
@@ -52,8 +76,9 @@ struct dispatch;
 /* Lines are bounded by this much (a tree of 40 huge command lines made
  * 4.8 MB lines); a tree is cut to fit, and the event says "truncated". */
 #define DISPATCH_DEFAULT_MAX_LINE (64u * 1024)
-/* What the members other than the tree and the probe's fields may take. */
-#define DISPATCH_LINE_RESERVE 512u
+/* What the members other than the tree and the probe's fields may take
+ * (with a container's id, runtime and name of up to 256 bytes). */
+#define DISPATCH_LINE_RESERVE 1024u
 /* The output tag of the daemon's own lines (telemetry, rate_limited). */
 #define DISPATCH_TAG_DAEMON (OUTPUT_MAX_TAGS - 1)
 
@@ -91,7 +116,8 @@ void dispatch_get_stats(const struct dispatch *d, struct dispatch_stats *stats);
 int dispatch_record(struct dispatch *d, const void *data, size_t size);
 
 /* Writes one event of `pi`: timestamp, probe, pid, proctree, the probe's
- * fields from `fields` (borrowed), error; then the plugins. Used by
+ * fields from `fields` (borrowed; the rules' marks are added to it as
+ * "rules"), error; then the plugins. Used by
  * dispatch_record and by probes that produce events of their own (listener
  * snapshots, expired UDP sessions). */
 int dispatch_emit(struct dispatch *d, struct probe_instance *pi, uint32_t pid, uint64_t boot_ns,

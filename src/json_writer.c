@@ -70,12 +70,24 @@ void json_writer_end_array(struct json_writer *w)
     close_level(w, ']');
 }
 
+/* Bytes that need a look: control characters, '"', '\\' and the start
+ * of multi-byte UTF-8. Everything else is copied in runs. */
+static bool needs_care(unsigned char c)
+{
+    return c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
+}
+
 static void put_escaped(struct json_writer *w, const unsigned char *s, size_t len)
 {
     static const char replacement[] = "\xEF\xBF\xBD";
     size_t run = 0; /* bytes before s[i] not yet written */
     for (size_t i = 0; i < len;) {
         unsigned char c = s[i];
+        if (!needs_care(c)) {
+            run++;
+            i++;
+            continue;
+        }
         const char *esc = NULL;
         char seq[8];
         size_t n = 1;

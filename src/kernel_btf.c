@@ -179,7 +179,7 @@ long kernel_btf_member_offset(const void *data, size_t len, const char *struct_n
     for (size_t id = 1; found == -ENOENT && id < v.n_ids; id++) {
         const struct btf_type *t = v.by_id[id];
         if (((t->info >> 24) & 0x1f) == BTF_KIND_STRUCT && name_is(&v, t->name_off, struct_name))
-            found = member_find(&v, t, member, 0);
+            found = member ? member_find(&v, t, member, 0) : (long)t->size_or_type;
     }
     free(v.by_id);
     return found;

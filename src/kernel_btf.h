@@ -16,10 +16,11 @@
 #define KERNEL_BTF_PATH "/sys/kernel/btf/vmlinux"
 
 /* The byte offset of `member` in `struct struct_name` as BTF blob `data`
- * describes it. Returns the offset (>= 0), -ENOENT when the struct or the
- * member is not there, -EINVAL when the blob is malformed, -ENOTSUP when the
- * member is a bitfield. Members of anonymous structs and unions inside the
- * struct are found as its own, at their offset in it. */
+ * describes it (with `member` NULL: the struct's size). Returns the offset
+ * (>= 0), -ENOENT when the struct or the member is not there, -EINVAL when
+ * the blob is malformed, -ENOTSUP when the member is a bitfield. Members of
+ * anonymous structs and unions inside the struct are found as its own, at
+ * their offset in it. */
 long kernel_btf_member_offset(const void *data, size_t len, const char *struct_name,
                               const char *member);
 
@@ -28,7 +29,7 @@ long kernel_btf_member_offset(const void *data, size_t len, const char *struct_n
  * for every query when the file cannot be read, which is also returned). */
 struct kernel_btf_query {
     const char *struct_name;
-    const char *member;
+    const char *member; /* NULL: the struct's size */
     long offset;
 };
 int kernel_btf_file_member_offsets(const char *path, struct kernel_btf_query *queries, size_t n);

@@ -8,7 +8,8 @@
 #include <sys/resource.h>
 
 /* Why each is kept: privilege.h. */
-static const cap_value_t kept_caps[] = {CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH};
+static const cap_value_t kept_caps[] = {CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN, CAP_SYS_PTRACE,
+                                        CAP_DAC_READ_SEARCH};
 
 /* Before 5.8 the kernel has neither CAP_BPF nor CAP_PERFMON and asks for
  * CAP_SYS_ADMIN instead. */
@@ -17,8 +18,10 @@ static cap_value_t cap_on_this_kernel(cap_value_t cap)
     return (cap == CAP_BPF || cap == CAP_PERFMON) && !CAP_IS_SUPPORTED(cap) ? CAP_SYS_ADMIN : cap;
 }
 
-static bool cap_is_kept(cap_value_t cap)
+static bool cap_is_kept(cap_value_t cap, unsigned flags)
 {
+    if (cap == CAP_KILL && (flags & PRIVILEGE_KEEP_RULES))
+        return true;
     for (size_t i = 0; i < sizeof(kept_caps) / sizeof(kept_caps[0]); i++)
         if (cap_on_this_kernel(kept_caps[i]) == cap)
             return true;
@@ -26,14 +29,14 @@ static bool cap_is_kept(cap_value_t cap)
 }
 
 /* The kept capabilities the process has now, in a set with nothing else. */
-static cap_t kept_set(cap_t now)
+static cap_t kept_set(cap_t now, unsigned flags)
 {
     cap_t next = cap_init();
     if (!next)
         return NULL;
     for (cap_value_t cap = 0; CAP_IS_SUPPORTED(cap); cap++) {
         cap_flag_value_t held = CAP_CLEAR;
-        if (!cap_is_kept(cap))
+        if (!cap_is_kept(cap, flags))
             continue;
         if (cap_get_flag(now, cap, CAP_PERMITTED, &held) < 0 ||
             (held == CAP_SET && (cap_set_flag(next, CAP_PERMITTED, 1, &cap, CAP_SET) < 0 ||
@@ -50,16 +53,16 @@ static cap_t kept_set(cap_t now)
 /* Lowers the bounding set to the kept capabilities. Needs CAP_SETPCAP,
  * which a service manager may already have taken away along with the rest:
  * returns false when something beyond the kept set remains. */
-static bool bounding_lower(void)
+static bool bounding_lower(unsigned flags)
 {
     bool lowered = true;
     for (cap_value_t cap = 0; CAP_IS_SUPPORTED(cap); cap++)
-        if (!cap_is_kept(cap) && cap_get_bound(cap) == 1 && cap_drop_bound(cap) < 0)
+        if (!cap_is_kept(cap, flags) && cap_get_bound(cap) == 1 && cap_drop_bound(cap) < 0)
             lowered = false;
     return lowered;
 }
 
-int privilege_drop(char *kept, size_t kept_len, struct pt_error *err)
+int privilege_drop(unsigned flags, char *kept, size_t kept_len, struct pt_error *err)
 {
     int ret = 0;
     cap_t next = NULL;
@@ -73,14 +76,14 @@ int privilege_drop(char *kept, size_t kept_len, struct pt_error *err)
                            strerror(errno));
         goto cleanup;
     }
-    next = kept_set(now);
+    next = kept_set(now, flags);
     if (!next) {
         ret = pt_error_set(err, errno, NULL, 0, "cannot build the kept capability set: %s",
                            strerror(errno));
         goto cleanup;
     }
     /* Bounding set first: lowering it takes CAP_SETPCAP, dropped next. */
-    bool bounded = bounding_lower();
+    bool bounded = bounding_lower(flags);
     /* An empty inheritable set also empties the ambient set (capabilities(7)). */
     if (cap_set_proc(next) < 0) {
         ret = pt_error_set(err, errno, NULL, 0, "cannot drop capabilities: %s", strerror(errno));

@@ -1,6 +1,7 @@
 /* privilege: least privilege once the probes are attached.
  *
- * Loading and attaching eBPF programs needs CAP_BPF and CAP_PERFMON (and
+ * Loading and attaching eBPF programs needs CAP_BPF and CAP_PERFMON,
+ * CAP_NET_ADMIN for cgroup socket programs (and
  * CAP_SYS_ADMIN to mount tracefs where nothing did, CAP_SYS_RESOURCE for
  * RLIMIT_MEMLOCK before 5.11); running the loop needs less. privilege_drop()
  * keeps, in the effective, permitted and bounding sets, only
@@ -16,6 +17,9 @@
  *                        compiler helper, which inherits the bounding set.
  *   CAP_PERFMON          attaching those programs on a restart
  *                        (perf_event_open on tracepoints and kprobes).
+ *   CAP_NET_ADMIN        loading and attaching cgroup socket programs
+ *                        (net_listen, udp_session) on a restart: the
+ *                        kernel asks for it for those program types.
  *   CAP_SYS_PTRACE       /proc/PID/fd/N and /proc/PID/ns/net (net_listen
  *                        finds a socket's owner and network namespace) of
  *                        other users' processes and of any process holding
@@ -25,6 +29,12 @@
  *                        of the caller's. Also /proc under hidepid.
  *   CAP_DAC_READ_SEARCH  listing /proc/PID/fd, mode 0500 and owned by the
  *                        process's user, for those same lookups.
+ *
+ * and, with rules on (PRIVILEGE_KEEP_RULES),
+ *
+ *   CAP_KILL             a rule's kill, interrupt or stop sent by the daemon
+ *                        to another user's process (kernel rules need
+ *                        nothing: bpf_send_signal() acts as the task).
  *
  * and only those of them the process had; kernels without CAP_BPF and
  * CAP_PERFMON (before 5.8) get CAP_SYS_ADMIN kept in their place. It empties
@@ -39,11 +49,14 @@
 
 #include "error.h"
 
+/* Flags for privilege_drop(). */
+#define PRIVILEGE_KEEP_RULES (1u << 0)
+
 /* Drops every capability but the ones above. On success writes the kept
  * set in cap_to_text(3) form ("cap_sys_ptrace,cap_bpf=ep", "=" for none)
  * to `kept`, followed by a note when the bounding set could not be lowered
  * (no CAP_SETPCAP), and returns 0; on failure returns a negative errno,
  * having described it in `err`. */
-int privilege_drop(char *kept, size_t kept_len, struct pt_error *err);
+int privilege_drop(unsigned flags, char *kept, size_t kept_len, struct pt_error *err);
 
 #endif

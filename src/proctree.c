@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "container.h"
 #include "json_writer.h"
 #include "jsonutil.h"
 #include "strbuf.h"
@@ -24,6 +25,14 @@
 /* The kernel's "never set" loginuid, (uid_t)-1. */
 #define LOGINUID_UNSET 0xffffffffu
 
+/* Where a process stands to the daemon's PID namespace. */
+enum ns_state {
+    NS_SAME = 0, /* the daemon's: its pid is the host's */
+    NS_OTHER,    /* another: ns_pid is its pid there */
+    NS_UNKNOWN,  /* to be read from /proc/PID/status when first needed */
+    NS_GONE,     /* unknown, and /proc can no longer say */
+};
+
 struct proc_entry {
     struct proc_entry *next;   /* hash chain, while in the table */
     struct proc_entry *parent; /* holds a reference */
@@ -31,9 +40,13 @@ struct proc_entry {
     size_t cmdline_len;
     uint64_t start; /* clock ticks since boot */
     uint32_t pid, ppid, uid;
-    uint32_t loginuid; /* LOGINUID_UNSET when none */
-    uint32_t refs;     /* one for the table, one per child pointing here */
-    unsigned seen;     /* scan generation */
+    uint32_t loginuid;  /* LOGINUID_UNSET when none */
+    uint32_t refs;      /* one for the table, one per child pointing here */
+    uint32_t ns_pid;    /* with NS_OTHER: the pid in its own PID namespace */
+    uint8_t ns;         /* enum ns_state */
+    uint8_t runtime;    /* enum container_runtime; NONE: a host process */
+    char *container_id; /* NULL for a host process */
+    unsigned seen;      /* scan generation */
     bool in_table, ppid_known, kthread;
     bool cmdline_cut; /* longer than the bound, or the kernel stopped early */
     /* From a fork event's clock rather than /proc: may differ from /proc's
@@ -63,6 +76,7 @@ struct proc_cache {
     uint64_t ns_per_tick;
     struct user_entry *users[USER_BUCKETS];
     size_t max_cmdline;
+    char own_pidns[64];       /* readlink of our /proc/self/ns/pid; "" when unknown */
     struct proc_entry **walk; /* MAX_DEPTH entries: the tree being written */
     char error[128];
 };
@@ -94,6 +108,7 @@ static void entry_unref(struct proc_cache *c, struct proc_entry *e)
         json_decref(e->json);
         free(e->text);
         free(e->cmdline);
+        free(e->container_id);
         free(e);
         c->n_entries--;
         e = parent;
@@ -263,6 +278,37 @@ int proc_parse_status_uid(const char *status, uint32_t *uid)
     return 0;
 }
 
+/* NSpid lists the pid in each PID namespace from the one /proc belongs to
+ * down to the process's own (Linux 4.1+). */
+int proc_parse_status_nspid(const char *status, uint32_t *ns_pid, int *levels)
+{
+    const char *p = strstr(status, "\nNSpid:");
+    if (!p)
+        return -ENOENT;
+    p += 7;
+    int n = 0;
+    unsigned long last = 0;
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!isdigit((unsigned char)*p))
+            break;
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(p, &end, 10);
+        if (errno || v == 0 || v > UINT32_MAX)
+            return -EINVAL;
+        last = v;
+        n++;
+        p = end;
+    }
+    if (n == 0 || (*p && *p != '\n'))
+        return -EINVAL;
+    *ns_pid = (uint32_t)last;
+    *levels = n;
+    return 0;
+}
+
 /* The full command line from /proc, or NULL when unreadable or empty. */
 static char *read_cmdline(const struct proc_cache *c, uint32_t pid)
 {
@@ -278,6 +324,71 @@ static char *read_cmdline(const struct proc_cache *c, uint32_t pid)
     return line;
 }
 
+/* ---- containers and PID namespaces ---- */
+
+/* From /proc/PID/status text: a kernel without NSpid has no PID
+ * namespaces to report. */
+static void entry_set_ns(struct proc_entry *e, const char *status)
+{
+    uint32_t ns_pid;
+    int levels;
+    int ret = proc_parse_status_nspid(status, &ns_pid, &levels);
+    e->ns = ret == 0 && levels > 1 ? NS_OTHER : ret == -ENOENT || ret == 0 ? NS_SAME : NS_GONE;
+    e->ns_pid = e->ns == NS_OTHER ? ns_pid : 0;
+}
+
+/* Read once, when the entry is first written into a tree: a process
+ * forked inside a namespace has a pid there that no fork record says. An
+ * entry out of the table may have its pid reused: /proc is not asked. */
+static void entry_resolve_ns(const struct proc_cache *c, struct proc_entry *e)
+{
+    if (e->ns != NS_UNKNOWN)
+        return;
+    struct strbuf sb = STRBUF_INIT;
+    e->ns = NS_GONE;
+    if (e->in_table && read_proc_file(c, e->pid, "status", &sb) == 0)
+        entry_set_ns(e, sb.data);
+    strbuf_release(&sb);
+}
+
+static void entry_set_container(struct proc_entry *e, enum container_runtime runtime,
+                                const char *id)
+{
+    if (e->container_id && id && strcmp(e->container_id, id) == 0)
+        return;
+    free(e->container_id);
+    e->container_id = runtime != CONTAINER_RUNTIME_NONE && id ? strdup(id) : NULL;
+    e->runtime = e->container_id ? (uint8_t)runtime : CONTAINER_RUNTIME_NONE;
+}
+
+/* Unchanged when the file cannot be read (the process is gone). */
+static void read_container(const struct proc_cache *c, struct proc_entry *e)
+{
+    struct strbuf sb = STRBUF_INIT;
+    struct container_ident ci;
+    if (read_proc_file(c, e->pid, "cgroup", &sb) == 0 && sb.data) {
+        container_from_cgroup(sb.data, &ci);
+        entry_set_container(e, ci.runtime, ci.id);
+    }
+    strbuf_release(&sb);
+}
+
+/* At exec, where a container's first process becomes the container's (it
+ * joined the container's cgroup and PID namespace since its fork). */
+static void exec_reread_ns(const struct proc_cache *c, struct proc_entry *e)
+{
+    char path[PATH_MAX], link[64];
+    int n = snprintf(path, sizeof(path), "%s/%" PRIu32 "/ns/pid", c->root, e->pid);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return;
+    ssize_t len = readlink(path, link, sizeof(link) - 1);
+    if (len <= 0)
+        return;
+    link[len] = '\0';
+    bool same = c->own_pidns[0] && strcmp(link, c->own_pidns) == 0;
+    e->ns = same ? NS_SAME : NS_UNKNOWN;
+}
+
 static int read_stat_status(const struct proc_cache *c, struct proc_entry *e, char *comm,
                             size_t commlen)
 {
@@ -290,6 +401,8 @@ static int read_stat_status(const struct proc_cache *c, struct proc_entry *e, ch
         ret = read_proc_file(c, e->pid, "status", &sb);
     if (ret == 0)
         ret = proc_parse_status_uid(sb.data, &e->uid);
+    if (ret == 0)
+        entry_set_ns(e, sb.data);
     strbuf_release(&sb);
     return ret;
 }
@@ -323,6 +436,7 @@ static struct proc_entry *proc_read(struct proc_cache *c, uint32_t pid)
     }
     e->ppid_known = true;
     e->loginuid = read_loginuid(c, pid);
+    read_container(c, e);
     char *line = read_cmdline(c, pid);
     /* Kernel threads have no command line; ps shows them as [comm]. */
     e->kthread = !line;
@@ -383,6 +497,17 @@ static void link_late(struct proc_cache *c, struct proc_entry *e, bool load)
 
 /* ---- public ---- */
 
+/* The daemon's PID namespace, as /proc/self/ns/pid names it. */
+static void own_pidns_read(struct proc_cache *c)
+{
+    char path[PATH_MAX];
+    c->own_pidns[0] = '\0';
+    if (!c->root || snprintf(path, sizeof(path), "%s/self/ns/pid", c->root) >= (int)sizeof(path))
+        return;
+    ssize_t len = readlink(path, c->own_pidns, sizeof(c->own_pidns) - 1);
+    c->own_pidns[len > 0 ? len : 0] = '\0';
+}
+
 struct proc_cache *proc_cache_new(const char *proc_root)
 {
     struct proc_cache *c = calloc(1, sizeof(*c));
@@ -395,6 +520,7 @@ struct proc_cache *proc_cache_new(const char *proc_root)
     c->walk = calloc(MAX_DEPTH, sizeof(*c->walk));
     long hz = sysconf(_SC_CLK_TCK);
     c->ns_per_tick = 1000000000ull / (uint64_t)(hz > 0 ? hz : 100);
+    own_pidns_read(c);
     if (!c->root || !c->buckets || !c->walk) {
         proc_cache_free(c);
         errno = ENOMEM;
@@ -460,6 +586,9 @@ static void scan_merge(struct proc_entry *old, struct proc_entry *fresh)
     old->cmdline_len = fresh->cmdline_len;
     old->cmdline_cut = fresh->cmdline_cut;
     fresh->cmdline = tmp;
+    old->ns = fresh->ns;
+    old->ns_pid = fresh->ns_pid;
+    entry_set_container(old, fresh->runtime, fresh->container_id);
 }
 
 static void scan_one(struct proc_cache *c, uint32_t pid)
@@ -559,9 +688,14 @@ void proc_cache_fork(struct proc_cache *c, uint32_t parent_pid, uint32_t child_p
         return;
     }
     entry_set_cmdline(c, e, line, p && p->cmdline_cut);
+    /* The child is in its parent's container. Its pid in a namespace of
+     * the parent's is not the parent's: read when first needed. So is its
+     * namespace when the parent's is not known. */
+    e->ns = p && p->ns == NS_SAME ? NS_SAME : NS_UNKNOWN;
     if (p) {
         e->kthread = p->kthread;
         e->loginuid = p->loginuid;
+        entry_set_container(e, p->runtime, p->container_id);
         link_parent(e, p);
     }
     table_replace(c, e);
@@ -622,6 +756,21 @@ void proc_cache_exec(struct proc_cache *c, uint32_t pid, uint32_t uid, const cha
     entry_set_cmdline(c, e, line, cut);
     e->uid = uid;
     e->kthread = false;
+    read_container(c, e);
+}
+
+void proc_cache_set_ns_pid(struct proc_cache *c, uint32_t pid, uint32_t ns_pid)
+{
+    struct proc_entry *e = table_find(c, pid);
+    if (!e)
+        return;
+    entry_changed(e);
+    if (ns_pid == PROC_NS_PID_UNKNOWN) {
+        exec_reread_ns(c, e);
+        return;
+    }
+    e->ns = ns_pid ? NS_OTHER : NS_SAME;
+    e->ns_pid = ns_pid;
 }
 
 void proc_cache_exit(struct proc_cache *c, uint32_t pid)
@@ -638,6 +787,15 @@ void proc_cache_set_uid(struct proc_cache *c, uint32_t pid, uint32_t uid)
         e->uid = uid;
         entry_changed(e);
     }
+}
+
+int proc_cache_uid(struct proc_cache *c, uint32_t pid, uint32_t *uid)
+{
+    const struct proc_entry *e = table_find(c, pid);
+    if (!e)
+        return -ENOENT;
+    *uid = e->uid;
+    return 0;
 }
 
 void proc_cache_set_loginuid(struct proc_cache *c, uint32_t pid, uint32_t loginuid)
@@ -666,6 +824,7 @@ static json_t *entry_json(struct proc_cache *c, const struct proc_entry *e)
     json_t *user = json_string_lossy(name, strlen(name));
     int ret = -ENOMEM;
     if (obj && line && user && json_object_set_new(obj, "pid", json_integer(e->pid)) == 0 &&
+        (e->ns != NS_OTHER || json_object_set_new(obj, "ns_pid", json_integer(e->ns_pid)) == 0) &&
         json_object_set(obj, "cmdline", line) == 0 && json_object_set(obj, "username", user) == 0 &&
         (!e->cmdline_cut || json_object_set_new(obj, "truncated", json_true()) == 0))
         ret = 0;
@@ -681,6 +840,7 @@ static json_t *entry_json(struct proc_cache *c, const struct proc_entry *e)
 /* The entry's JSON and its text (by the one line writer), built once. */
 static int entry_text(struct proc_cache *c, struct proc_entry *e)
 {
+    entry_resolve_ns(c, e);
     if (!e->json && !(e->json = entry_json(c, e)))
         return -ENOMEM;
     if (e->text)
@@ -842,6 +1002,19 @@ static char *lookup_user(uint32_t uid)
             return name;
         size *= 2;
     }
+}
+
+int proc_cache_container(struct proc_cache *c, uint32_t pid, struct proc_container *out)
+{
+    struct proc_entry *e = find_or_load(c, pid);
+    memset(out, 0, sizeof(*out));
+    if (!e)
+        return -ENOENT;
+    entry_resolve_ns(c, e);
+    out->id = e->container_id;
+    out->runtime = container_runtime_name((enum container_runtime)e->runtime);
+    out->ns_pid = e->ns == NS_OTHER ? e->ns_pid : 0;
+    return 0;
 }
 
 const char *proc_cache_username(struct proc_cache *c, uint32_t uid)

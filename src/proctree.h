@@ -44,9 +44,17 @@ void proc_cache_fork(struct proc_cache *cache, uint32_t parent_pid, uint32_t chi
 void proc_cache_exec(struct proc_cache *cache, uint32_t pid, uint32_t uid, const char *args,
                      size_t args_len, int truncated);
 void proc_cache_exit(struct proc_cache *cache, uint32_t pid);
+/* The process's pid in its own PID namespace as the kernel read it at
+ * exec: 0 for the daemon's (initial) namespace. PROC_NS_PID_UNKNOWN when
+ * the kernel could not say: /proc then tells whether it is in another
+ * namespace, and its pid there is read from /proc when first needed. */
+#define PROC_NS_PID_UNKNOWN UINT32_MAX
+void proc_cache_set_ns_pid(struct proc_cache *cache, uint32_t pid, uint32_t ns_pid);
 /* The process's uid at a network event (it may have changed with setuid
  * since exec). */
 void proc_cache_set_uid(struct proc_cache *cache, uint32_t pid, uint32_t uid);
+/* The uid the cache holds for `pid`: 0, or -ENOENT when not cached. */
+int proc_cache_uid(struct proc_cache *cache, uint32_t pid, uint32_t *uid);
 
 /* The audit login uid of `pid` as the kernel reported it at fork or exec
  * (inherited from the parent at fork), or as /proc showed it when the
@@ -55,9 +63,22 @@ void proc_cache_set_uid(struct proc_cache *cache, uint32_t pid, uint32_t uid);
 void proc_cache_set_loginuid(struct proc_cache *cache, uint32_t pid, uint32_t loginuid);
 int proc_cache_loginuid(struct proc_cache *cache, uint32_t pid, uint32_t *loginuid);
 
+/* The container and PID namespace of `pid` (read from /proc when not
+ * cached): `id` and `runtime` from its cgroup, NULL for a host process;
+ * `ns_pid` its pid in its own PID namespace when that is not the daemon's,
+ * else 0. Read at /proc scans and at exec, inherited at fork; the strings
+ * live until the process's next exec or exit. Returns 0 or -ENOENT. */
+struct proc_container {
+    const char *id;
+    const char *runtime;
+    uint32_t ns_pid;
+};
+int proc_cache_container(struct proc_cache *cache, uint32_t pid, struct proc_container *out);
+
 /* Builds `proctree`: a JSON array from `pid` up to PID 1, each entry
- * {"pid", "cmdline", "username"}, with "truncated": true when the command
- * line was cut. A pid not in the cache is read from /proc (and cached). When
+ * {"pid", "cmdline", "username"}, with "ns_pid" (after "pid") for a process
+ * in another PID namespace than the daemon's, and "truncated": true when
+ * the command line was cut. A pid not in the cache is read from /proc (and cached). When
  * the chain breaks (a process gone from both), the array holds what was
  * found and *error (never NULL on return) says what is missing, e.g.
  * "process 1234 not found"; otherwise *error is "". Returns a new
@@ -95,6 +116,10 @@ char *proc_args_join(const char *args, size_t len);
  * (field 22); proc_parse_status_uid the real uid. Each returns 0 or -EINVAL. */
 int proc_parse_stat(const char *stat, uint32_t *ppid, uint64_t *start, char *comm, size_t commlen);
 int proc_parse_status_uid(const char *status, uint32_t *uid);
+/* The NSpid line: the pid in the process's own namespace and how many
+ * namespaces it is listed in (1: the reader's). -ENOENT without the line
+ * (kernels before 4.1), -EINVAL when malformed. */
+int proc_parse_status_nspid(const char *status, uint32_t *ns_pid, int *levels);
 
 /* Name for `uid` from the passwd database, or its decimal form when it has
  * none; cached. The result is valid until the cache is freed. */

@@ -94,24 +94,29 @@ static int render_preamble(const struct render_options *opts, const struct rende
                             probes[i].attach == ATTACH_KPROBE ? "kprobe" : "tracepoint");
     /* What attaches where, for readers of -p (and the verifier test). */
     for (size_t i = 0; i < n && ret == 0; i++) {
-        const struct probe_form *form = probe_form_get(probes[i].ops, probes[i].attach);
-        for (size_t j = 0; j < form->n_points && ret == 0; j++) {
-            char target[512];
-            if (!probe_point_active(probes[i].ops, probes[i].conf, &form->points[j]))
-                continue;
-            if (probe_attach_target(probes[i].ops, probes[i].conf, &form->points[j], target,
-                                    sizeof(target)) < 0)
-                snprintf(target, sizeof(target), "%s", form->points[j].target);
-            ret = strbuf_printf(out, "\n * attach %s %s -> %s",
-                                probe_attach_kind_name(form->points[j].kind), target,
-                                form->points[j].function);
-        }
+        const struct probe_form *forms[2] = {probe_form_get(probes[i].ops, probes[i].attach),
+                                             opts->rules ? &probes[i].ops->rules_form : NULL};
+        for (size_t f = 0; f < 2 && forms[f] && ret == 0; f++)
+            for (size_t j = 0; j < forms[f]->n_points && ret == 0; j++) {
+                const struct probe_attach_point *ap = &forms[f]->points[j];
+                char target[512];
+                if (!probe_point_active(probes[i].ops, probes[i].conf, ap))
+                    continue;
+                if (probe_attach_target(probes[i].ops, probes[i].conf, ap, target, sizeof(target)) <
+                    0)
+                    snprintf(target, sizeof(target), "%s", ap->target);
+                ret = strbuf_printf(out, "\n * attach %s %s -> %s",
+                                    probe_attach_kind_name(ap->kind), target, ap->function);
+            }
     }
     if (ret == 0)
         ret = strbuf_printf(out,
                             "\n */\n#define PT_BPF 1\n#define PT_RINGBUF_PAGES %u\n"
                             "#define PT_ATTACH_TRACEPOINT 1\n#define PT_ATTACH_KPROBE 2\n",
                             opts->ringbuf_pages);
+    if (ret == 0 && opts->rules)
+        ret = strbuf_printf(out, "#define PT_RULES 1\n#define PT_KRULES_CGROUP_SIGNAL %d\n",
+                            opts->rules_cgroup_signal ? 1 : 0);
     if (ret == 0 && opts->task_loginuid_offset > 0)
         ret =
             strbuf_printf(out, "#define PT_TASK_LOGINUID_OFFSET %ld\n", opts->task_loginuid_offset);
@@ -122,6 +127,20 @@ static int render_preamble(const struct render_options *opts, const struct rende
                           "#define PT_TASK_MM_OFFSET %ld\n#define PT_MM_ARG_START_OFFSET %ld\n"
                           "#define PT_MM_ARG_END_OFFSET %ld\n",
                           opts->task_mm_offset, opts->mm_arg_start_offset, opts->mm_arg_end_offset);
+    if (ret == 0 && opts->task_thread_pid_offset > 0)
+        ret =
+            strbuf_printf(out,
+                          "#define PT_TASK_THREAD_PID_OFFSET %ld\n#define PT_PID_LEVEL_OFFSET %ld\n"
+                          "#define PT_PID_NUMBERS_OFFSET %ld\n#define PT_UPID_SIZE %ld\n",
+                          opts->task_thread_pid_offset, opts->pid_level_offset,
+                          opts->pid_numbers_offset, opts->upid_size);
+    /* The probes with container_labels: only they look containers up. */
+    unsigned containers = 0;
+    for (size_t i = 0; i < n; i++)
+        if (probes[i].conf && probes[i].conf->n_container_labels)
+            containers |= 1u << probes[i].id;
+    if (ret == 0 && containers)
+        ret = strbuf_printf(out, "#define PT_CONTAINER_PROBES 0x%x\n", containers);
     return ret;
 }
 
@@ -154,8 +173,12 @@ int render_module(const struct render_options *opts, const struct render_probe *
     int ret = render_preamble(opts, probes, n_probes, out) < 0 ? render_oom(err) : 0;
     if (ret == 0)
         ret = render_file(opts, "pidtree_common.h", out, err);
+    if (ret == 0 && opts->rules)
+        ret = render_file(opts, "rules.h", out, err);
     if (ret == 0)
         ret = render_file(opts, "common.bpf.c", out, err);
+    if (ret == 0 && opts->rules)
+        ret = render_file(opts, "rules.bpf.c", out, err);
     if (ret == 0 && strbuf_puts(out, "#line 1 \"<tracepoint types>\"\n") < 0)
         ret = render_oom(err);
     if (ret == 0)

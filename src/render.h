@@ -9,6 +9,7 @@
 #ifndef PIDTREE_RENDER_H
 #define PIDTREE_RENDER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,16 @@ struct render_options {
      * PT_TASK_MM_OFFSET, PT_MM_ARG_START_OFFSET and PT_MM_ARG_END_OFFSET when
      * all three are known. */
     long task_mm_offset, mm_arg_start_offset, mm_arg_end_offset;
+    /* The way to a task's pid in its own PID namespace, as
+     * PT_TASK_THREAD_PID_OFFSET, PT_PID_LEVEL_OFFSET, PT_PID_NUMBERS_OFFSET,
+     * PT_UPID_SIZE; all 0 when unknown (the exec records then carry
+     * PT_NS_PID_UNKNOWN). */
+    long task_thread_pid_offset, pid_level_offset, pid_numbers_offset, upid_size;
+    /* Rules are on: the kernel rules' maps and pt_rules_apply() (PT_RULES),
+     * and the probes' rules_form programs. */
+    bool rules;
+    /* This kernel lets cgroup socket programs send signals. */
+    bool rules_cgroup_signal;
 };
 
 /* Appends the module's text to `out`. Returns 0, or a negative errno with

@@ -12,7 +12,8 @@ int bashreadline__readline_ret(struct pt_regs *ctx)
 {
     const char *line = (const char *)PT_REGS_RC(ctx);
     char first = 0;
-    if (!line || bpf_probe_read_user(&first, sizeof(first), line) || !first)
+    if (!line || bpf_probe_read_user(&first, sizeof(first), line) || !first ||
+        pt_container_dropped(PT_PROBE_ID))
         return 0;
     struct pt_bashreadline_event *e = pt_events.ringbuf_reserve(sizeof(*e));
     if (!e) {

@@ -118,10 +118,57 @@ static __always_inline int pt_subnet_dropped(__u32 probe_id, __u16 family, const
     return rule->mode == PT_SUBNET_EXCEPT_PORTS ? !listed : listed;
 }
 
+#ifdef PT_RULES
+/* Events the filters dropped, per probe id, for `pidtree-bcc ctl stats`. */
+BPF_PERCPU_ARRAY(pt_filtered_count, __u64, PT_MAX_PROBES);
+#endif
+
+#ifndef PT_CONTAINER_PROBES
+#define PT_CONTAINER_PROBES 0
+#endif
+#if PT_CONTAINER_PROBES
+/* The cgroups of the containers whose labels match some probe's
+ * container_labels, each with the bits of those probes; written by the
+ * daemon as the container engine reports containers. */
+BPF_F_TABLE("hash", __u64, __u32, pt_containers, PT_MAX_CONTAINERS, BPF_F_NO_PREALLOC);
+#endif
+
+/* container_labels: for a probe that has them (a bit of
+ * PT_CONTAINER_PROBES, a constant: other probes pay nothing), drops the
+ * event unless the current task's cgroup, or one above it (a container
+ * that made cgroups of its own), is a matching container's. The cgroup id
+ * comes from helpers, not from task_struct, whose layout the installed
+ * headers may not match. */
+static __always_inline int pt_container_dropped(__u32 probe_id)
+{
+#if PT_CONTAINER_PROBES
+    if (!((PT_CONTAINER_PROBES >> probe_id) & 1))
+        return 0;
+    for (int level = 1; level <= PT_CGROUP_MAX_LEVEL; level++) {
+        __u64 id = bpf_get_current_ancestor_cgroup_id(level);
+        if (!id)
+            break; /* below the task's own cgroup */
+        __u32 *bits = pt_containers.lookup(&id);
+        if (bits && ((*bits >> probe_id) & 1))
+            return 0;
+    }
+    return 1;
+#else
+    return 0;
+#endif
+}
+
 /* The config's filters, in the kernel, before anything is submitted. */
 static __always_inline int pt_filtered(__u32 probe_id, __u16 family, const __u8 *addr, __u16 port)
 {
-    return pt_port_dropped(probe_id, port) || pt_subnet_dropped(probe_id, family, addr, port);
+    int filtered = pt_port_dropped(probe_id, port) ||
+                   pt_subnet_dropped(probe_id, family, addr, port) || pt_container_dropped(probe_id);
+#ifdef PT_RULES
+    __u64 *count = filtered ? pt_filtered_count.lookup(&probe_id) : 0;
+    if (count)
+        (*count)++;
+#endif
+    return filtered;
 }
 
 /* Reads an IPv4 or IPv6 sockaddr from user memory. Returns 0 and fills the

@@ -17,6 +17,8 @@ BPF_TABLE("lru_hash", __u32, struct pt_exec_failed_event, exec_pending, 4096);
 
 static __always_inline int exec_enter(const char *filename)
 {
+    if (pt_container_dropped(PT_PROBE_ID))
+        return 0;
     __u32 zero = 0;
     struct pt_exec_failed_event *e = exec_scratch.lookup(&zero);
     if (!e)

@@ -39,7 +39,7 @@ static __always_inline struct pt_file_open_event *file_open_decide(const char *f
                                                                    __u32 flags, __u32 mode)
 {
     __u64 pid_tgid = bpf_get_current_pid_tgid();
-    if ((pid_tgid >> 32) == FILE_OPEN_SELF_TGID)
+    if ((pid_tgid >> 32) == FILE_OPEN_SELF_TGID || pt_container_dropped(PT_PROBE_ID))
         return NULL;
     /* Written to: the access mode, or a create or truncate. */
     if (FILE_OPEN_WRITE_ONLY && !(flags & (FILE_OPEN_O_ACCMODE | FILE_OPEN_O_CREAT |

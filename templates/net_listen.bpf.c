@@ -20,6 +20,12 @@ static __always_inline int net_listen_submit(struct pt_listen_pending *p, __u16 
         return 0;
     if (pt_filtered(PT_PROBE_ID, p->family, p->addr.addr, p->port))
         return 0;
+#ifdef PT_RULES
+    /* In the listening task, once the listen or bind has succeeded: the
+     * tracepoint form's programs are cgroup socket programs. */
+    pt_rules_apply(PT_PROBE_ID, p->family, p->addr.addr, p->port,
+                   PT_ATTACH == PT_ATTACH_TRACEPOINT ? PT_RULES_IN_CGROUP : 0);
+#endif
     struct pt_net_listen_event *e = pt_events.ringbuf_reserve(sizeof(*e));
     if (!e) {
         pt_count_lost(PT_PROBE_ID);

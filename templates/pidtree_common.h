@@ -25,6 +25,13 @@
 #define PT_MAX_SUBNET_PORT_WORDS 16384
 #define PT_PORT_WORDS 1024 /* 65536 ports, one bit each */
 
+/* container_labels (src/container_filter.c): at most this many matching
+ * containers at once, each a cgroup id mapped to the bits of the probes it
+ * matches; the kernel looks for them this many levels down the current
+ * task's cgroup v2 path. */
+#define PT_MAX_CONTAINERS 8192
+#define PT_CGROUP_MAX_LEVEL 16
+
 /* Command lines captured at exec: the new program's arguments as the
  * kernel laid them out (NUL-separated), at most PT_ARGS_SIZE bytes. Longer
  * ones are marked truncated and the daemon reads the rest from /proc when
@@ -36,6 +43,7 @@ enum pt_event_type {
     PT_EV_FORK = 1,
     PT_EV_EXEC = 2, /* a successful exec, in the new program */
     PT_EV_EXIT = 4,
+    PT_EV_RULE = 5,   /* a kernel rule matched (templates/rules.h) */
     PT_EV_PROBE = 16, /* a network probe's event; probe_id says which */
 };
 
@@ -60,6 +68,8 @@ struct pt_fork_event {
     __u32 loginuid; /* the parent's now, which the child inherits */
 };
 
+#define PT_NS_PID_UNKNOWN 0xffffffffu
+
 /* Sent with only as many bytes of `args` as it holds. uid in the header is
  * the one the new program runs with (setuid applied). */
 struct pt_exec_event {
@@ -67,6 +77,11 @@ struct pt_exec_event {
     __u32 args_len;
     __u32 truncated;
     __u32 loginuid;
+    /* The pid in the task's own (innermost) PID namespace: the one the
+     * exec'd program sees; PT_NS_PID_UNKNOWN when the module could not read
+     * it (no BTF), 0 in the initial namespace. */
+    __u32 ns_pid;
+    __u32 pad;
     __u32 filename_len; /* bytes in filename, without its NUL */
     char filename[PT_FILENAME_MAX];
     char args[PT_ARGS_SIZE];

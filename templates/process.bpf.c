@@ -25,6 +25,34 @@ static __always_inline __u32 pt_current_loginuid(void)
 #endif
 }
 
+/* The current task's pid in its innermost PID namespace
+ * (task->thread_pid->numbers[level].nr), at the offsets the daemon found in
+ * BTF; 0 in the initial namespace. Read at exec, where a container's first
+ * process becomes the container's: it may exit before userland could read
+ * /proc/PID/status. */
+static __always_inline __u32 pt_current_ns_pid(void)
+{
+#ifdef PT_TASK_THREAD_PID_OFFSET
+    char *task = (char *)bpf_get_current_task();
+    char *pid = NULL;
+    __u32 level = 0;
+    __s32 nr = 0;
+    if (bpf_probe_read_kernel(&pid, sizeof(pid), task + PT_TASK_THREAD_PID_OFFSET) || !pid ||
+        bpf_probe_read_kernel(&level, sizeof(level), pid + PT_PID_LEVEL_OFFSET))
+        return PT_NS_PID_UNKNOWN;
+    if (level == 0)
+        return 0;
+    /* The kernel nests at most 32 levels (MAX_PID_NS_LEVEL). */
+    if (level > 32 || bpf_probe_read_kernel(&nr, sizeof(nr), pid + PT_PID_NUMBERS_OFFSET +
+                                                                  level * PT_UPID_SIZE) ||
+        nr <= 0)
+        return PT_NS_PID_UNKNOWN;
+    return nr;
+#else
+    return PT_NS_PID_UNKNOWN;
+#endif
+}
+
 /* task_newtask runs in the parent, before the child can run, so the fork is
  * reserved in the ring buffer ahead of anything the child does. */
 int pt_process__task_newtask(void *ctx)
@@ -94,6 +122,8 @@ int pt_process__sched_process_exec(void *ctx)
         return 0;
     pt_header_fill(&e->h, PT_EV_EXEC, PT_PROCESS_PROBE_ID);
     e->loginuid = pt_current_loginuid();
+    e->ns_pid = pt_current_ns_pid();
+    e->pad = 0;
     long n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename),
                                        (char *)args + (args->data_loc_filename & 0xffff));
     e->filename_len = n > 0 ? n - 1 : 0;

@@ -31,6 +31,51 @@ static __always_inline int tcp_connect_submit(__u16 family, __u16 dport, __u16 s
     return 0;
 }
 
+#ifdef PT_RULES
+/* Kernel rules act in the cgroup connect hooks (attached at the root of
+ * the cgroup v2 hierarchy), before the socket leaves CLOSE: a signal sent
+ * from inet_sock_set_state's CLOSE -> SYN_SENT comes after tcp_connect()
+ * was called, the SYN goes out and a listener on the host accepts the
+ * connection (measured: README, "Rules"). Here the connect is refused
+ * (EPERM) and the task signalled before anything is sent. Returns 1 to let
+ * the connect go on. */
+static __always_inline int tcp_connect_guard(struct bpf_sock_addr *ctx, __u16 family,
+                                             const __u8 *daddr)
+{
+    if (ctx->type != PT_SOCK_STREAM || ctx->protocol != PT_IPPROTO_TCP)
+        return 1;
+    __u16 dport = ntohs((__u16)ctx->user_port);
+    /* Not pt_filtered(): its count would see the connect twice. */
+    if (pt_port_dropped(PT_PROBE_ID, dport) ||
+        pt_subnet_dropped(PT_PROBE_ID, family, daddr, dport) || pt_container_dropped(PT_PROBE_ID) ||
+        !pt_rules_apply(PT_PROBE_ID, family, daddr, dport, PT_RULES_IN_CGROUP | PT_RULES_REFUSE))
+        return 1;
+    /* Refused, it will never reach SYN_SENT: its event is sent from here,
+     * without a source address (none is chosen yet). */
+    __u8 saddr[16] = {};
+    tcp_connect_submit(family, dport, 0, saddr, daddr);
+    return 0;
+}
+
+int tcp_connect__connect4(struct bpf_sock_addr *ctx)
+{
+    __u8 daddr[16] = {};
+    __u32 ip = ctx->user_ip4;
+    __builtin_memcpy(daddr, &ip, 4);
+    return tcp_connect_guard(ctx, AF_INET, daddr);
+}
+
+int tcp_connect__connect6(struct bpf_sock_addr *ctx)
+{
+    __u32 ip6[4];
+    ip6[0] = ctx->user_ip6[0];
+    ip6[1] = ctx->user_ip6[1];
+    ip6[2] = ctx->user_ip6[2];
+    ip6[3] = ctx->user_ip6[3];
+    return tcp_connect_guard(ctx, AF_INET6, (const __u8 *)ip6);
+}
+#endif
+
 #if PT_ATTACH == PT_ATTACH_TRACEPOINT
 
 int tcp_connect__inet_sock_set_state(void *ctx)

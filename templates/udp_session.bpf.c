@@ -1,17 +1,21 @@
 /* udp_session.bpf.c: UDP datagrams counted per socket and destination.
  *
- * Tracepoint form: the cgroup sendmsg4/sendmsg6 hooks, which run inside a
- * UDP send that names its destination, remember it for the sending task;
- * sock:sock_send_length, in the same task, sees every datagram that
- * reached the socket layer (also write() and send() on connected sockets),
- * with the socket, and counts it. Only the first datagram to a
- * destination, and the release of the socket (the cgroup sock_release
- * hook, in both forms), reach userland; every other datagram is a hash
- * lookup and two stores. No syscall tracepoint is used: one would put
- * every syscall of the host on the kernel's slow path.
+ * Tracepoint form: the cgroup sendmsg4/sendmsg6 hooks run inside every UDP
+ * send that names its destination, with the socket, and count it there.
+ * Sends on connected sockets (write(), send()) name none and do not reach
+ * those hooks: sock:sock_send_length, which fires after every socket send,
+ * counts them with the socket's peer, and returns at once for the others.
+ * Only the first datagram to a destination, and the release of the socket
+ * (the cgroup sock_release hook, in both forms), reach userland; every
+ * other datagram is a hash lookup and two stores. A datagram is counted
+ * when the socket takes it, whether or not it then leaves the host. No
+ * syscall tracepoint is used: one would put every syscall of the host on
+ * the kernel's slow path.
  *
  * Kprobe form: udp_sendmsg/udpv6_sendmsg (msg_name or the connected peer).
  */
+
+#include <net/tcp_states.h>
 
 /* LRU: markers for filtered destinations are never read by userland, and
  * go when the map needs room; live sessions are the recently used. */
@@ -80,31 +84,70 @@ struct pt_sock_common_head {
     __u8 v6_daddr[16];
 };
 
-/* A send that names its destination; the datagram is counted when
- * sock_send_length sees it leave. Each family's hook may read only its own
+/* A send that names its destination. Counted here, unless the socket is
+ * also connected (rare): sock_send_length counts that one, with the
+ * destination remembered for it. Each family's hook may read only its own
  * address fields. Returns 1: the send goes on. */
-static __always_inline int udp_session_remember(struct pt_udp_send *s, __u32 port)
+static __always_inline int udp_session_sendmsg(struct bpf_sock_addr *ctx,
+                                               struct pt_udp_dest_key *key)
 {
-    s->dport = ntohs(port);
+    struct bpf_sock *sk = ctx->sk;
+    if (!sk)
+        return 1;
+    key->dport = ntohs(ctx->user_port);
+    if (sk->state != TCP_ESTABLISHED) {
+        key->sk = bpf_get_socket_cookie(ctx);
+        udp_session_count(key);
+        return 1;
+    }
+    struct pt_udp_send s = {.family = key->family, .dport = key->dport};
+    __builtin_memcpy(s.daddr, key->daddr, 16);
     __u64 tid = bpf_get_current_pid_tgid();
-    udp_session_sends.update(&tid, s);
+    udp_session_sends.update(&tid, &s);
     return 1;
+}
+
+/* Connected sockets, by kernel address, to their socket cookie: sessions
+ * are keyed by cookie, which is never reused, while the address of a freed
+ * socket soon is, and a new socket there must not count into the old one's
+ * session before userland has ended it. Written at every UDP connect(), so
+ * an address here always maps to its current socket. */
+BPF_TABLE("lru_hash", __u64, __u64, udp_session_cookies, UDP_SESSION_MAX_DESTS);
+
+static __always_inline int udp_session_connect(struct bpf_sock_addr *ctx)
+{
+    struct bpf_sock *sk = ctx->sk;
+    if (!sk || sk->protocol != PT_IPPROTO_UDP)
+        return 1;
+    __u64 addr = (__u64)sk, cookie = bpf_get_socket_cookie(ctx);
+    udp_session_cookies.update(&addr, &cookie);
+    return 1;
+}
+
+int udp_session__connect4(struct bpf_sock_addr *ctx)
+{
+    return udp_session_connect(ctx);
+}
+
+int udp_session__connect6(struct bpf_sock_addr *ctx)
+{
+    return udp_session_connect(ctx);
 }
 
 int udp_session__sendmsg4(struct bpf_sock_addr *ctx)
 {
-    struct pt_udp_send s = {.family = AF_INET};
+    struct pt_udp_dest_key key = {.family = AF_INET};
     __u32 ip4 = ctx->user_ip4;
-    __builtin_memcpy(s.daddr, &ip4, 4);
-    return udp_session_remember(&s, ctx->user_port);
+    __builtin_memcpy(key.daddr, &ip4, 4);
+    return udp_session_sendmsg(ctx, &key);
 }
 
 int udp_session__sendmsg6(struct bpf_sock_addr *ctx)
 {
-    struct pt_udp_send s = {.family = AF_INET6};
+    struct pt_udp_dest_key key = {.family = AF_INET6};
     __u32 ip6[4] = {ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3]};
-    __builtin_memcpy(s.daddr, ip6, 16);
-    return udp_session_remember(&s, ctx->user_port);
+    __builtin_memcpy(key.daddr, ip6, 16);
+    return udp_session_sendmsg(ctx, &key);
 }
 
 int udp_session__sock_send_length(void *ctx)
@@ -112,7 +155,18 @@ int udp_session__sock_send_length(void *ctx)
     struct tracepoint__sock__sock_send_length *args = ctx;
     if (args->protocol != PT_IPPROTO_UDP)
         return 0;
-    struct pt_udp_dest_key key = {.sk = (__u64)args->sk};
+    /* The peer is in sock_common's leading fields, the same in every
+     * kernel since 4.x (see struct pt_sock_common_head). */
+    struct pt_sock_common_head head = {};
+    bpf_probe_read_kernel(&head, sizeof(head), args->sk);
+    if (head.state != TCP_ESTABLISHED)
+        return 0; /* not connected: counted by the sendmsg hook */
+    /* A socket connected before the daemon started has no cookie here: its
+     * kernel address stands in (a kernel address is far above any cookie,
+     * which counts up from 1). */
+    __u64 addr = (__u64)args->sk;
+    __u64 *cookie = udp_session_cookies.lookup(&addr);
+    struct pt_udp_dest_key key = {.sk = cookie ? *cookie : addr, .family = args->family};
     __u64 tid = bpf_get_current_pid_tgid();
     struct pt_udp_send *s = udp_session_sends.lookup(&tid);
     if (s) {
@@ -120,24 +174,15 @@ int udp_session__sock_send_length(void *ctx)
         key.dport = s->dport;
         __builtin_memcpy(key.daddr, s->daddr, 16);
         udp_session_sends.delete(&tid);
-    }
-    if (args->ret <= 0)
-        return 0;
-    if (!s) {
-        /* A connected socket: the peer is in sock_common's leading fields,
-         * the same in every kernel since 4.x (see struct pt_sock_common_head). */
-        struct pt_sock_common_head head = {};
-        bpf_probe_read_kernel(&head, sizeof(head), args->sk);
-        key.family = args->family;
+    } else {
         key.dport = ntohs(head.dport);
         if (args->family == AF_INET)
             __builtin_memcpy(key.daddr, &head.daddr, 4);
         else
             __builtin_memcpy(key.daddr, head.v6_daddr, 16);
     }
-    if (key.dport == 0)
-        return 0; /* no destination: the send fails */
-    udp_session_count(&key);
+    if (args->ret > 0 && key.dport != 0)
+        udp_session_count(&key);
     return 0;
 }
 
@@ -189,17 +234,30 @@ int udp_session__udpv6_sendmsg(struct pt_regs *ctx)
 
 #endif
 
-/* Both forms: the release of a socket whose session the kernel side
- * knows. The program's context is the socket itself, which is the key the
- * sends used. */
+/* Ends the session of `id` if the kernel side knows one. */
+static __always_inline void udp_session_release(__u64 id)
+{
+    struct pt_udp_dest_key key = {.sk = id};
+    if (!udp_session_socks.lookup(&key.sk))
+        return;
+    udp_session_socks.delete(&key.sk);
+    udp_session_submit(PT_UDP_CLOSE, &key);
+}
+
+/* Both forms: the release of a UDP socket. The program's context is the
+ * socket itself: its cookie (tracepoint form) or its address (kprobe form,
+ * and sockets connected before the daemon) is what the sends used. */
 int udp_session__sock_release(struct bpf_sock *sk)
 {
     if (sk->protocol != PT_IPPROTO_UDP)
         return 1;
-    struct pt_udp_dest_key key = {.sk = (__u64)sk};
-    if (!udp_session_socks.lookup(&key.sk))
-        return 1;
-    udp_session_socks.delete(&key.sk);
-    udp_session_submit(PT_UDP_CLOSE, &key);
+    __u64 addr = (__u64)sk;
+#if PT_ATTACH == PT_ATTACH_TRACEPOINT
+    udp_session_release(bpf_get_socket_cookie(sk));
+    udp_session_release(addr);
+    udp_session_cookies.delete(&addr);
+#else
+    udp_session_release(addr);
+#endif
     return 1;
 }

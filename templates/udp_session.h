@@ -12,7 +12,8 @@ enum pt_udp_record {
 
 /* Counted in the kernel for each (socket, destination). */
 struct pt_udp_dest_key {
-    __u64 sk;
+    __u64 sk; /* the socket: its cookie, or its kernel address (kprobe form, and
+               * sockets connected before the daemon) */
     __u8 daddr[16];
     __u16 dport;
     __u16 family;
@@ -35,8 +36,8 @@ struct pt_udp_session_event {
 };
 
 /* A send syscall between its entry and the socket layer. */
-/* The destination a send named, from the cgroup sendmsg hook to
- * sock_send_length in the same task. */
+/* The destination a send on a connected socket named, from the cgroup
+ * sendmsg hook to sock_send_length in the same task. */
 struct pt_udp_send {
     __u16 family;
     __u16 dport;

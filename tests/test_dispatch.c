@@ -21,6 +21,9 @@
 #include "dispatch.h"
 #include "json_writer.h"
 #include "plugin_loader.h"
+#include "rule_engine.h"
+#include "rules.h"
+#include "templates/rules.h"
 #include "uid_budget.h"
 
 #define TEST_PROBE_ID 1
@@ -66,19 +69,40 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
-static void put_file(const char *root, const char *name, const char *data, size_t len)
+static void put_pid_file(const char *root, uint32_t pid, const char *name, const char *data,
+                         size_t len)
 {
     char path[256];
-    snprintf(path, sizeof(path), "%s/1", root);
+    snprintf(path, sizeof(path), "%s/%u", root, pid);
     mkdir(path, 0755);
-    snprintf(path, sizeof(path), "%s/1/%s", root, name);
+    snprintf(path, sizeof(path), "%s/%u/%s", root, pid, name);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     assert_int_equal(fwrite(data, 1, len, f), len);
     fclose(f);
 }
 
-static void side_init(struct side *s, struct plugin_set *plugins, struct uid_budget *budget)
+static void put_file(const char *root, const char *name, const char *data, size_t len)
+{
+    put_pid_file(root, 1, name, data, len);
+}
+
+static const char *name_of_container(void *ctx, const char *id)
+{
+    return strncmp(id, "e142", 4) == 0 ? "web" : NULL;
+}
+
+static void tap_count(void *ctx, const struct dispatch_line *line)
+{
+    int *n = ctx;
+    (*n)++;
+    /* The tap sees the line as written, and the event's fields. */
+    assert_true(line->len > 0 && line->text[0] == '{');
+    assert_non_null(json_object_get(line->fields, "port"));
+}
+
+static void side_init_rules(struct side *s, struct plugin_set *plugins, struct uid_budget *budget,
+                            struct rule_engine *rules, int *taps)
 {
     snprintf(s->root, sizeof(s->root), "/tmp/pt-dispatch-XXXXXX");
     assert_non_null(mkdtemp(s->root));
@@ -93,12 +117,23 @@ static void side_init(struct side *s, struct plugin_set *plugins, struct uid_bud
     s->fd = memfd_create("out", 0);
     assert_true(s->fd >= 0);
     assert_int_equal(output_open_fd(&s->out, s->fd), 0);
-    struct dispatch_env env = {.cache = s->cache, .out = &s->out, .budget = budget};
+    struct dispatch_env env = {.cache = s->cache,
+                               .out = &s->out,
+                               .budget = budget,
+                               .container_name = name_of_container,
+                               .rules = rules,
+                               .tap = taps ? tap_count : NULL,
+                               .tap_ctx = taps};
     s->d = dispatch_new(&env);
     assert_non_null(s->d);
     dispatch_set_clock(s->d, 0); /* both sides write the same timestamps */
     s->pi = (struct probe_instance){.ops = &test_probe, .id = TEST_PROBE_ID};
     dispatch_add_probe(s->d, &s->pi, plugins);
+}
+
+static void side_init(struct side *s, struct plugin_set *plugins, struct uid_budget *budget)
+{
+    side_init_rules(s, plugins, budget, NULL, NULL);
 }
 
 static char *side_output(struct side *s)
@@ -133,8 +168,10 @@ static void fork_rec(struct side *s, uint32_t parent, uint32_t child, uint32_t u
     feed(s, &e, sizeof(e));
 }
 
-/* An exec whose arguments are `len` bytes of `c`. */
-static void exec_rec(struct side *s, uint32_t pid, uint32_t uid, char c, size_t len)
+/* An exec whose arguments are `len` bytes of `c`, by a process whose pid
+ * in its own PID namespace is `ns_pid` (0: the initial one). */
+static void exec_rec_ns(struct side *s, uint32_t pid, uint32_t uid, char c, size_t len,
+                        uint32_t ns_pid)
 {
     size_t size = offsetof(struct pt_exec_event, args) + len + 1;
     struct pt_exec_event *e = calloc(1, size);
@@ -143,8 +180,14 @@ static void exec_rec(struct side *s, uint32_t pid, uint32_t uid, char c, size_t 
     e->args_len = (uint32_t)len + 1;
     memset(e->args, c, len);
     memcpy(e->args, "sh\0", 3);
+    e->ns_pid = ns_pid;
     feed(s, e, size);
     free(e);
+}
+
+static void exec_rec(struct side *s, uint32_t pid, uint32_t uid, char c, size_t len)
+{
+    exec_rec_ns(s, pid, uid, c, len, 0);
 }
 
 static void probe_rec(struct side *s, uint32_t pid, uint32_t uid, uint32_t port)
@@ -152,6 +195,7 @@ static void probe_rec(struct side *s, uint32_t pid, uint32_t uid, uint32_t port)
     struct test_record r = {.h = {.type = PT_EV_PROBE,
                                   .probe_id = TEST_PROBE_ID,
                                   .pid = pid,
+                                  .tid = pid,
                                   .uid = uid,
                                   .boot_ns = 5000000000ull},
                             .port = port};
@@ -253,6 +297,73 @@ static void test_plugin_and_direct_paths_write_the_same_bytes(void **state)
     json_decref(pc.args);
 }
 
+#define CID "e14279f53b7be40d48be7c9e763e597434fe573aa7b26d4ffb414dd2f825857e"
+
+/* pid 700: pid 1 of a podman container, its name known; pid 701: in a
+ * container whose name the engine has not said. */
+static void container_procs(struct side *s)
+{
+    static const char stat[] =
+        "700 (sh) S 1 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 9 1000 100\n";
+    static const char status[] = "Name:\tsh\nUid:\t0\t0\t0\t0\nNSpid:\t700\t1\n";
+    static const char cgroup[] = "0::/libpod_parent/libpod-" CID "\n";
+    static const char other[] =
+        "0::/system.slice/docker-"
+        "3f1bd3a2c7c0d8b6c1f9b33ee2b8e4a1b0c3d5e7f9a1b3c5d7e9f1a3b5c7d9e1.scope\n";
+    put_pid_file(s->root, 700, "stat", stat, sizeof(stat) - 1);
+    put_pid_file(s->root, 700, "status", status, sizeof(status) - 1);
+    put_pid_file(s->root, 700, "cgroup", cgroup, sizeof(cgroup) - 1);
+    put_pid_file(s->root, 700, "cmdline", "sh\0", 3);
+    fork_rec(s, 700, 701, 0);
+    put_pid_file(s->root, 701, "cgroup", other, sizeof(other) - 1);
+    exec_rec(s, 701, 0, 'x', 10);
+    /* Gone from /proc; the kernel said its pid inside at exec. */
+    fork_rec(s, 700, 702, 0);
+    exec_rec_ns(s, 702, 0, 'y', 10, 5);
+    probe_rec(s, 700, 0, 80);
+    probe_rec(s, 701, 0, 81);
+    probe_rec(s, 1, 0, 82);
+    probe_rec(s, 702, 0, 83);
+}
+
+/* An event from a container says which, by id, name and runtime, and the
+ * process's pid inside, right after "pid"; a host process's says nothing
+ * more. Both writers agree. */
+static void test_container_identity(void **state)
+{
+    struct probe_conf probe;
+    struct plugin_conf pc;
+    struct side direct, plugged;
+    side_init(&direct, NULL, NULL);
+    side_init(&plugged, identity_plugin(&probe, &pc), NULL);
+    container_procs(&direct);
+    container_procs(&plugged);
+    char *a = side_output(&direct), *b = side_output(&plugged);
+    assert_string_equal(a, b);
+    /* One string per line, so that each search stays in its line. */
+    char *lines[4], *save = NULL;
+    for (int i = 0; i < 4; i++)
+        assert_non_null(lines[i] = strtok_r(i ? NULL : a, "\n", &save));
+    char *l2 = lines[1], *l3 = lines[2], *l4 = lines[3];
+    assert_non_null(strstr(a, "\"pid\":700,\"ns_pid\":1,\"container_id\":\"" CID
+                              "\",\"container_name\":\"web\",\"container_runtime\":\"podman\","
+                              "\"proctree\":[{\"pid\":700,\"ns_pid\":1,\"cmdline\":\"sh\""));
+    /* Exec'd into another container's cgroup (a fake: forked from one),
+     * whose name is not known; its pid inside unread. */
+    assert_non_null(strstr(l2, "\"pid\":701,\"container_id\":\"3f1bd3a2"));
+    assert_non_null(strstr(l2, "\",\"container_runtime\":\"docker\",\"proctree\":[{\"pid\":701,"));
+    assert_null(strstr(l2, "container_name"));
+    assert_non_null(strstr(l3, "\"pid\":1,\"proctree\":[{\"pid\":1,\"cmdline\""));
+    assert_null(strstr(l3, "container"));
+    assert_non_null(strstr(l4, "\"pid\":702,\"ns_pid\":5,\"container_id\":\"" CID "\""));
+    assert_non_null(strstr(l4, "\"proctree\":[{\"pid\":702,\"ns_pid\":5,"));
+    free(a);
+    free(b);
+    side_release(&direct);
+    side_release(&plugged);
+    json_decref(pc.args);
+}
+
 /* One user past their budget loses events, counted and reported in a line
  * of its own; another user's events are untouched. */
 static void test_budget_drops_one_user_and_reports(void **state)
@@ -308,6 +419,85 @@ static void test_budget_drops_one_user_and_reports(void **state)
     uid_budget_free(budget);
 }
 
+static const struct probe_ops *find_test_probe(void *ctx, const char *name)
+{
+    return strcmp(name, "test_probe") == 0 ? &test_probe : NULL;
+}
+
+/* Lines of `text` whose "rules" name `rule`. */
+static int lines_marked(const char *text, const char *rule)
+{
+    int n = 0;
+    char *copy = strdup(text), *save = NULL;
+    assert_non_null(copy);
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        json_t *ev = json_loads(line, 0, NULL);
+        assert_non_null(ev);
+        json_t *marks = json_object_get(ev, "rules");
+        for (size_t i = 0; i < json_array_size(marks); i++)
+            n += strcmp(json_string_value(json_object_get(json_array_get(marks, i), "name")),
+                        rule) == 0;
+        json_decref(ev);
+    }
+    free(copy);
+    return n;
+}
+
+/* Rules mark the lines of the events they match; an event over its user's
+ * budget is still judged, and written when a rule matched it; a kernel
+ * rule's hit record marks the event of its thread that follows. */
+static void test_rules_mark_lines(void **state)
+{
+    struct side s;
+    struct uid_budget *budget = uid_budget_new(1, 2000);
+    struct rule_engine *re = rule_engine_new();
+    struct rule_list l = {0};
+    struct pt_error err = {0};
+    static const char text[] = "rules:\n"
+                               "  - {name: port-7, probe: test_probe, match: {port: 7}}\n"
+                               "  - {name: from-init, probe: test_probe, "
+                               "match: {ancestor: {cmdline: /sbin/init}}}\n";
+    assert_non_null(budget);
+    assert_non_null(re);
+    assert_int_equal(
+        rules_load_string(text, sizeof(text) - 1, "t.yml", find_test_probe, NULL, &l, &err), 0);
+    assert_int_equal(rule_engine_add(re, &l, &err), 0);
+    const char *names[] = {NULL, "test_probe"};
+    rule_engine_bind(re, names, 2);
+    int taps = 0;
+    side_init_rules(&s, NULL, budget, re, &taps);
+    fork_rec(&s, 1, 300, 65534);
+    for (int i = 0; i < 50; i++)
+        probe_rec(&s, 300, 65534, (uint32_t)(i % 10));
+    struct dispatch_stats st;
+    dispatch_get_stats(s.d, &st);
+    /* Every event matches from-init (PID 1 is every ancestor's root): all
+     * written, none dropped for the budget. */
+    assert_int_equal(st.rate_limited[TEST_PROBE_ID], 0);
+    char *out = side_output(&s);
+    assert_int_equal(lines_marked(out, "from-init"), 50);
+    assert_int_equal(lines_marked(out, "port-7"), 5);
+    assert_int_equal(taps, 50);
+    free(out);
+
+    /* A kernel rule's hit marks the next event of its thread. */
+    struct pt_rule_event hit = {.h = {.type = PT_EV_RULE,
+                                      .probe_id = TEST_PROBE_ID,
+                                      .pid = 300,
+                                      .tid = 300,
+                                      .boot_ns = 5000000000ull - 1000},
+                                .rule_id = 1,
+                                .flags = PT_RULE_HIT_AUDIT};
+    feed(&s, &hit, sizeof(hit));
+    probe_rec(&s, 300, 65534, 7);
+    out = side_output(&s);
+    assert_int_equal(lines_marked(out, "port-7"), 7); /* by the kernel, and the daemon */
+    free(out);
+    side_release(&s);
+    rule_engine_free(re);
+    uid_budget_free(budget);
+}
+
 /* The writer escapes strings exactly as jansson's compact dump does. */
 static void test_writer_matches_jansson_escaping(void **state)
 {
@@ -334,6 +524,8 @@ int main(void)
         cmocka_unit_test(test_plugin_and_direct_paths_write_the_same_bytes),
         cmocka_unit_test(test_budget_drops_one_user_and_reports),
         cmocka_unit_test(test_writer_matches_jansson_escaping),
+        cmocka_unit_test(test_rules_mark_lines),
+        cmocka_unit_test(test_container_identity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -65,6 +65,9 @@ static void test_offsets_from_a_blob(void **state)
     assert_int_equal(kernel_btf_member_offset(&b, sizeof(b), "nothere", "a"), -ENOENT);
     assert_int_equal(kernel_btf_member_offset(&b, sizeof(b), "bits", "f"), -ENOTSUP);
     assert_int_equal(kernel_btf_member_offset(&b, sizeof(b), "outer", "b"), 32 + 12);
+    /* No member: the struct's size. */
+    assert_int_equal(kernel_btf_member_offset(&b, sizeof(b), "task", NULL), 16);
+    assert_int_equal(kernel_btf_member_offset(&b, sizeof(b), "nothere", NULL), -ENOENT);
 }
 
 static void test_malformed_blobs(void **state)

@@ -19,6 +19,9 @@
 
 #define SEC 1000000000ull
 #define BASE_PROCS 6 /* 1, 2, 10, 100, 200, 50 */
+#define HOST_PIDNS "pid:[4026531836]"
+#define CID "e14279f53b7be40d48be7c9e763e597434fe573aa7b26d4ffb414dd2f825857e"
+#define PODMAN_CGROUP "1:cpu:/libpod_parent/libpod-" CID "\n0::/libpod_parent/libpod-" CID "\n"
 
 struct fixture {
     char root[64];
@@ -88,6 +91,12 @@ static int setup(void **state)
     char path[128];
     snprintf(path, sizeof(path), "%s/self", r);
     mkdir(path, 0755);
+    /* The daemon's PID namespace. */
+    snprintf(path, sizeof(path), "%s/self/ns", r);
+    mkdir(path, 0755);
+    snprintf(path, sizeof(path), "%s/self/ns/pid", r);
+    if (symlink(HOST_PIDNS, path) < 0)
+        return -1;
     fx->cache = proc_cache_new(r);
     if (!fx->cache)
         return -1;
@@ -401,6 +410,139 @@ static void test_churn(void **state)
 
 /* Seeded from /proc/PID/loginuid, inherited at fork as the kernel does,
  * replaced by what the kernel reports; unset and absent mean none. */
+/* A process's status with its NSpid line, and its PID namespace link. */
+static void fake_ns(const char *root, uint32_t pid, uint32_t ppid, const char *nspid,
+                    const char *pidns)
+{
+    char buf[256], path[256];
+    int n = snprintf(buf, sizeof(buf), "Name:\tx\nPPid:\t%u\nUid:\t0\t0\t0\t0\nNSpid:\t%s\n", ppid,
+                     nspid);
+    write_file(root, pid, "status", buf, (size_t)n);
+    snprintf(path, sizeof(path), "%s/%u/ns", root, pid);
+    mkdir(path, 0755);
+    snprintf(path, sizeof(path), "%s/%u/ns/pid", root, pid);
+    unlink(path);
+    assert_int_equal(symlink(pidns, path), 0);
+}
+
+static void expect_container(struct proc_cache *c, uint32_t pid, const char *id,
+                             const char *runtime, uint32_t ns_pid)
+{
+    struct proc_container pc;
+    assert_int_equal(proc_cache_container(c, pid, &pc), 0);
+    if (id) {
+        assert_non_null(pc.id);
+        assert_string_equal(pc.id, id);
+        assert_string_equal(pc.runtime, runtime);
+    } else {
+        assert_null(pc.id);
+        assert_null(pc.runtime);
+    }
+    assert_int_equal(pc.ns_pid, ns_pid);
+}
+
+static json_int_t tree_ns_pid(json_t *tree, size_t i)
+{
+    json_t *v = json_object_get(json_array_get(tree, i), "ns_pid");
+    return v ? json_integer_value(v) : -1;
+}
+
+static void test_containers(void **state)
+{
+    struct fixture *fx = *state;
+    struct proc_cache *c = fx->cache;
+    const char *r = fx->root;
+    /* conmon (host) and the container's first process, pid 1 inside. */
+    FAKE(r, 500, "conmon", 1, 70, 0, "conmon\0");
+    write_file(r, 500, "cgroup", "0::/libpod_parent/conmon\n", 25);
+    fake_ns(r, 500, 1, "500", HOST_PIDNS);
+    FAKE(r, 501, "sh", 500, 71, 0, "sh\0-c\0loop\0");
+    write_file(r, 501, "cgroup", PODMAN_CGROUP, strlen(PODMAN_CGROUP));
+    fake_ns(r, 501, 500, "501\t1", "pid:[4026532500]");
+    proc_cache_scan(c);
+    expect_container(c, 100, NULL, NULL, 0);
+    expect_container(c, 500, NULL, NULL, 0);
+    expect_container(c, 501, CID, "podman", 1);
+    json_t *t = check_tree(c, 501, (uint32_t[]){501, 500, 1, 0}, "");
+    assert_int_equal(tree_ns_pid(t, 0), 1);
+    assert_int_equal(tree_ns_pid(t, 1), -1); /* host processes get none */
+    assert_int_equal(tree_ns_pid(t, 2), -1);
+    json_decref(t);
+
+    /* A fork inside: the container is inherited, the pid inside read from
+     * /proc when the tree is first written. */
+    proc_cache_fork(c, 501, 502, 0, 8 * SEC);
+    fake_ns(r, 502, 501, "502\t7", "pid:[4026532500]");
+    expect_container(c, 502, CID, "podman", 7);
+    t = check_tree(c, 502, (uint32_t[]){502, 501, 500, 1, 0}, "");
+    assert_int_equal(tree_ns_pid(t, 0), 7);
+    assert_int_equal(tree_ns_pid(t, 1), 1);
+    json_decref(t);
+
+    /* The runtime's init: forked on the host, joins the container's cgroup
+     * and namespace, then execs the container's command. */
+    proc_cache_fork(c, 500, 503, 0, 9 * SEC);
+    expect_container(c, 503, NULL, NULL, 0);
+    write_file(r, 503, "cgroup", PODMAN_CGROUP, strlen(PODMAN_CGROUP));
+    fake_ns(r, 503, 500, "503\t1", "pid:[4026532600]");
+    proc_cache_exec(c, 503, 0, "nc\0-l\0", 7, 0);
+    /* Without BTF the kernel cannot say: the namespace link tells. */
+    proc_cache_set_ns_pid(c, 503, PROC_NS_PID_UNKNOWN);
+    expect_container(c, 503, CID, "podman", 1);
+    t = check_tree(c, 503, (uint32_t[]){503, 500, 1, 0}, "");
+    assert_int_equal(tree_ns_pid(t, 0), 1);
+    json_decref(t);
+
+    /* A host process that execs stays one: its namespace link is the
+     * daemon's, so its status (which would say otherwise) is not read. */
+    proc_cache_fork(c, 100, 504, 0, 10 * SEC);
+    write_file(r, 504, "cgroup", "0::/user.slice\n", 15);
+    fake_ns(r, 504, 100, "504\t3", HOST_PIDNS);
+    proc_cache_exec(c, 504, 0, "ls\0", 3, 0);
+    proc_cache_set_ns_pid(c, 504, PROC_NS_PID_UNKNOWN);
+    expect_container(c, 504, NULL, NULL, 0);
+
+    /* The kernel read the pid inside at exec: /proc is not needed (the
+     * process is gone from it already). */
+    proc_cache_fork(c, 501, 507, 0, 13 * SEC);
+    proc_cache_exec(c, 507, 0, "nc\0", 3, 0);
+    proc_cache_set_ns_pid(c, 507, 4);
+    expect_container(c, 507, CID, "podman", 4);
+    proc_cache_fork(c, 100, 508, 0, 14 * SEC);
+    proc_cache_exec(c, 508, 0, "ls\0", 3, 0);
+    proc_cache_set_ns_pid(c, 508, 0);
+    expect_container(c, 508, NULL, NULL, 0);
+
+    /* Exited before its pid inside was read: the tree goes on without it. */
+    proc_cache_fork(c, 501, 505, 0, 11 * SEC);
+    proc_cache_fork(c, 505, 506, 0, 12 * SEC);
+    fake_ns(r, 506, 505, "506\t9", "pid:[4026532500]");
+    proc_cache_exit(c, 505);
+    t = check_tree(c, 506, (uint32_t[]){506, 505, 501, 500, 1, 0}, "");
+    assert_int_equal(tree_ns_pid(t, 0), 9);
+    assert_int_equal(tree_ns_pid(t, 1), -1);
+    json_decref(t);
+}
+
+static void test_parse_nspid(void **state)
+{
+    uint32_t ns_pid;
+    int levels;
+    assert_int_equal(proc_parse_status_nspid("Name:\tx\nNSpid:\t42\n", &ns_pid, &levels), 0);
+    assert_int_equal(ns_pid, 42);
+    assert_int_equal(levels, 1);
+    assert_int_equal(
+        proc_parse_status_nspid("Name:\tx\nNSpid:\t42\t7\t1\nNSpgid:\t9\n", &ns_pid, &levels), 0);
+    assert_int_equal(ns_pid, 1);
+    assert_int_equal(levels, 3);
+    assert_int_equal(proc_parse_status_nspid("Name:\tx\nPid:\t42\n", &ns_pid, &levels), -ENOENT);
+    assert_int_equal(proc_parse_status_nspid("x\nNSpid:\n", &ns_pid, &levels), -EINVAL);
+    assert_int_equal(proc_parse_status_nspid("x\nNSpid:\t4x\n", &ns_pid, &levels), -EINVAL);
+    assert_int_equal(proc_parse_status_nspid("x\nNSpid:\t0\n", &ns_pid, &levels), -EINVAL);
+    assert_int_equal(proc_parse_status_nspid("x\nNSpid:\t99999999999\n", &ns_pid, &levels),
+                     -EINVAL);
+}
+
 static void test_loginuid(void **state)
 {
     struct fixture *fx = *state;
@@ -444,6 +586,8 @@ int main(void)
         T(test_username),
         T(test_churn),
         T(test_loginuid),
+        T(test_containers),
+        T(test_parse_nspid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -148,12 +148,48 @@ static void test_many_tracepoint_anchors(void **state)
     strbuf_release(&sb);
 }
 
+/* Rules on: the kernel rules' maps and helper, the cgroup connect
+ * programs tcp_connect refuses connects in, and whether they may signal;
+ * off: none of it. */
+static void test_rules(void **state)
+{
+    static struct probe_conf pc = {.name = "tcp_connect"};
+    struct render_probe rp[2] = {{&probe_process, NULL, 0, ATTACH_TRACEPOINT},
+                                 {&probe_tcp_connect, &pc, 1, ATTACH_TRACEPOINT}};
+    struct render_options opts = {.template_dir = PIDTREE_SOURCE_TEMPLATEDIR,
+                                  .ringbuf_pages = 2048,
+                                  .rules = true,
+                                  .rules_cgroup_signal = false};
+    struct strbuf sb = STRBUF_INIT;
+    struct pt_error err = {0};
+    assert_int_equal(render_module(&opts, rp, 2, &sb, &err), 0);
+    assert_int_equal(count(sb.data, "#define PT_RULES 1\n"), 1);
+    assert_int_equal(count(sb.data, "#define PT_KRULES_CGROUP_SIGNAL 0\n"), 1);
+    assert_int_equal(count(sb.data, "rules.bpf.c\"\n"), 1);
+    assert_int_equal(count(sb.data, " * attach cgroup connect4 -> tcp_connect__connect4"), 1);
+    assert_int_equal(count(sb.data, " * attach cgroup connect6 -> tcp_connect__connect6"), 1);
+    /* rules.h before common.bpf.c, which counts filtered events with it on. */
+    assert_true(strstr(sb.data, "rules.h\"\n") < strstr(sb.data, "common.bpf.c\"\n"));
+    strbuf_release(&sb);
+
+    opts.rules = false;
+    assert_int_equal(render_module(&opts, rp, 2, &sb, &err), 0);
+    assert_int_equal(count(sb.data, "PT_RULES 1"), 0);
+    assert_int_equal(count(sb.data, "rules.bpf.c"), 0);
+    assert_int_equal(count(sb.data, "attach cgroup"), 0);
+    strbuf_release(&sb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tracepoint_form),      cmocka_unit_test(test_kprobe_form),
-        cmocka_unit_test(test_missing_template_dir), cmocka_unit_test(test_many_tracepoint_anchors),
-        cmocka_unit_test(test_loginuid_offset),      cmocka_unit_test(test_bad_tracepoint_named),
+        cmocka_unit_test(test_tracepoint_form),
+        cmocka_unit_test(test_kprobe_form),
+        cmocka_unit_test(test_missing_template_dir),
+        cmocka_unit_test(test_many_tracepoint_anchors),
+        cmocka_unit_test(test_loginuid_offset),
+        cmocka_unit_test(test_bad_tracepoint_named),
+        cmocka_unit_test(test_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
