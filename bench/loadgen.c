@@ -5,7 +5,7 @@
  *   loadgen listen ADDR PORT [-d SECS] [-n MAX]
  *   loadgen fork ADDR PORT [-d SECS] [-n MAX]
  *   loadgen established ADDR PORT [-t THREADS] [-d SECS] [-n MAX]
- *   loadgen open|pipe|forkexec [-t THREADS] [-d SECS] [-n MAX]
+ *   loadgen open|pipe|forkexec [-t THREADS] [-d SECS] [-n MAX] [-p PATH]
  *
  * connect: TCP connection attempts (to a closed port they are refused at
  * once, which still makes one tcp_connect event each). udp: sockets that
@@ -16,7 +16,9 @@
  * accepts and closes), closed by the client with RST so no TIME_WAIT piles
  * up. open, pipe and forkexec touch no network: open("/dev/null") + close,
  * a one-byte write and read on a pipe, fork + exec of /bin/true + wait; they
- * measure what a tracer costs work it has no interest in. ADDR must be in
+ * measure what a tracer costs work it has no interest in. -p opens PATH
+ * instead of /dev/null (a path a file_open probe reports, or excludes), or
+ * execs PATH (no arguments) instead of /bin/true. ADDR must be in
  * 127.0.0.0/8, ::1, or the benchmark's own network namespace.
  *
  * Prints one JSON object: {"workload", "count", "seconds", "rate"}.
@@ -47,6 +49,7 @@ struct options {
     uint64_t max;
     double rate; /* per second over all threads; 0 = as fast as possible */
     unsigned datagrams;
+    const char *path; /* open and forkexec: what to open or run */
 };
 
 static atomic_uint_fast64_t done;
@@ -149,8 +152,7 @@ static void established_once(const struct options *o)
 
 static void open_once(const struct options *o)
 {
-    (void)o;
-    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int fd = open(o->path ? o->path : "/dev/null", O_RDONLY | O_CLOEXEC);
     if (fd >= 0)
         close(fd);
 }
@@ -165,10 +167,10 @@ static void pipe_once(const struct options *o)
 
 static void forkexec_once(const struct options *o)
 {
-    (void)o;
+    const char *path = o->path ? o->path : "/bin/true";
     pid_t pid = fork();
     if (pid == 0) {
-        execl("/bin/true", "true", (char *)NULL);
+        execl(path, path, (char *)NULL);
         _exit(127);
     }
     if (pid > 0)
@@ -266,10 +268,10 @@ static void *worker(void *arg)
 
 static int usage(void)
 {
-    fprintf(stderr,
-            "usage: loadgen connect|udp|listen|fork|established ADDR PORT [-t THREADS] "
-            "[-d SECS] [-n MAX] [-r RATE] [-k DATAGRAMS]\n"
-            "       loadgen open|pipe|forkexec [-t THREADS] [-d SECS] [-n MAX] [-r RATE]\n");
+    fprintf(stderr, "usage: loadgen connect|udp|listen|fork|established ADDR PORT [-t THREADS] "
+                    "[-d SECS] [-n MAX] [-r RATE] [-k DATAGRAMS]\n"
+                    "       loadgen open|pipe|forkexec [-t THREADS] [-d SECS] [-n MAX] [-r RATE] "
+                    "[-p PATH]\n");
     return 2;
 }
 
@@ -286,7 +288,7 @@ static int options_parse(int argc, char **argv, struct options *o)
         optind = 4;
     }
     int c;
-    while ((c = getopt(argc, argv, "t:d:n:r:k:")) != -1) {
+    while ((c = getopt(argc, argv, "t:d:n:r:k:p:")) != -1) {
         switch (c) {
         case 't':
             o->threads = (unsigned)atoi(optarg);
@@ -302,6 +304,9 @@ static int options_parse(int argc, char **argv, struct options *o)
             break;
         case 'k':
             o->datagrams = (unsigned)atoi(optarg);
+            break;
+        case 'p':
+            o->path = optarg;
             break;
         default:
             return -1;

@@ -87,6 +87,14 @@ wait_json() {
     return 1
 }
 
+# wait_swap: waits (at most 10 s) until -w says it swapped a change in
+# without a restart; fails the test otherwise.
+wait_swap() {
+    local i
+    for i in $(seq 1 100); do grep -q "filters swapped" "$ERR" && return 0; sleep 0.1; done
+    fail "config change not swapped: $(tail -n 3 "$ERR")"
+}
+
 # count_json JQ_FILTER: how many lines satisfy the filter now.
 count_json() {
     jq -c "select($1)" "$OUT" | wc -l

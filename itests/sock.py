@@ -57,6 +57,30 @@ def main():
         for _ in range(count):
             s.send(b"y")
         finish(s, end)
+    elif action == "tcp-accept":  # HOST PORT COUNT SECONDS: accept COUNT, within SECONDS
+        host, port, count, secs = args[0], int(args[1]), int(args[2]), float(args[3])
+        s = socket.socket(family_of(host), socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host, port))
+        s.listen(16)
+        print("listening", flush=True)
+        end = time.monotonic() + secs
+        for _ in range(count):
+            s.settimeout(max(0.01, end - time.monotonic()))
+            try:
+                conn, peer = s.accept()
+            except socket.timeout:
+                break
+            print("accepted %s %d" % (peer[0], peer[1]), flush=True)
+            conn.close()
+    elif action == "tcp-connect-from":  # SRC HOST PORT: prints the local port
+        src, host, port = args[0], args[1], int(args[2])
+        s = socket.socket(family_of(host), socket.SOCK_STREAM)
+        s.bind((src, 0))
+        s.settimeout(5)
+        s.connect((host, port))
+        print(s.getsockname()[1], flush=True)
+        s.close()
     else:
         sys.exit("unknown action " + action)
 

@@ -55,7 +55,7 @@ raw_socket:
   include_packet: 3
 YAML
 )
-expect_fail "raw_socket.include_packet: expected a boolean" -c "$bad" --extra-probe-path "$PROBES"
+expect_fail "raw_socket.include_packet: expected true or false" -c "$bad" --extra-probe-path "$PROBES"
 pass "a wrongly typed probe setting exits 2"
 sed -i 's/type: u16}/type: float}/' "$PROBES/raw_socket.yml"
 expect_fail "raw_socket.yml: fields[0].type: expected one of" -c "$cfg" --extra-probe-path "$PROBES"

@@ -60,16 +60,10 @@ struct extra_field {
     size_t offset;
 };
 
-struct extra_setting {
-    char *name;
-    bool is_bool;
-    json_int_t def;
-};
-
 struct extra_desc {
     struct extra_field fields[EXTRA_MAX_FIELDS];
     size_t n_fields;
-    struct extra_setting *settings;
+    struct probe_option *settings; /* the probe's schema; names owned */
     size_t n_settings;
     struct probe_attach_point points[2][EXTRA_MAX_POINTS]; /* tracepoint, kprobe */
     size_t n_points[2];
@@ -81,27 +75,12 @@ struct extra_desc {
 /* Field names the daemon itself writes. */
 static const char *const reserved_fields[] = {"timestamp", "probe", "pid", "proctree",
                                               "error",     "type",  NULL};
-/* Options the config module already knows for every probe. */
-static const char *const common_options[] = {
-    "filters", "includeports", "excludeports", "container_labels", "plugins", "attach", NULL};
-
 static bool in_list(const char *const *list, const char *s)
 {
     for (; *list; list++)
         if (strcmp(*list, s) == 0)
             return true;
     return false;
-}
-
-/* Names become C identifiers and JSON keys: keep them plain. */
-static bool identifier_valid(const char *s)
-{
-    if (!s || !*s || strlen(s) > 64 || !((*s >= 'a' && *s <= 'z') || *s == '_'))
-        return false;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
-            return false;
-    return true;
 }
 
 /* Targets and program names go into attach calls, never into C. */
@@ -123,7 +102,7 @@ static bool tracepoint_valid(const char *s)
     const char *slash = s ? strchr(s, '/') : NULL;
     if (!slash || slash == s || strchr(slash + 1, '/') || !target_valid(s) || strchr(s, '.'))
         return false;
-    return identifier_valid(slash + 1) || (slash[1] >= '0' && slash[1] <= '9');
+    return probe_schema_identifier(slash + 1) || (slash[1] >= '0' && slash[1] <= '9');
 }
 
 static char *desc_strdup(struct extra_desc *d, const char *s)
@@ -154,7 +133,7 @@ static int parse_field(struct extra_desc *d, const json_t *f, size_t i, const ch
     const char *name = json_string_value(json_object_get(f, "name"));
     const char *type = json_string_value(json_object_get(f, "type"));
     struct extra_field *ef = &d->fields[d->n_fields];
-    if (!json_is_object(f) || !identifier_valid(name))
+    if (!json_is_object(f) || !probe_schema_identifier(name))
         return pt_error_set(err, EINVAL, origin, 0,
                             "fields[%zu].name: expected a lower-case identifier", i);
     if (in_list(reserved_fields, name))
@@ -205,25 +184,85 @@ static int parse_fields(struct extra_desc *d, const json_t *fields, const char *
     return 0;
 }
 
-static int parse_kind(const char *form, const json_t *p, enum probe_attach_kind *kind)
+/* A uprobe's "BINARY:SYMBOL": an absolute path, or "{SETTING}" naming a
+ * path setting, then a symbol. It reaches attach calls and the comment -p
+ * prints, never C code; its characters are kept plain all the same. */
+static bool uprobe_target_valid(const struct extra_desc *d, const char *s)
 {
-    const char *k = json_string_value(json_object_get(p, "kind"));
-    if (strcmp(form, "tracepoint") == 0) {
-        *kind = PROBE_TRACEPOINT;
-        return !k || strcmp(k, "tracepoint") == 0 ? 0 : -EINVAL;
+    const char *colon = s ? strrchr(s, ':') : NULL;
+    if (!colon || !colon[1] || strlen(s) > PROBE_OPTION_STRING_MAX)
+        return false;
+    for (const char *c = colon + 1; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '_' || *c == '.' || *c == '@'))
+            return false;
+    if (s[0] == '{') {
+        char name[65];
+        int len = (int)(colon - s) - 2;
+        if (len < 1 || len > 64 || colon[-1] != '}')
+            return false;
+        snprintf(name, sizeof(name), "%.*s", len, s + 1);
+        struct probe_schema schema = {d->settings, d->n_settings, true, false};
+        int i = probe_schema_find(&schema, name);
+        return i >= 0 && d->settings[i].type == POPT_PATH;
     }
-    if (!k || strcmp(k, "kprobe") == 0)
-        *kind = PROBE_KPROBE;
-    else if (strcmp(k, "kretprobe") == 0)
-        *kind = PROBE_KRETPROBE;
-    else
-        return -EINVAL;
-    return 0;
+    if (s[0] != '/')
+        return false;
+    for (const char *c = s; c < colon; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '_' || *c == '.' || *c == '/' || *c == '-' || *c == '+'))
+            return false;
+    return !strstr(s, "/*") && !strstr(s, "*/");
+}
+
+/* The tracepoint form holds tracepoints (the default) and uprobes; the
+ * kprobe form kprobes (the default), kretprobes and uprobes. */
+static int parse_kind(int form_index, const json_t *p, enum probe_attach_kind *kind)
+{
+    static const struct {
+        const char *name;
+        enum probe_attach_kind kind;
+        int form; /* -1: either */
+    } kinds[] = {
+        {"tracepoint", PROBE_TRACEPOINT, 0}, {"kprobe", PROBE_KPROBE, 1},
+        {"kretprobe", PROBE_KRETPROBE, 1},   {"uprobe", PROBE_UPROBE, -1},
+        {"uretprobe", PROBE_URETPROBE, -1},
+    };
+    const char *k = json_string_value(json_object_get(p, "kind"));
+    if (!k)
+        k = form_index == 0 ? "tracepoint" : "kprobe";
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        if (strcmp(k, kinds[i].name) == 0 && (kinds[i].form < 0 || kinds[i].form == form_index)) {
+            *kind = kinds[i].kind;
+            return 0;
+        }
+    return -EINVAL;
+}
+
+static bool point_target_valid(const struct extra_desc *d, enum probe_attach_kind kind,
+                               const char *target)
+{
+    switch (kind) {
+    case PROBE_TRACEPOINT:
+        return tracepoint_valid(target);
+    case PROBE_UPROBE:
+    case PROBE_URETPROBE:
+        return uprobe_target_valid(d, target);
+    default:
+        return target_valid(target);
+    }
 }
 
 static int parse_form(struct extra_desc *d, const json_t *attach, int form_index,
                       const char *origin, struct pt_error *err)
 {
+    static const char *const expected_target[] = {
+        [PROBE_TRACEPOINT] = "category/name",
+        [PROBE_KPROBE] = "a kernel function name",
+        [PROBE_KRETPROBE] = "a kernel function name",
+        [PROBE_UPROBE] = "BINARY:SYMBOL (BINARY an absolute path or {a path setting})",
+        [PROBE_URETPROBE] = "BINARY:SYMBOL (BINARY an absolute path or {a path setting})",
+    };
     const char *form = form_index == 0 ? "tracepoint" : "kprobe";
     const json_t *points = json_object_get(attach, form);
     if (!points)
@@ -237,17 +276,18 @@ static int parse_form(struct extra_desc *d, const json_t *attach, int form_index
         const char *target = json_string_value(json_object_get(p, "target"));
         const char *program = json_string_value(json_object_get(p, "program"));
         struct probe_attach_point *ap = &d->points[form_index][i];
-        if (form_index == 0 ? !tracepoint_valid(target) : !target_valid(target))
+        if (parse_kind(form_index, p, &ap->kind) < 0)
+            return pt_error_set(err, EINVAL, origin, 0, "attach.%s[%zu].kind: expected %s", form, i,
+                                form_index == 0 ? "tracepoint, uprobe or uretprobe"
+                                                : "kprobe, kretprobe, uprobe or uretprobe");
+        if (!point_target_valid(d, ap->kind, target))
             return pt_error_set(err, EINVAL, origin, 0, "attach.%s[%zu].target: expected %s", form,
-                                i, form_index == 0 ? "category/name" : "a kernel function name");
-        if (!identifier_valid(program))
+                                i, expected_target[ap->kind]);
+        if (!probe_schema_identifier(program))
             return pt_error_set(err, EINVAL, origin, 0,
                                 "attach.%s[%zu].program: expected the name of a function in the "
                                 "template",
                                 form, i);
-        if (parse_kind(form, p, &ap->kind) < 0)
-            return pt_error_set(err, EINVAL, origin, 0, "attach.%s[%zu].kind: expected %s", form, i,
-                                form_index == 0 ? "tracepoint" : "kprobe or kretprobe");
         if (!(ap->target = desc_strdup(d, target)) || !(ap->function = desc_strdup(d, program)))
             return pt_error_set(err, ENOMEM, origin, 0, "out of memory");
         d->n_points[form_index]++;
@@ -255,25 +295,41 @@ static int parse_form(struct extra_desc *d, const json_t *attach, int form_index
     return 0;
 }
 
-static int parse_setting(struct extra_setting *s, const json_t *j, size_t i, const char *origin,
+/* A setting becomes an entry of the probe's option schema: the config
+ * module checks and types it as it does the built-ins' options. */
+static int parse_setting(struct probe_option *s, const json_t *j, size_t i, const char *origin,
                          struct pt_error *err)
 {
     const char *name = json_string_value(json_object_get(j, "name"));
     const char *type = json_string_value(json_object_get(j, "type"));
     json_t *def = json_object_get(j, "default");
-    if (!identifier_valid(name) || in_list(common_options, name))
+    if (!probe_schema_identifier(name) || probe_schema_common_key(name))
         return pt_error_set(err, EINVAL, origin, 0,
                             "settings[%zu].name: expected an identifier not used by "
                             "every probe",
                             i);
-    if (!type || (strcmp(type, "int") != 0 && strcmp(type, "bool") != 0))
-        return pt_error_set(err, EINVAL, origin, 0, "settings[%zu].type: expected int or bool", i);
-    s->is_bool = strcmp(type, "bool") == 0;
-    if (s->is_bool ? !json_is_boolean(def) : !json_is_integer(def))
-        return pt_error_set(err, EINVAL, origin, 0, "settings[%zu].default: expected a%s", i,
-                            s->is_bool ? " boolean" : "n integer");
-    s->def = s->is_bool ? json_is_true(def) : json_integer_value(def);
-    return (s->name = strdup(name)) ? 0 : pt_error_set(err, ENOMEM, origin, 0, "out of memory");
+    if (!type ||
+        (strcmp(type, "int") != 0 && strcmp(type, "bool") != 0 && strcmp(type, "path") != 0))
+        return pt_error_set(err, EINVAL, origin, 0,
+                            "settings[%zu].type: expected int, bool or path", i);
+    bool is_bool = strcmp(type, "bool") == 0, is_path = strcmp(type, "path") == 0;
+    const char *path = json_string_value(def);
+    if (is_path   ? !path || path[0] != '/' || strlen(path) > PROBE_OPTION_STRING_MAX
+        : is_bool ? !json_is_boolean(def)
+                  : !json_is_integer(def))
+        return pt_error_set(err, EINVAL, origin, 0, "settings[%zu].default: expected %s", i,
+                            is_path   ? "an absolute path"
+                            : is_bool ? "a boolean"
+                                      : "an integer");
+    *s = (struct probe_option){.type = is_path   ? POPT_PATH
+                                       : is_bool ? POPT_BOOL
+                                                 : POPT_INT,
+                               .min = LLONG_MIN,
+                               .max = LLONG_MAX,
+                               .def = is_bool ? json_is_true(def) : json_integer_value(def)};
+    if ((is_path && !(s->def_str = strdup(path))) || !(s->name = strdup(name)))
+        return pt_error_set(err, ENOMEM, origin, 0, "out of memory");
+    return 0;
 }
 
 static int parse_settings(struct extra_desc *d, const json_t *settings, const char *origin,
@@ -292,6 +348,10 @@ static int parse_settings(struct extra_desc *d, const json_t *settings, const ch
         if (ret < 0)
             return ret;
     }
+    char why[256];
+    struct probe_schema schema = {d->settings, d->n_settings, true, false};
+    if (probe_schema_check(&schema, why, sizeof(why)) < 0)
+        return pt_error_set(err, EINVAL, origin, 0, "settings: %s", why);
     return 0;
 }
 
@@ -315,6 +375,9 @@ static int parse_description(struct extra_desc *d, const json_t *desc, const cha
         return pt_error_set(err, EINVAL, origin, 0,
                             "attach: expected a mapping with tracepoint and/or kprobe");
     int ret = parse_fields(d, json_object_get(desc, "fields"), origin, err);
+    /* Settings first: a uprobe's target may name a path setting. */
+    if (ret == 0)
+        ret = parse_settings(d, json_object_get(desc, "settings"), origin, err);
     if (ret == 0)
         ret = parse_form(d, attach, 0, origin, err);
     if (ret == 0)
@@ -322,41 +385,10 @@ static int parse_description(struct extra_desc *d, const json_t *desc, const cha
     if (ret == 0 && d->n_points[0] + d->n_points[1] == 0)
         ret = pt_error_set(err, EINVAL, origin, 0,
                            "attach: no attach point in tracepoint or kprobe form");
-    if (ret == 0)
-        ret = parse_settings(d, json_object_get(desc, "settings"), origin, err);
     return ret;
 }
 
 /* ---- what the daemon calls through probe_ops ---- */
-
-static const struct extra_setting *setting_find(const struct extra_desc *d, const char *name)
-{
-    for (size_t i = 0; i < d->n_settings; i++)
-        if (strcmp(d->settings[i].name, name) == 0)
-            return &d->settings[i];
-    return NULL;
-}
-
-static int extra_validate(const struct probe_ops *ops, const struct probe_conf *conf,
-                          struct pt_error *err)
-{
-    const struct extra_desc *d = ops->desc;
-    const char *key;
-    json_t *value;
-    json_object_foreach(conf->raw, key, value)
-    {
-        if (in_list(common_options, key))
-            continue;
-        const struct extra_setting *s = setting_find(d, key);
-        if (!s)
-            return pt_error_set(err, EINVAL, conf->file, conf->line, "%s: unknown field '%s'",
-                                ops->name, key);
-        if (s->is_bool ? !json_is_boolean(value) : !json_is_integer(value))
-            return pt_error_set(err, EINVAL, conf->file, conf->line, "%s.%s: expected a%s",
-                                ops->name, key, s->is_bool ? " boolean" : "n integer");
-    }
-    return 0;
-}
 
 static int extra_render_settings(const struct probe_ops *ops, const struct probe_conf *conf,
                                  struct strbuf *out)
@@ -381,13 +413,13 @@ static int extra_render_settings(const struct probe_ops *ops, const struct probe
     if (ret == 0)
         ret = strbuf_printf(out, "_Static_assert(sizeof(struct %s_event) == %zu, \"size\");\n",
                             ops->name, d->record_size);
+    /* The config module typed the values against the settings' schema. A
+     * path is for attach targets, never pasted into C. */
     for (size_t i = 0; ret == 0 && i < d->n_settings; i++) {
-        json_t *v = conf ? json_object_get(conf->raw, d->settings[i].name) : NULL;
-        json_int_t value = !v                   ? d->settings[i].def
-                           : json_is_boolean(v) ? json_is_true(v)
-                                                : json_integer_value(v);
-        ret = strbuf_printf(out, "#define PT_SETTING_%s %" JSON_INTEGER_FORMAT "LL\n",
-                            d->settings[i].name, value);
+        if (d->settings[i].type == POPT_PATH)
+            continue;
+        long long value = conf && i < conf->n_opts ? conf->opts[i].i : d->settings[i].def;
+        ret = strbuf_printf(out, "#define PT_SETTING_%s %lldLL\n", d->settings[i].name, value);
     }
     return ret;
 }
@@ -454,8 +486,10 @@ static void desc_free(struct extra_desc *d)
         return;
     for (size_t i = 0; i < d->n_fields; i++)
         free(d->fields[i].name);
-    for (size_t i = 0; i < d->n_settings; i++)
-        free(d->settings[i].name);
+    for (size_t i = 0; i < d->n_settings; i++) {
+        free((char *)d->settings[i].name);
+        free((char *)d->settings[i].def_str);
+    }
     free(d->settings);
     for (size_t i = 0; i < d->n_strings; i++)
         free(d->strings[i]);
@@ -466,7 +500,7 @@ int extra_probe_from_json(const char *name, const json_t *desc, const char *temp
                           const char *origin, struct probe_ops *ops, struct pt_error *err)
 {
     memset(ops, 0, sizeof(*ops));
-    if (!identifier_valid(name))
+    if (!probe_schema_identifier(name))
         return pt_error_set(err, EINVAL, origin, 0,
                             "'%s' is not a valid probe name (lower-case letters, digits, "
                             "_)",
@@ -488,7 +522,7 @@ int extra_probe_from_json(const char *name, const json_t *desc, const char *temp
         .tracepoint_form = {d->points[0], d->n_points[0]},
         .kprobe_form = {d->points[1], d->n_points[1]},
         .record_size = d->record_size,
-        .validate = extra_validate,
+        .schema = {d->settings, d->n_settings, true, false},
         .render_settings = extra_render_settings,
         .decode = extra_decode,
         .desc = d,

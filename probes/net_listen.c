@@ -35,6 +35,28 @@ static const struct probe_attach_point net_listen_kprobes[] = {
     {PROBE_KRETPROBE, "inet6_bind", "net_listen__inet_bind_ret"},
 };
 
+/* Options, in the order of conf->opts. */
+enum { NL_PROTOCOLS, NL_SNAPSHOT_PERIODICITY, NL_SAME_NAMESPACE_ONLY, NL_EXCLUDE_RANDOM_BIND };
+enum { NL_TCP = 1 << 0, NL_UDP = 1 << 1 }; /* bits of protocols */
+static const char *const net_listen_protocols[] = {"tcp", "udp", NULL};
+
+static const struct probe_option net_listen_options[] = {
+    [NL_PROTOCOLS] = {.name = "protocols",
+                      .type = POPT_NAMES,
+                      .names = net_listen_protocols,
+                      .def = NL_TCP},
+    /* Read at every tick and event: -w swaps them. */
+    [NL_SNAPSHOT_PERIODICITY] = {.name = "snapshot_periodicity",
+                                 .type = POPT_INT,
+                                 .flags = POPT_OFF_IS_ZERO | POPT_SWAPPABLE,
+                                 .min = 0,
+                                 .max = 86400 * 365},
+    [NL_SAME_NAMESPACE_ONLY] = {.name = "same_namespace_only",
+                                .type = POPT_BOOL,
+                                .flags = POPT_SWAPPABLE},
+    [NL_EXCLUDE_RANDOM_BIND] = {.name = "exclude_random_bind", .type = POPT_BOOL},
+};
+
 struct net_listen_state {
     uint64_t own_netns;
     uint64_t next_snapshot_ns;
@@ -46,8 +68,9 @@ static int net_listen_render_settings(const struct probe_ops *ops, const struct 
     return strbuf_printf(out,
                          "#define NET_LISTEN_TCP %d\n#define NET_LISTEN_UDP %d\n"
                          "#define NET_LISTEN_EXCLUDE_RANDOM_BIND %d\n",
-                         (conf->protocols & PROTO_TCP) != 0, (conf->protocols & PROTO_UDP) != 0,
-                         conf->exclude_random_bind ? 1 : 0);
+                         (conf->opts[NL_PROTOCOLS].i & NL_TCP) != 0,
+                         (conf->opts[NL_PROTOCOLS].i & NL_UDP) != 0,
+                         conf->opts[NL_EXCLUDE_RANDOM_BIND].i ? 1 : 0);
 }
 
 static int listen_fields(json_t *event, int family, const uint8_t *addr, uint16_t port,
@@ -68,7 +91,7 @@ static int net_listen_decode(struct probe_instance *pi, const void *record, size
 {
     const struct pt_net_listen_event *e = record;
     struct net_listen_state *st = pi->state;
-    if (pi->conf->same_namespace_only && st) {
+    if (pi->conf->opts[NL_SAME_NAMESPACE_ONLY].i && st) {
         uint64_t ns = netstat_netns("/proc", (pid_t)e->h.pid);
         if (ns && ns != st->own_netns)
             return -EAGAIN;
@@ -105,9 +128,9 @@ static void net_listen_snapshot(struct probe_instance *pi, uint64_t now_ns)
     pid_t *owners = calloc(NET_LISTEN_SNAPSHOT_MAX, sizeof(*owners));
     if (!s.entries || !inodes || !owners)
         goto out;
-    if (pi->conf->protocols & PROTO_TCP)
+    if (pi->conf->opts[NL_PROTOCOLS].i & NL_TCP)
         netstat_foreach("/proc/net", IPPROTO_TCP, snapshot_collect, &s);
-    if (pi->conf->protocols & PROTO_UDP)
+    if (pi->conf->opts[NL_PROTOCOLS].i & NL_UDP)
         netstat_foreach("/proc/net", IPPROTO_UDP, snapshot_collect, &s);
     for (size_t i = 0; i < s.n; i++)
         inodes[i] = s.entries[i].inode;
@@ -140,7 +163,7 @@ static int net_listen_start(struct probe_instance *pi)
 static void net_listen_tick(struct probe_instance *pi, uint64_t now_ns)
 {
     struct net_listen_state *st = pi->state;
-    unsigned period = pi->conf->snapshot_periodicity;
+    long long period = pi->conf->opts[NL_SNAPSHOT_PERIODICITY].i;
     if (!st || !period || now_ns < st->next_snapshot_ns)
         return;
     st->next_snapshot_ns = now_ns + (uint64_t)period * 1000000000ull;
@@ -167,6 +190,7 @@ const struct probe_ops probe_net_listen = {
                         sizeof(net_listen_tracepoints) / sizeof(net_listen_tracepoints[0])},
     .kprobe_form = {net_listen_kprobes, sizeof(net_listen_kprobes) / sizeof(net_listen_kprobes[0])},
     .record_size = sizeof(struct pt_net_listen_event),
+    .schema = PROBE_SCHEMA(net_listen_options),
     .fields = net_listen_fields,
     .n_fields = sizeof(net_listen_fields) / sizeof(net_listen_fields[0]),
     .kernel_rules = true,

@@ -1,15 +1,24 @@
 #include "probe.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
+/* The registry: one line per built-in probe. */
+/* clang-format off */
 static const struct probe_ops *const builtin_probes[] = {
     &probe_tcp_connect,
     &probe_net_listen,
     &probe_udp_session,
+    &probe_tcp_accept,
+    &probe_exec,
+    &probe_file_open,
+    &probe_bashreadline,
 };
+/* clang-format on */
 
 const struct probe_ops *probe_builtin_find(const char *name)
 {
@@ -19,9 +28,72 @@ const struct probe_ops *probe_builtin_find(const char *name)
     return NULL;
 }
 
+const char *probe_builtin_names(void)
+{
+    static char names[256];
+    size_t used = 0;
+    if (names[0])
+        return names;
+    for (size_t i = 0; i < sizeof(builtin_probes) / sizeof(builtin_probes[0]); i++) {
+        int n = snprintf(names + used, sizeof(names) - used, "%s%s", i ? ", " : "",
+                         builtin_probes[i]->name);
+        used += n > 0 && (size_t)n < sizeof(names) - used ? (size_t)n : 0;
+    }
+    return names;
+}
+
 const struct probe_form *probe_form_get(const struct probe_ops *ops, enum attach_mode mode)
 {
     return mode == ATTACH_KPROBE ? &ops->kprobe_form : &ops->tracepoint_form;
+}
+
+bool probe_point_active(const struct probe_ops *ops, const struct probe_conf *conf,
+                        const struct probe_attach_point *ap)
+{
+    return !ops->point_active || ops->point_active(ap, conf);
+}
+
+const char *probe_attach_kind_name(enum probe_attach_kind kind)
+{
+    static const char *const names[] = {
+        [PROBE_TRACEPOINT] = "tracepoint", [PROBE_KPROBE] = "kprobe",
+        [PROBE_KRETPROBE] = "kretprobe",   [PROBE_CGROUP] = "cgroup",
+        [PROBE_UPROBE] = "uprobe",         [PROBE_URETPROBE] = "uretprobe",
+    };
+    return (size_t)kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "?";
+}
+
+/* The path option a "{NAME}" binary names, or NULL with the reason. */
+static const char *target_option(const struct probe_ops *ops, const struct probe_conf *conf,
+                                 const char *name, size_t name_len, char *why, size_t why_len)
+{
+    char opt[65];
+    snprintf(opt, sizeof(opt), "%.*s", (int)(name_len < 64 ? name_len : 64), name);
+    int i = probe_schema_find(&ops->schema, opt);
+    if (i < 0 || ops->schema.options[i].type != POPT_PATH) {
+        snprintf(why, why_len, "an attach target names '{%s}', which is not a path option of %s",
+                 opt, ops->name);
+        return NULL;
+    }
+    const char *v =
+        conf && (size_t)i < conf->n_opts ? conf->opts[i].s : ops->schema.options[i].def_str;
+    if (!v)
+        snprintf(why, why_len, "%s.%s is not set", ops->name, opt);
+    return v;
+}
+
+int probe_attach_target(const struct probe_ops *ops, const struct probe_conf *conf,
+                        const struct probe_attach_point *ap, char *buf, size_t len)
+{
+    const char *t = ap->target;
+    bool user = ap->kind == PROBE_UPROBE || ap->kind == PROBE_URETPROBE;
+    const char *close = user && t[0] == '{' ? strchr(t, '}') : NULL;
+    if (!close)
+        return snprintf(buf, len, "%s", t) < (int)len ? 0 : -ENAMETOOLONG;
+    const char *binary = target_option(ops, conf, t + 1, (size_t)(close - t - 1), buf, len);
+    if (!binary)
+        return -EINVAL;
+    return snprintf(buf, len, "%s%s", binary, close + 1) < (int)len ? 0 : -ENAMETOOLONG;
 }
 
 /* glibc's inet_ntop formats IPv4 through sprintf, a tenth of the daemon's
@@ -53,10 +125,4 @@ const char *probe_addr_format(int family, const uint8_t addr[16], char *buf)
         return buf;
     }
     return inet_ntop(family, addr, buf, INET6_ADDRSTRLEN);
-}
-
-const char *probe_attach_kind_name(enum probe_attach_kind kind)
-{
-    static const char *const names[] = {"tracepoint", "kprobe", "kretprobe", "cgroup"};
-    return (size_t)kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "?";
 }

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "probe_schema.h"
 
 struct strbuf;
 struct probe_instance;
@@ -26,8 +27,12 @@ enum probe_attach_kind {
     PROBE_KPROBE,     /* target: kernel function */
     PROBE_KRETPROBE,  /* target: kernel function */
     PROBE_CGROUP,     /* target: a cgroup socket hook (cgroup_hook.h), e.g. "sock_release" */
+    PROBE_UPROBE,     /* target "BINARY:SYMBOL", a function's entry in a program */
+    PROBE_URETPROBE,  /* target "BINARY:SYMBOL", its return */
 };
 
+/* A uprobe's BINARY may be "{OPTION}": the value of the probe's path option
+ * of that name (bashreadline's binary), expanded by probe_attach_target(). */
 struct probe_attach_point {
     enum probe_attach_kind kind;
     const char *target;
@@ -82,6 +87,9 @@ struct probe_ops {
     struct probe_form tracepoint_form;
     struct probe_form kprobe_form;
     size_t record_size; /* smallest valid record */
+    /* The probe's own options; the config module checks and types them,
+     * and conf->opts holds their values in this table's order. */
+    struct probe_schema schema;
     /* The fields of its events, for rules; NULL: not declared (a rule's
      * fields are then typed from the values it compares them with). */
     const struct probe_field *fields;
@@ -93,8 +101,9 @@ struct probe_ops {
     bool kernel_rules;
     struct probe_form rules_form;
 
-    /* Checks what the config module could not: options of probes from
-     * --extra-probe-path. Returns 0, or -EINVAL with `err` set. Optional. */
+    /* Checks what one option alone cannot say (options that depend on each
+     * other, a file that must exist). Returns 0, or -EINVAL with `err` set.
+     * Optional. */
     int (*validate)(const struct probe_ops *ops, const struct probe_conf *conf,
                     struct pt_error *err);
 
@@ -103,11 +112,29 @@ struct probe_ops {
     int (*render_settings)(const struct probe_ops *ops, const struct probe_conf *conf,
                            struct strbuf *out);
 
+    /* Writes the probe's own maps (filters it keeps apart from the shared
+     * ones) from `next`: once loaded, before attach (pi->conf == next), and
+     * on a -w swap of its swappable options, with pi->conf still the old
+     * config. Returns 0 or a negative errno (a swap then restarts).
+     * Optional. */
+    int (*maps_load)(struct probe_instance *pi, const struct probe_conf *next);
+
     /* Adds the probe's own fields to `event` from one record whose size was
      * checked against record_size. Returns 0, or -EAGAIN when the record
      * produces no line now (it only updated the probe's state), or a
      * negative errno. */
     int (*decode)(struct probe_instance *pi, const void *record, size_t size, json_t *event);
+
+    /* Optional: a successful exec, from the process lifecycle's record (a
+     * struct pt_exec_event of `size` bytes, at least up to its args), once
+     * the process cache holds the new program. Fills `event` as decode
+     * does; -EAGAIN: no event. The kernel sends this record for every exec
+     * anyway, so a probe reporting execs costs no kernel work. */
+    int (*process_exec)(struct probe_instance *pi, const void *record, size_t size, json_t *event);
+    /* Optional: false when attach point `ap` of the chosen form is not used
+     * with `conf` (an option off, a kernel without a helper): its program
+     * is neither loaded nor attached, and the template may leave it out. */
+    bool (*point_active)(const struct probe_attach_point *ap, const struct probe_conf *conf);
 
     /* Optional: called once attached, with the epoll-free periodic hook
      * `tick` called every second (session expiry, snapshots). */
@@ -136,16 +163,36 @@ struct probe_instance {
 
 /* The built-in probes. */
 const struct probe_ops *probe_builtin_find(const char *name);
+/* Their names, "tcp_connect, net_listen, ...", for messages. */
+const char *probe_builtin_names(void);
 extern const struct probe_ops probe_tcp_connect;
 extern const struct probe_ops probe_net_listen;
 extern const struct probe_ops probe_udp_session;
+extern const struct probe_ops probe_bashreadline;
+extern const struct probe_ops probe_file_open;
+extern const struct probe_ops probe_tcp_accept;
+extern const struct probe_ops probe_exec;
 /* The process lifecycle programs every module carries (probe id 0). */
 extern const struct probe_ops probe_process;
 
-/* "tracepoint", "kprobe", "kretprobe", "cgroup". */
+/* True unless the probe's point_active says `ap` is not used with `conf`. */
+bool probe_point_active(const struct probe_ops *ops, const struct probe_conf *conf,
+                        const struct probe_attach_point *ap);
+
+/* "tracepoint", "kprobe", "kretprobe", "cgroup", "uprobe", "uretprobe". */
 const char *probe_attach_kind_name(enum probe_attach_kind kind);
 
 const struct probe_form *probe_form_get(const struct probe_ops *ops, enum attach_mode mode);
+
+/* The attach kind's name, "tracepoint", "kprobe", ..., for messages. */
+const char *probe_attach_kind_name(enum probe_attach_kind kind);
+
+/* `ap->target` with a uprobe's "{OPTION}" replaced by that path option's
+ * value in `conf` (NULL: the option's default). Returns 0, or -EINVAL with
+ * the reason in `buf` (an option that is not a set path option), or
+ * -ENAMETOOLONG. */
+int probe_attach_target(const struct probe_ops *ops, const struct probe_conf *conf,
+                        const struct probe_attach_point *ap, char *buf, size_t len);
 
 /* Formats an address from a record (`family` AF_INET uses the first 4
  * bytes) in its usual text form. IPv4-mapped IPv6 addresses print as IPv4.

@@ -67,6 +67,18 @@ const struct probe_ops *probe_registry_find(const struct probe_registry *reg, co
     return ops;
 }
 
+static const struct probe_schema *registry_schema(const char *name, void *ctx)
+{
+    const struct probe_ops *ops = probe_registry_find(ctx, name);
+    return ops ? &ops->schema : NULL;
+}
+
+struct config_probes probe_registry_config(const struct probe_registry *reg)
+{
+    return (struct config_probes){
+        .find = registry_schema, .ctx = (void *)reg, .builtin_names = probe_builtin_names()};
+}
+
 void probe_registry_release(struct probe_registry *reg)
 {
     for (size_t i = 0; i < reg->n_extra; i++)

@@ -17,6 +17,9 @@ struct probe_registry {
  * cannot be read or holds a malformed probe). `extra_dir` may be NULL. */
 int probe_registry_init(struct probe_registry *reg, const char *extra_dir, struct pt_error *err);
 const struct probe_ops *probe_registry_find(const struct probe_registry *reg, const char *name);
+/* What the config loader needs to know of the probes: their names and
+ * option schemas. Valid while `reg` is. */
+struct config_probes probe_registry_config(const struct probe_registry *reg);
 void probe_registry_release(struct probe_registry *reg);
 
 #endif

@@ -30,6 +30,18 @@ static const struct probe_attach_point udp_session_kprobes[] = {
     {PROBE_CGROUP, "sock_release", "udp_session__sock_release"},
 };
 
+/* Options, in the order of conf->opts. */
+enum { UDP_SESSION_MAX_DURATION };
+static const struct probe_option udp_session_options[] = {
+    /* Read at every tick: -w swaps it. 1 ms to 30 days, default 120 s. */
+    [UDP_SESSION_MAX_DURATION] = {.name = "session_max_duration",
+                                  .type = POPT_SECONDS,
+                                  .flags = POPT_SWAPPABLE,
+                                  .min = 1,
+                                  .max = 86400ll * 30 * 1000,
+                                  .def = 120 * 1000},
+};
+
 struct udp_session_state {
     struct udp_session_table table;
     int dests_fd;
@@ -92,7 +104,7 @@ static void udp_session_tick(struct probe_instance *pi, uint64_t now_ns)
 {
     struct udp_session_state *st = pi->state;
     struct udp_session **idle;
-    uint64_t max_idle = (uint64_t)pi->conf->session_max_duration_ms * 1000000ull;
+    uint64_t max_idle = (uint64_t)pi->conf->opts[UDP_SESSION_MAX_DURATION].i * 1000000ull;
     size_t n = udp_table_take_idle(&st->table, now_ns, max_idle, counts_from_map, st, &idle);
     sessions_end(pi, idle, n, now_ns, "session_max_duration_exceeded");
 }
@@ -152,6 +164,7 @@ const struct probe_ops probe_udp_session = {
     .kprobe_form = {udp_session_kprobes,
                     sizeof(udp_session_kprobes) / sizeof(udp_session_kprobes[0])},
     .record_size = sizeof(struct pt_udp_session_event),
+    .schema = PROBE_SCHEMA(udp_session_options),
     .fields = udp_session_fields,
     .n_fields = sizeof(udp_session_fields) / sizeof(udp_session_fields[0]),
     .decode = udp_session_decode,

@@ -67,35 +67,48 @@ static int get_bool(struct pt_error *err, const struct ynode *n, const char *pat
     return 0;
 }
 
-/* A positive number of seconds, fractions allowed, as milliseconds. */
+/* A number of seconds, fractions allowed, as milliseconds in [min_ms, max_ms]. */
 static int get_seconds_ms(struct pt_error *err, const struct ynode *n, const char *path,
-                          unsigned max_s, unsigned *out_ms)
+                          long long min_ms, long long max_ms, long long *out_ms)
 {
     char *end = NULL;
     double s = n->kind == Y_SCALAR && (isdigit((unsigned char)n->value[0]) || n->value[0] == '.')
                    ? strtod(n->value, &end)
                    : -1;
-    if (!end || *end || !(s * 1000 >= 1) || s > max_s)
-        return fail_node(err, n, "%s: expected a number of seconds, at least 0.001 and at most %u",
-                         path, max_s);
-    *out_ms = (unsigned)(s * 1000 + 0.5);
+    if (!end || *end || !(s * 1000 >= (double)min_ms) || s * 1000 > (double)max_ms)
+        return fail_node(err, n, "%s: expected a number of seconds, at least %g and at most %g",
+                         path, (double)min_ms / 1000, (double)max_ms / 1000);
+    *out_ms = (long long)(s * 1000 + 0.5);
     return 0;
 }
 
-static int get_uint(struct pt_error *err, const struct ynode *n, const char *path,
-                    unsigned long min, unsigned long max, unsigned *out)
+/* What an integer in [min, max] is called in messages. */
+static void int_range_text(long long min, long long max, char *buf, size_t len)
 {
-    char *end;
+    if (min == LLONG_MIN && max == LLONG_MAX)
+        snprintf(buf, len, "an integer");
+    else if (min == 0 && max == LLONG_MAX)
+        snprintf(buf, len, "a non-negative integer");
+    else if (min == 0)
+        snprintf(buf, len, "a non-negative integer, at most %lld", max);
+    else
+        snprintf(buf, len, "an integer from %lld to %lld", min, max);
+}
+
+static int get_int(struct pt_error *err, const struct ynode *n, const char *path, long long min,
+                   long long max, long long *out)
+{
+    char *end = NULL, range[96];
+    const char *v = n->kind == Y_SCALAR ? n->value : "";
+    const char *num = v[0] == '-' || v[0] == '+' ? v + 1 : v;
+    bool digits = isdigit((unsigned char)num[0]);
     errno = 0;
-    unsigned long v = n->kind == Y_SCALAR && isdigit((unsigned char)n->value[0])
-                          ? strtoul(n->value, &end, 10)
-                          : 0;
-    if (n->kind != Y_SCALAR || !isdigit((unsigned char)n->value[0]) || *end || errno || v < min ||
-        v > max)
-        return fail_node(err, n, "%s: expected %s integer%s", path,
-                         min > 0 ? "a positive" : "a non-negative",
-                         max < ULONG_MAX ? " in range" : "");
-    *out = (unsigned)v;
+    long long value = digits ? strtoll(v, &end, 10) : 0;
+    if (!digits || *end || errno || value < min || value > max) {
+        int_range_text(min, max, range, sizeof(range));
+        return fail_node(err, n, "%s: expected %s", path, range);
+    }
+    *out = value;
     return 0;
 }
 
@@ -403,25 +416,6 @@ static int plugins_parse(struct pt_error *err, const struct ynode *n, struct pro
     return 0;
 }
 
-static int protocols_parse(struct pt_error *err, const struct ynode *n, struct probe_conf *pc)
-{
-    if (n->kind != Y_SEQ || n->n == 0)
-        return fail_node(err, n, "%s.protocols: expected a non-empty list of tcp and udp",
-                         pc->name);
-    pc->protocols = 0;
-    for (size_t i = 0; i < n->n; i++) {
-        const char *v = n->items[i]->kind == Y_SCALAR ? n->items[i]->value : "";
-        if (strcasecmp(v, "tcp") == 0)
-            pc->protocols |= PROTO_TCP;
-        else if (strcasecmp(v, "udp") == 0)
-            pc->protocols |= PROTO_UDP;
-        else
-            return fail_node(err, n->items[i], "%s.protocols[%zu]: '%s' is not tcp or udp",
-                             pc->name, i, v);
-    }
-    return 0;
-}
-
 static int attach_parse(struct pt_error *err, const struct ynode *n, struct probe_conf *pc)
 {
     const char *v = n->kind == Y_SCALAR ? n->value : "";
@@ -489,68 +483,198 @@ static int common_parse(struct pt_error *err, struct pt_diags *warnings, const s
     return 0;
 }
 
-static bool probe_builtin_name(const char *name)
+/* ---- a probe's own options, from its schema ---- */
+
+/* "tcp, udp" or "tcp and udp" / "tcp or udp" for messages. */
+static void names_text(const char *const *names, const char *last_sep, char *buf, size_t len)
 {
-    return strcmp(name, "tcp_connect") == 0 || strcmp(name, "net_listen") == 0 ||
-           strcmp(name, "udp_session") == 0;
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; names[i] && used < len; i++) {
+        const char *sep = i == 0 ? "" : names[i + 1] ? ", " : last_sep;
+        int n = snprintf(buf + used, len - used, "%s%s", sep, names[i]);
+        used += n > 0 ? (size_t)n : 0;
+    }
 }
 
-static int net_listen_parse(struct pt_error *err, const struct ynode *map, struct probe_conf *pc)
+static int names_parse(struct pt_error *err, const struct ynode *n, const char *path,
+                       const struct probe_option *o, long long *bits)
 {
-    const struct ynode *v;
-    int ret = 0;
-    if ((v = map_get(map, "protocols")) && (ret = protocols_parse(err, v, pc)) < 0)
-        return ret;
-    /* `false` is the original's documented default: off, as 0 is. */
-    if ((v = map_get(map, "snapshot_periodicity")) && !is_null(v) &&
-        !(v->kind == Y_SCALAR && bool_word(v->value) == 0) &&
-        (ret = get_uint(err, v, "net_listen.snapshot_periodicity", 0, 86400 * 365,
-                        &pc->snapshot_periodicity)) < 0)
-        return ret;
-    if ((v = map_get(map, "same_namespace_only")) &&
-        (ret = get_bool(err, v, "net_listen.same_namespace_only", &pc->same_namespace_only)) < 0)
-        return ret;
-    if ((v = map_get(map, "exclude_random_bind")) &&
-        (ret = get_bool(err, v, "net_listen.exclude_random_bind", &pc->exclude_random_bind)) < 0)
-        return ret;
+    char text[256];
+    if (n->kind != Y_SEQ || n->n == 0) {
+        names_text(o->names, " and ", text, sizeof(text));
+        return fail_node(err, n, "%s: expected a non-empty list of %s", path, text);
+    }
+    *bits = 0;
+    for (size_t i = 0; i < n->n; i++) {
+        const char *v = n->items[i]->kind == Y_SCALAR ? n->items[i]->value : "";
+        size_t k = 0;
+        while (o->names[k] && strcasecmp(v, o->names[k]) != 0)
+            k++;
+        if (!o->names[k]) {
+            names_text(o->names, " or ", text, sizeof(text));
+            return fail_node(err, n->items[i], "%s[%zu]: '%s' is not %s", path, i, v, text);
+        }
+        *bits |= 1ll << k;
+    }
     return 0;
 }
 
-static int probe_keys_check(struct pt_diags *warnings, const struct ynode *map,
-                            const struct probe_conf *pc)
+static int path_parse(struct pt_error *err, const struct ynode *n, const char *path, char **out)
 {
-    static const char *const tcp[] = {
-        "filters", "includeports", "excludeports", "container_labels", "plugins", "attach", NULL};
-    static const char *const listen[] = {"filters",
-                                         "includeports",
-                                         "excludeports",
-                                         "container_labels",
-                                         "plugins",
-                                         "attach",
-                                         "protocols",
-                                         "snapshot_periodicity",
-                                         "same_namespace_only",
-                                         "exclude_random_bind",
-                                         NULL};
-    static const char *const udp[] = {
-        "filters", "includeports", "excludeports",         "container_labels",
-        "plugins", "attach",       "session_max_duration", NULL};
-    if (!probe_builtin_name(pc->name))
-        return 0; /* extra probes check their own options */
-    return check_keys(warnings, map, pc->name,
-                      strcmp(pc->name, "net_listen") == 0    ? listen
-                      : strcmp(pc->name, "udp_session") == 0 ? udp
-                                                             : tcp);
+    const char *v = n->kind == Y_SCALAR ? n->value : "";
+    if (v[0] != '/' || strlen(v) > PROBE_OPTION_STRING_MAX || strpbrk(v, "\n\r\t"))
+        return fail_node(err, n, "%s: expected an absolute path of at most %d bytes", path,
+                         PROBE_OPTION_STRING_MAX);
+    free(*out);
+    return (*out = strdup(v)) ? 0 : -ENOMEM;
+}
+
+static int strings_parse(struct pt_error *err, const struct ynode *n, const char *path,
+                         const struct probe_option *o, struct probe_option_value *val)
+{
+    if (n->kind != Y_SEQ || n->n > (size_t)o->max)
+        return fail_node(err, n, "%s: expected a list of at most %lld %s", path, o->max,
+                         o->flags & POPT_ABSOLUTE ? "absolute paths" : "strings");
+    if (!(val->strings = calloc(n->n + 1, sizeof(*val->strings))))
+        return -ENOMEM;
+    for (size_t i = 0; i < n->n; i++) {
+        const struct ynode *item = n->items[i];
+        const char *v = item->kind == Y_SCALAR ? item->value : "";
+        size_t len = strlen(v);
+        if (len == 0 || len > PROBE_OPTION_STRING_MAX || memchr(v, '\n', len))
+            return fail_node(err, item, "%s[%zu]: expected a string of 1-%d bytes on one line",
+                             path, i, PROBE_OPTION_STRING_MAX);
+        if ((o->flags & POPT_ABSOLUTE) && v[0] != '/')
+            return fail_node(err, item, "%s[%zu]: '%s' is not an absolute path", path, i, v);
+        if (!(val->strings[val->n] = strdup(v)))
+            return -ENOMEM;
+        val->n++;
+    }
+    return 0;
+}
+
+static int ints_parse(struct pt_error *err, const struct ynode *n, const char *path,
+                      const struct probe_option *o, struct probe_option_value *val)
+{
+    char item_path[256];
+    if (n->kind != Y_SEQ || n->n > PROBE_OPTION_LIST_MAX)
+        return fail_node(err, n, "%s: expected a list of at most %d integers", path,
+                         PROBE_OPTION_LIST_MAX);
+    if (!(val->ints = calloc(n->n + 1, sizeof(*val->ints))))
+        return -ENOMEM;
+    for (size_t i = 0; i < n->n; i++) {
+        snprintf(item_path, sizeof(item_path), "%.200s[%zu]", path, i);
+        int ret = get_int(err, n->items[i], item_path, o->min, o->max, &val->ints[val->n]);
+        if (ret < 0)
+            return ret;
+        val->n++;
+    }
+    return 0;
+}
+
+/* One option's value, typed by its schema entry. */
+static int option_parse(struct pt_error *err, const struct ynode *n, const char *path,
+                        const struct probe_option *o, struct probe_option_value *val)
+{
+    bool b = false;
+    int ret;
+    bool list = o->type == POPT_STRINGS || o->type == POPT_INTS;
+    val->given = true;
+    val->file = n->file;
+    val->line = n->line;
+    /* An empty list is no list; `false` switches an OFF_IS_ZERO option off
+     * (the original's documented default for snapshot_periodicity). */
+    if ((list && is_null(n)) ||
+        ((o->flags & POPT_OFF_IS_ZERO) &&
+         (is_null(n) || (n->kind == Y_SCALAR && bool_word(n->value) == 0)))) {
+        val->i = 0;
+        return 0;
+    }
+    switch (o->type) {
+    case POPT_BOOL:
+        ret = get_bool(err, n, path, &b);
+        val->i = b;
+        return ret;
+    case POPT_INT:
+        return get_int(err, n, path, o->min, o->max, &val->i);
+    case POPT_SECONDS:
+        return get_seconds_ms(err, n, path, o->min, o->max, &val->i);
+    case POPT_NAMES:
+        return names_parse(err, n, path, o, &val->i);
+    case POPT_PATH:
+        return path_parse(err, n, path, &val->s);
+    case POPT_STRINGS:
+        return strings_parse(err, n, path, o, val);
+    case POPT_INTS:
+        return ints_parse(err, n, path, o, val);
+    }
+    return fail_node(err, n, "%s: option of unknown type", path);
+}
+
+/* Every key of the probe's mapping is a key every probe takes or one of its
+ * own options; anything else is ignored with a warning (an error for a
+ * schema with strict_keys). */
+static int options_check_keys(struct pt_error *err, struct pt_diags *warnings,
+                              const struct ynode *map, const struct probe_conf *pc)
+{
+    for (size_t i = 0; i + 1 < map->n; i += 2) {
+        const struct ynode *key = map->items[i];
+        if (probe_schema_common_key(key->value) || probe_schema_find(pc->schema, key->value) >= 0)
+            continue;
+        if (pc->schema->strict_keys)
+            return fail_node(err, key, "%s: unknown field '%s'", pc->name, key->value);
+        if (pt_diags_add(warnings, key->file, key->line, "%s: unknown field '%s' ignored", pc->name,
+                         key->value) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+/* Filters a probe without addresses would silently not apply: said once. */
+static int address_keys_check(struct pt_diags *warnings, const struct ynode *map,
+                              const struct probe_conf *pc)
+{
+    static const char *const keys[] = {"filters", "includeports", "excludeports"};
+    for (size_t i = 0; pc->schema->no_addresses && i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const struct ynode *v = map_get(map, keys[i]);
+        if (v && !is_null_or_empty(v) &&
+            pt_diags_add(warnings, v->file, v->line,
+                         "%s.%s: ignored: this probe's events have no address or port", pc->name,
+                         keys[i]) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+static int options_parse(struct pt_error *err, const struct ynode *map, struct probe_conf *pc)
+{
+    char path[192];
+    for (size_t i = 0; i < pc->schema->n_options; i++) {
+        const struct probe_option *o = &pc->schema->options[i];
+        const struct ynode *v = map_get(map, o->name);
+        snprintf(path, sizeof(path), "%s.%s", pc->name, o->name);
+        int ret = v ? option_parse(err, v, path, o, &pc->opts[i]) : 0;
+        if (ret < 0)
+            return ret;
+    }
+    return 0;
 }
 
 static int probe_parse(struct pt_error *err, struct pt_diags *warnings, const struct ynode *key,
-                       const struct ynode *map, struct probe_conf *pc)
+                       const struct ynode *map, const struct probe_schema *schema,
+                       struct probe_conf *pc)
 {
     pc->file = key->file;
     pc->line = key->line;
-    pc->protocols = PROTO_TCP;
-    pc->session_max_duration_ms = 120 * 1000;
+    pc->schema = schema;
     if (!(pc->name = strdup(key->value)))
+        return -ENOMEM;
+    pc->opts = calloc(schema->n_options + 1, sizeof(*pc->opts));
+    if (!pc->opts)
+        return -ENOMEM;
+    pc->n_opts = schema->n_options;
+    if (probe_schema_defaults(schema, pc->opts) < 0)
         return -ENOMEM;
     if (!is_null(map) && map->kind != Y_MAP)
         return fail_node(err, map, "%s: expected a mapping of the probe's options", pc->name);
@@ -559,20 +683,16 @@ static int probe_parse(struct pt_error *err, struct pt_diags *warnings, const st
         return -ENOMEM;
     if (is_null(map))
         return 0;
-    int ret = probe_keys_check(warnings, map, pc);
+    int ret = options_check_keys(err, warnings, map, pc);
     if (ret == 0)
         ret = common_parse(err, warnings, map, pc);
-    if (ret == 0 && strcmp(pc->name, "net_listen") == 0)
-        ret = net_listen_parse(err, map, pc);
-    const struct ynode *v = map_get(map, "session_max_duration");
-    if (ret == 0 && strcmp(pc->name, "udp_session") == 0 && v)
-        ret = get_seconds_ms(err, v, "udp_session.session_max_duration", 86400 * 30,
-                             &pc->session_max_duration_ms);
-    return ret;
+    if (ret == 0)
+        ret = address_keys_check(warnings, map, pc);
+    return ret < 0 ? ret : options_parse(err, map, pc);
 }
 
 static int config_from_tree(struct pt_error *err, const struct ynode *root,
-                            config_probe_known_fn known, void *known_ctx, struct config *cfg)
+                            const struct config_probes *probes, struct config *cfg)
 {
     if (root->kind != Y_MAP)
         return fail_node(err, root, "expected a mapping of probe names to their options");
@@ -583,12 +703,15 @@ static int config_from_tree(struct pt_error *err, const struct ynode *root,
         const struct ynode *key = root->items[i];
         if (key->value[0] == '_')
             continue; /* anchors live here */
-        if (!known || !known(key->value, known_ctx))
+        const struct probe_schema *schema =
+            probes && probes->find ? probes->find(key->value, probes->ctx) : NULL;
+        if (!schema)
             return fail_node(err, key,
-                             "unknown probe '%s' (built in: tcp_connect, net_listen, "
-                             "udp_session; others come from --extra-probe-path)",
-                             key->value);
-        int ret = probe_parse(err, &cfg->warnings, key, root->items[i + 1],
+                             "unknown probe '%s' (built in: %s; others come from "
+                             "--extra-probe-path)",
+                             key->value,
+                             probes && probes->builtin_names ? probes->builtin_names : "none");
+        int ret = probe_parse(err, &cfg->warnings, key, root->items[i + 1], schema,
                               &cfg->probes[cfg->n_probes++]);
         if (ret < 0)
             return ret;
@@ -623,8 +746,8 @@ static int config_take_tree(struct config *cfg, struct yaml_tree *t)
     return 0;
 }
 
-static int load_common(const char *text, const char *path, config_probe_known_fn known,
-                       void *known_ctx, struct config **out, struct pt_error *err)
+static int load_common(const char *text, const char *path, const struct config_probes *probes,
+                       struct config **out, struct pt_error *err)
 {
     memset(err, 0, sizeof(*err));
     struct config *cfg = calloc(1, sizeof(*cfg));
@@ -636,7 +759,7 @@ static int load_common(const char *text, const char *path, config_probe_known_fn
     if (ret == 0)
         ret = config_take_tree(cfg, &tree);
     if (ret == 0)
-        ret = config_from_tree(err, tree.root, known, known_ctx, cfg);
+        ret = config_from_tree(err, tree.root, probes, cfg);
     yaml_tree_release(&tree);
     if (ret < 0) {
         if (ret == -ENOMEM)
@@ -648,16 +771,16 @@ static int load_common(const char *text, const char *path, config_probe_known_fn
     return 0;
 }
 
-int config_load(const char *path, config_probe_known_fn known, void *known_ctx, struct config **out,
+int config_load(const char *path, const struct config_probes *probes, struct config **out,
                 struct pt_error *err)
 {
-    return load_common(NULL, path, known, known_ctx, out, err);
+    return load_common(NULL, path, probes, out, err);
 }
 
-int config_load_string(const char *text, const char *name, config_probe_known_fn known,
-                       void *known_ctx, struct config **out, struct pt_error *err)
+int config_load_string(const char *text, const char *name, const struct config_probes *probes,
+                       struct config **out, struct pt_error *err)
 {
-    return load_common(text, name, known, known_ctx, out, err);
+    return load_common(text, name, probes, out, err);
 }
 
 int config_yaml_file_to_json(const char *path, json_t **out, struct pt_error *err)
@@ -701,6 +824,8 @@ static void probe_conf_free(struct probe_conf *pc)
         json_decref(pc->plugins[i].args);
     }
     free(pc->plugins);
+    probe_option_values_free(pc->opts, pc->n_opts);
+    free(pc->opts);
     json_decref(pc->raw);
 }
 

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "probe_schema.h"
 #include "yaml_tree.h"
 
 /* An inclusive port range; a single port has lo == hi. */
@@ -75,11 +76,6 @@ enum attach_mode {
     ATTACH_KPROBE,
 };
 
-enum {
-    PROTO_TCP = 1u << 0,
-    PROTO_UDP = 1u << 1,
-};
-
 struct probe_conf {
     char *name;
     const char *file; /* file and line of the probe's key */
@@ -94,17 +90,13 @@ struct probe_conf {
     size_t n_plugins;
     enum attach_mode attach; /* key `attach: auto|tracepoint|kprobe` */
 
-    /* net_listen */
-    unsigned protocols;            /* PROTO_* bits; default PROTO_TCP */
-    unsigned snapshot_periodicity; /* seconds, 0 = off */
-    bool same_namespace_only;
-    bool exclude_random_bind;
+    /* The probe's own options, one value per entry of its schema, in the
+     * schema's order (defaults where the config is silent). Owned. */
+    const struct probe_schema *schema;
+    struct probe_option_value *opts;
+    size_t n_opts;
 
-    /* udp_session */
-    unsigned session_max_duration_ms; /* default 120 s; fractions of a second allowed */
-
-    /* The probe's mapping as JSON, for probes from --extra-probe-path whose
-     * own options the config module does not know. Owned. */
+    /* The probe's mapping as JSON, to compare configs (-w). Owned. */
     json_t *raw;
 };
 
@@ -125,19 +117,26 @@ struct config {
     struct pt_diags warnings;
 };
 
-/* Tells the loader which top-level keys name probes: built-ins, and the ones
- * found in --extra-probe-path. Returns true when `name` is a probe. */
-typedef bool (*config_probe_known_fn)(const char *name, void *ctx);
+/* Tells the loader which top-level keys name probes (built-ins, and the
+ * ones found in --extra-probe-path) and what options each takes. */
+struct config_probes {
+    /* The schema of the probe called `name`, or NULL when there is none. */
+    const struct probe_schema *(*find)(const char *name, void *ctx);
+    void *ctx;
+    /* The built-in probes' names, for the unknown-probe message; may be NULL. */
+    const char *builtin_names;
+};
 
-/* Parses and validates `path`. Returns 0 and sets *out, or a negative errno
- * and fills *err (-EINVAL for invalid content, -ENOENT etc. for I/O). */
-int config_load(const char *path, config_probe_known_fn known, void *known_ctx, struct config **out,
+/* Parses and validates `path` against `probes` (NULL: no probe is known).
+ * Returns 0 and sets *out, or a negative errno and fills *err (-EINVAL for
+ * invalid content, -ENOENT etc. for I/O). */
+int config_load(const char *path, const struct config_probes *probes, struct config **out,
                 struct pt_error *err);
 
 /* Same, from a string (for tests); `name` is used in messages and as the base
  * for relative !include paths (its directory). */
-int config_load_string(const char *text, const char *name, config_probe_known_fn known,
-                       void *known_ctx, struct config **out, struct pt_error *err);
+int config_load_string(const char *text, const char *name, const struct config_probes *probes,
+                       struct config **out, struct pt_error *err);
 
 void config_free(struct config *cfg);
 

@@ -196,15 +196,18 @@ bool config_watch_read(struct config_watch *w)
 static const char *const swappable_keys[] = {"filters", "includeports", "excludeports",
                                              "container_labels"};
 
-/* The probe's mapping without the keys a swap can change. */
-static json_t *fixed_part(const json_t *raw)
+/* The probe's mapping without the keys a swap can change: the filters, and
+ * the options its schema marks swappable. */
+static json_t *fixed_part(const struct probe_conf *pc)
 {
-    json_t *copy = raw ? json_deep_copy(raw) : json_object();
-    if (!copy)
-        return NULL;
-    if (json_is_object(copy))
-        for (size_t i = 0; i < sizeof(swappable_keys) / sizeof(swappable_keys[0]); i++)
-            json_object_del(copy, swappable_keys[i]);
+    json_t *copy = pc->raw ? json_deep_copy(pc->raw) : json_object();
+    if (!copy || !json_is_object(copy))
+        return copy;
+    for (size_t i = 0; i < sizeof(swappable_keys) / sizeof(swappable_keys[0]); i++)
+        json_object_del(copy, swappable_keys[i]);
+    for (size_t i = 0; pc->schema && i < pc->schema->n_options; i++)
+        if (pc->schema->options[i].flags & POPT_SWAPPABLE)
+            json_object_del(copy, pc->schema->options[i].name);
     return copy;
 }
 
@@ -233,7 +236,7 @@ bool config_swappable(const struct config *cur, const struct config *next)
         return false;
     bool same = true;
     for (size_t i = 0; i < cur->n_probes && same; i++) {
-        json_t *a = fixed_part(cur->probes[i].raw), *b = fixed_part(next->probes[i].raw);
+        json_t *a = fixed_part(&cur->probes[i]), *b = fixed_part(&next->probes[i]);
         same = strcmp(cur->probes[i].name, next->probes[i].name) == 0 && a && b &&
                json_equal(a, b) &&
                !cur->probes[i].n_container_labels == !next->probes[i].n_container_labels;

@@ -40,8 +40,9 @@ bool config_watch_has_remote(const struct config *cfg);
  * options, included content resolved). */
 bool config_same(const struct config *cur, const struct config *next);
 
-/* True when `next` differs from `cur` only in what can be swapped in the
- * kernel's maps without a restart: filters and global port rules. */
+/* True when `next` differs from `cur` only in what can be swapped without
+ * a restart: filters and global port rules (in the kernel's maps), and the
+ * options a probe's schema marks POPT_SWAPPABLE. */
 bool config_swappable(const struct config *cur, const struct config *next);
 
 #endif

@@ -153,11 +153,6 @@ static void paths_resolve(struct daemon *d)
 
 /* ---- configuration and probes ---- */
 
-static bool probe_known(const char *name, void *ctx)
-{
-    return probe_registry_find(ctx, name) != NULL;
-}
-
 static const struct probe_ops *rules_find_probe(void *ctx, const char *name)
 {
     return probe_registry_find(ctx, name);
@@ -249,7 +244,8 @@ static int config_prepare(struct daemon *d)
         log_error(d->err);
         return ret;
     }
-    ret = config_load(d->opts->config_path, probe_known, &d->registry, &d->cfg, &cerr);
+    struct config_probes probes = probe_registry_config(&d->registry);
+    ret = config_load(d->opts->config_path, &probes, &d->cfg, &cerr);
     if (ret < 0) {
         pt_error_format(&cerr, d->err, sizeof(d->err));
         log_error(d->err);
@@ -378,6 +374,8 @@ static int module_load(struct daemon *d, const char *text)
     for (size_t i = 0; i < d->n_probes; i++) {
         for (size_t f = 0; (form = probe_form_nth(d, i, f)); f++) {
             for (size_t j = 0; j < form->n_points; j++) {
+                if (!probe_point_active(d->probes[i].ops, d->probes[i].conf, &form->points[j]))
+                    continue;
                 bool dup = false;
                 for (size_t k = 0; k < n && !dup; k++)
                     dup = strcmp(specs[k].function, form->points[j].function) == 0;
@@ -411,13 +409,37 @@ static int maps_open(struct daemon *d)
     for (size_t i = 1; i < d->n_probes; i++) {
         if (!d->probes[i].conf)
             continue;
+        struct probe_instance *pi = &d->probes[i];
         int ret = filter_tables_load(&d->filters[i], &d->filter_maps);
+        if (ret == 0 && pi->ops->maps_load)
+            ret = pi->ops->maps_load(pi, pi->conf);
         if (ret < 0) {
             snprintf(d->err, sizeof(d->err), "probe '%s': cannot load its filters: %s",
-                     d->probes[i].ops->name, strerror(-ret));
+                     pi->ops->name, strerror(-ret));
             return ret;
         }
     }
+    return 0;
+}
+
+/* One attach point of one probe, into the next link. */
+static int point_attach(struct daemon *d, const struct probe_instance *pi,
+                        const struct probe_attach_point *ap)
+{
+    char msg[512], target[4096];
+    int fd = bpf_objects_prog_fd(d->objs, ap->function);
+    int ret = fd;
+    if (fd < 0)
+        snprintf(msg, sizeof(msg), "program %s missing from the module", ap->function);
+    else if ((ret = probe_attach_target(pi->ops, pi->conf, ap, target, sizeof(target))) < 0)
+        snprintf(msg, sizeof(msg), "%.500s", target); /* the reason */
+    else
+        ret = attach_link_create(fd, ap, target, &d->links[d->n_links], msg, sizeof(msg));
+    if (ret < 0) {
+        snprintf(d->err, sizeof(d->err), "probe '%s': %s", pi->ops->name, msg);
+        return ret;
+    }
+    d->n_links++;
     return 0;
 }
 
@@ -541,20 +563,13 @@ static int probes_attach(struct daemon *d)
     }
     const struct probe_form *form;
     for (size_t i = 0; i < d->n_probes; i++) {
-        struct probe_instance *pi = &d->probes[i];
         for (size_t f = 0; (form = probe_form_nth(d, i, f)); f++) {
             for (size_t j = 0; j < form->n_points; j++) {
-                char msg[512];
-                int fd = bpf_objects_prog_fd(d->objs, form->points[j].function);
-                int ret = fd < 0 ? fd
-                                 : attach_link_create(fd, &form->points[j], &d->links[d->n_links],
-                                                      msg, sizeof(msg));
-                if (ret < 0) {
-                    snprintf(d->err, sizeof(d->err), "probe '%s': %s", pi->ops->name,
-                             fd < 0 ? "program missing from the module" : msg);
+                if (!probe_point_active(d->probes[i].ops, d->probes[i].conf, &form->points[j]))
+                    continue;
+                int ret = point_attach(d, &d->probes[i], &form->points[j]);
+                if (ret < 0)
                     return ret;
-                }
-                d->n_links++;
             }
         }
     }
@@ -737,11 +752,31 @@ static int filters_swap(struct daemon *d, const struct config *next)
     return ret;
 }
 
+/* Each probe with maps of its own rewrites them from its part of `next`. */
+static int probe_maps_swap(struct daemon *d, const struct config *next)
+{
+    size_t c = 0;
+    for (size_t i = 1; i < d->n_probes; i++) {
+        struct probe_instance *pi = &d->probes[i];
+        if (!pi->conf)
+            continue;
+        const struct probe_conf *pc = &next->probes[c++];
+        int ret = pi->ops->maps_load ? pi->ops->maps_load(pi, pc) : 0;
+        if (ret < 0) {
+            snprintf(d->err, sizeof(d->err), "probe '%s': cannot write its new filters (%s)",
+                     pi->ops->name, strerror(-ret));
+            return ret;
+        }
+    }
+    return 0;
+}
+
 static void config_reload_apply(struct daemon *d)
 {
     struct config *next = NULL;
     struct pt_error cerr;
-    if (config_load(d->opts->config_path, probe_known, &d->registry, &next, &cerr) < 0) {
+    struct config_probes probes = probe_registry_config(&d->registry);
+    if (config_load(d->opts->config_path, &probes, &next, &cerr) < 0) {
         pt_error_format(&cerr, d->err, sizeof(d->err));
         /* A remote include that stays unreachable is said once, not at
          * every fetch. */
@@ -772,6 +807,12 @@ static void config_reload_apply(struct daemon *d)
     if (filters_swap(d, next) < 0) {
         fprintf(stderr, "pidtree-bcc: config change ignored: %s\n", d->err);
         config_free(next);
+        return;
+    }
+    /* The probes' own maps: a failure half way is mended by a restart. */
+    if (probe_maps_swap(d, next) < 0) {
+        config_free(next);
+        restart_for(d, d->err);
         return;
     }
     /* Only the config the plugins were started with must outlive a swap. */

@@ -491,14 +491,13 @@ static const struct probe_services dispatch_services = {
     .container_allowed = container_allowed_from_services,
 };
 
-static int on_probe_record(struct dispatch *d, const struct pt_header *h, const void *data,
-                           size_t size)
+typedef int (*fields_fn)(struct probe_instance *pi, const void *record, size_t size, json_t *event);
+
+/* One record made into one event of `pi` by `fill` (its decoder, or its
+ * exec hook): the restart hand-over's window, the user's budget, the line. */
+static int probe_event(struct dispatch *d, struct probe_instance *pi, const struct pt_header *h,
+                       fields_fn fill, const void *data, size_t size)
 {
-    struct probe_instance *pi = h->probe_id < PT_MAX_PROBES ? d->probes[h->probe_id] : NULL;
-    if (!pi || size < pi->ops->record_size) {
-        d->stats.bad_records++;
-        return 0;
-    }
     if (h->boot_ns < d->accept_from_ns[pi->id] ||
         (d->accept_until_ns[pi->id] && h->boot_ns >= d->accept_until_ns[pi->id]))
         return 0;
@@ -513,7 +512,7 @@ static int on_probe_record(struct dispatch *d, const struct pt_header *h, const 
     json_t *fields = json_object();
     if (!fields)
         return -ENOMEM;
-    int ret = pi->ops->decode(pi, data, size, fields);
+    int ret = fill(pi, data, size, fields);
     d->record = h;
     /* Over its budget, an event is still judged, and written when a rule
      * matched it: a flood must not hide an event from the rules. */
@@ -532,6 +531,30 @@ static int on_probe_record(struct dispatch *d, const struct pt_header *h, const 
     return d->output_error ? d->output_error : ret;
 }
 
+static int on_probe_record(struct dispatch *d, const struct pt_header *h, const void *data,
+                           size_t size)
+{
+    struct probe_instance *pi = h->probe_id < PT_MAX_PROBES ? d->probes[h->probe_id] : NULL;
+    if (!pi || size < pi->ops->record_size) {
+        d->stats.bad_records++;
+        return 0;
+    }
+    return probe_event(d, pi, h, pi->ops->decode, data, size);
+}
+
+/* A successful exec, once the process cache holds the new program: the
+ * probes that report execs make their events from the same record. */
+static int exec_events(struct dispatch *d, const struct pt_header *h, const void *data, size_t size)
+{
+    int ret = 0;
+    for (size_t i = 1; i < PT_MAX_PROBES && ret == 0; i++) {
+        struct probe_instance *pi = d->probes[i];
+        if (pi && pi->ops->process_exec)
+            ret = probe_event(d, pi, h, pi->ops->process_exec, data, size);
+    }
+    return ret;
+}
+
 int dispatch_record(struct dispatch *d, const void *data, size_t size)
 {
     d->stats.records++;
@@ -547,7 +570,9 @@ int dispatch_record(struct dispatch *d, const void *data, size_t size)
             rule_engine_kernel_hit(d->rules, data, size);
         return 0;
     }
-    if (on_lifecycle(d, h, data, size) < 0)
+    if (on_lifecycle(d, h, data, size) < 0) {
         d->stats.bad_records++;
-    return 0;
+        return 0;
+    }
+    return h->type == PT_EV_EXEC ? exec_events(d, h, data, size) : 0;
 }

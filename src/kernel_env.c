@@ -97,6 +97,16 @@ static const char *form_missing_tracepoint(const struct probe_ops *ops)
     return NULL;
 }
 
+/* A kprobe form made of uprobes alone (bashreadline) runs without kprobes. */
+static bool form_needs_kprobes(const struct probe_ops *ops)
+{
+    for (size_t i = 0; i < ops->kprobe_form.n_points; i++)
+        if (ops->kprobe_form.points[i].kind == PROBE_KPROBE ||
+            ops->kprobe_form.points[i].kind == PROBE_KRETPROBE)
+            return true;
+    return false;
+}
+
 int kernel_env_choose_form(const struct probe_ops *ops, enum attach_mode wanted, bool probing,
                            enum attach_mode *chosen, char *err, size_t errlen)
 {
@@ -121,7 +131,7 @@ int kernel_env_choose_form(const struct probe_ops *ops, enum attach_mode wanted,
         *chosen = ATTACH_TRACEPOINT;
         return 0;
     }
-    if (!kernel_env_has_kprobes()) {
+    if (form_needs_kprobes(ops) && !kernel_env_has_kprobes()) {
         snprintf(err, errlen,
                  "probe '%s': %s; and this kernel has no kprobes (CONFIG_KPROBES) for its "
                  "kprobe form",

@@ -97,10 +97,17 @@ static int render_preamble(const struct render_options *opts, const struct rende
         const struct probe_form *forms[2] = {probe_form_get(probes[i].ops, probes[i].attach),
                                              opts->rules ? &probes[i].ops->rules_form : NULL};
         for (size_t f = 0; f < 2 && forms[f] && ret == 0; f++)
-            for (size_t j = 0; j < forms[f]->n_points && ret == 0; j++)
+            for (size_t j = 0; j < forms[f]->n_points && ret == 0; j++) {
+                const struct probe_attach_point *ap = &forms[f]->points[j];
+                char target[512];
+                if (!probe_point_active(probes[i].ops, probes[i].conf, ap))
+                    continue;
+                if (probe_attach_target(probes[i].ops, probes[i].conf, ap, target, sizeof(target)) <
+                    0)
+                    snprintf(target, sizeof(target), "%s", ap->target);
                 ret = strbuf_printf(out, "\n * attach %s %s -> %s",
-                                    probe_attach_kind_name(forms[f]->points[j].kind),
-                                    forms[f]->points[j].target, forms[f]->points[j].function);
+                                    probe_attach_kind_name(ap->kind), target, ap->function);
+            }
     }
     if (ret == 0)
         ret = strbuf_printf(out,

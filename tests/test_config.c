@@ -17,18 +17,43 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "probe.h"
 
-static bool known_probe(const char *name, void *ctx)
+/* A probe from --extra-probe-path, as its description's settings make it. */
+static const struct probe_option my_probe_options[] = {
+    {.name = "min_uid", .type = POPT_INT, .min = LLONG_MIN, .max = LLONG_MAX},
+    {.name = "verbose", .type = POPT_BOOL},
+};
+static const struct probe_schema my_probe_schema = {my_probe_options, 2, true, false};
+
+/* The built-ins' real schemas, from their probes/NAME.c. */
+static const struct probe_schema *find_schema(const char *name, void *ctx)
 {
-    return strcmp(name, "tcp_connect") == 0 || strcmp(name, "net_listen") == 0 ||
-           strcmp(name, "udp_session") == 0 || strcmp(name, "my_probe") == 0;
+    const struct probe_ops *ops = probe_builtin_find(name);
+    return ops ? &ops->schema : strcmp(name, "my_probe") == 0 ? &my_probe_schema : NULL;
 }
+
+static const struct config_probes known = {find_schema, NULL, "tcp_connect, ..."};
+static const struct config_probes *const known_probe = &known;
+
+/* An option's integer value (bool, int, seconds in ms, name bits). */
+static long long opt(const struct probe_conf *pc, const char *name)
+{
+    int i = probe_schema_find(pc->schema, name);
+    if (i < 0)
+        fail_msg("%s has no option %s", pc->name, name);
+    return pc->opts[i].i;
+}
+
+/* Bits of net_listen's protocols, in the order its table names them. */
+#define TCP 1
+#define UDP 2
 
 static struct config *load_ok(const char *text)
 {
     struct config *cfg = NULL;
     struct pt_error err;
-    int ret = config_load_string(text, "test.yml", known_probe, NULL, &cfg, &err);
+    int ret = config_load_string(text, "test.yml", known_probe, &cfg, &err);
     if (ret < 0)
         fail_msg("unexpected error: %s:%d: %s", err.file, err.line, err.msg);
     return cfg;
@@ -38,7 +63,7 @@ static void expect_error(const char *text, int line, const char *message)
 {
     struct config *cfg = NULL;
     struct pt_error err;
-    int ret = config_load_string(text, "test.yml", known_probe, NULL, &cfg, &err);
+    int ret = config_load_string(text, "test.yml", known_probe, &cfg, &err);
     if (ret >= 0) {
         config_free(cfg);
         fail_msg("accepted; expected '%s'", message);
@@ -107,7 +132,6 @@ static void test_full_config(void **state)
     assert_int_equal(tcp->port_rules.mode, PORT_RULES_EXCLUDE);
     assert_true(port_list_contains(&tcp->port_rules.ports, 1024));
     assert_true(port_list_contains(&tcp->port_rules.ports, 3306));
-    assert_int_equal(tcp->protocols, PROTO_TCP);
     assert_int_equal(tcp->attach, ATTACH_AUTO);
     assert_int_equal(tcp->n_plugins, 2);
     assert_string_equal(tcp->plugins[0].name, "sourceipmap");
@@ -122,16 +146,16 @@ static void test_full_config(void **state)
     assert_int_equal(nl->port_rules.ports.n, 1);
     assert_int_equal(nl->port_rules.ports.ranges[0].lo, 9000);
     assert_int_equal(nl->n_filters, 4);
-    assert_int_equal(nl->protocols, PROTO_TCP | PROTO_UDP);
-    assert_int_equal(nl->snapshot_periodicity, 300);
-    assert_true(nl->same_namespace_only);
-    assert_true(nl->exclude_random_bind);
+    assert_int_equal(opt(nl, "protocols"), TCP | UDP);
+    assert_int_equal(opt(nl, "snapshot_periodicity"), 300);
+    assert_true(opt(nl, "same_namespace_only"));
+    assert_true(opt(nl, "exclude_random_bind"));
     assert_int_equal(nl->attach, ATTACH_KPROBE);
 
     /* includeports wins over excludeports. */
     const struct probe_conf *udp = config_find_probe(cfg, "udp_session");
     assert_int_equal(udp->port_rules.mode, PORT_RULES_INCLUDE);
-    assert_int_equal(udp->session_max_duration_ms, 30000);
+    assert_int_equal(opt(udp, "session_max_duration"), 30000);
     assert_null(config_find_probe(cfg, "nope"));
     config_free(cfg);
 }
@@ -141,9 +165,9 @@ static void test_defaults_and_empty_probe(void **state)
     struct config *cfg = load_ok("tcp_connect:\nnet_listen: {}\nudp_session: ~\n");
     assert_int_equal(cfg->n_probes, 3);
     assert_int_equal(cfg->probes[0].n_filters, 0);
-    assert_int_equal(cfg->probes[1].protocols, PROTO_TCP);
-    assert_int_equal(cfg->probes[1].snapshot_periodicity, 0);
-    assert_int_equal(cfg->probes[2].session_max_duration_ms, 120000);
+    assert_int_equal(opt(&cfg->probes[1], "protocols"), TCP);
+    assert_int_equal(opt(&cfg->probes[1], "snapshot_periodicity"), 0);
+    assert_int_equal(opt(&cfg->probes[2], "session_max_duration"), 120000);
     assert_true(json_is_object(cfg->probes[0].raw));
     config_free(cfg);
 }
@@ -228,14 +252,14 @@ static void test_original_values(void **state)
                                  "    loginuidmap: {enabled: \"False\"}\n"
                                  "    identityplugin: {enabled: ON}\n");
     const struct probe_conf *nl = config_find_probe(cfg, "net_listen");
-    assert_int_equal(nl->snapshot_periodicity, 0);
-    assert_true(nl->same_namespace_only);
-    assert_true(nl->exclude_random_bind);
+    assert_int_equal(opt(nl, "snapshot_periodicity"), 0);
+    assert_true(opt(nl, "same_namespace_only"));
+    assert_true(opt(nl, "exclude_random_bind"));
     /* An empty includeports is no include list: excludeports applies. */
     assert_int_equal(nl->port_rules.mode, PORT_RULES_EXCLUDE);
     assert_int_equal(nl->port_rules.ports.n, 2);
     const struct probe_conf *udp = config_find_probe(cfg, "udp_session");
-    assert_int_equal(udp->session_max_duration_ms, 250);
+    assert_int_equal(opt(udp, "session_max_duration"), 250);
     assert_int_equal(udp->port_rules.mode, PORT_RULES_NONE);
     const struct probe_conf *tcp = config_find_probe(cfg, "tcp_connect");
     assert_false(tcp->plugins[0].enabled);
@@ -246,8 +270,8 @@ static void test_original_values(void **state)
     config_free(cfg);
 
     cfg = load_ok("net_listen:\n  snapshot_periodicity: no\n  exclude_random_bind: off\n");
-    assert_int_equal(cfg->probes[0].snapshot_periodicity, 0);
-    assert_false(cfg->probes[0].exclude_random_bind);
+    assert_int_equal(opt(&cfg->probes[0], "snapshot_periodicity"), 0);
+    assert_false(opt(&cfg->probes[0], "exclude_random_bind"));
     config_free(cfg);
 }
 
@@ -351,35 +375,35 @@ static void test_includes(void **state)
 
     struct config *cfg = NULL;
     struct pt_error err;
-    int ret = config_load(top, known_probe, NULL, &cfg, &err);
+    int ret = config_load(top, known_probe, &cfg, &err);
     if (ret < 0)
         fail_msg("%s:%d: %s", err.file, err.line, err.msg);
     assert_int_equal(cfg->probes[0].n_filters, 2);
     assert_int_equal(cfg->probes[0].filters[0].prefixlen, 8);
     assert_non_null(strstr(cfg->probes[0].filters[0].file, "sub/one.yml"));
-    assert_int_equal(cfg->probes[1].protocols, PROTO_UDP);
+    assert_int_equal(opt(&cfg->probes[1], "protocols"), UDP);
     assert_int_equal(cfg->n_files, 4);
     assert_string_equal(cfg->files[0], top);
     config_free(cfg);
 
     /* An error inside an included file names that file and line. */
     write_file(dir, "listen.yml", "protocols: [udp]\nsnapshot_periodicity: soon\n");
-    assert_int_equal(config_load(top, known_probe, NULL, &cfg, &err), -EINVAL);
+    assert_int_equal(config_load(top, known_probe, &cfg, &err), -EINVAL);
     assert_non_null(strstr(err.file, "listen.yml"));
     assert_int_equal(err.line, 2);
 
     /* Cycles and missing files are refused. */
     write_file(dir, "listen.yml", "!include main.yml\n");
-    assert_int_equal(config_load(top, known_probe, NULL, &cfg, &err), -EINVAL);
+    assert_int_equal(config_load(top, known_probe, &cfg, &err), -EINVAL);
     assert_non_null(strstr(err.msg, "include cycle"));
     write_file(dir, "listen.yml", "!include missing.yml\n");
-    assert_true(config_load(top, known_probe, NULL, &cfg, &err) < 0);
+    assert_true(config_load(top, known_probe, &cfg, &err) < 0);
     assert_non_null(strstr(err.msg, "missing.yml"));
     assert_non_null(strstr(err.msg, "No such file"));
 
     /* A URL that cannot be fetched is a clean error. */
     write_file(dir, "listen.yml", "!include http://127.0.0.1:1/x.yml\n");
-    assert_true(config_load(top, known_probe, NULL, &cfg, &err) < 0);
+    assert_true(config_load(top, known_probe, &cfg, &err) < 0);
     assert_non_null(strstr(err.msg, "http://127.0.0.1:1/x.yml"));
 
     char cmd[PATH_MAX + 16];
@@ -391,7 +415,7 @@ static void test_missing_file(void **state)
 {
     struct config *cfg = NULL;
     struct pt_error err;
-    assert_int_equal(config_load("/nonexistent/c.yml", known_probe, NULL, &cfg, &err), -ENOENT);
+    assert_int_equal(config_load("/nonexistent/c.yml", known_probe, &cfg, &err), -ENOENT);
     char buf[256];
     pt_error_format(&err, buf, sizeof(buf));
     assert_string_equal(buf, "/nonexistent/c.yml: cannot read: No such file or directory");

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "config.h"
 #include "extra_probe.h"
 #include "templates/pidtree_common.h"
 #include "probe_registry.h"
@@ -40,16 +41,25 @@ static int load(const char *json_text, struct probe_ops *ops, char *err, size_t 
     return ret;
 }
 
-static int validate(const struct probe_ops *ops, const struct probe_conf *conf, char *err,
-                    size_t errlen)
+static const struct probe_schema *find_schema(const char *name, void *ctx)
 {
+    const struct probe_ops *ops = ctx;
+    return strcmp(name, ops->name) == 0 ? &ops->schema : NULL;
+}
+
+/* Loads `text` as a config whose only probe is `ops`; returns the config,
+ * or NULL with "FILE:LINE: MSG" in err. */
+static struct config *config_with(const struct probe_ops *ops, const char *text, char *err,
+                                  size_t errlen)
+{
+    struct config_probes probes = {find_schema, (void *)ops, NULL};
+    struct config *cfg = NULL;
     struct pt_error perr = {0};
-    int ret = ops->validate(ops, conf, &perr);
-    assert_int_equal(pt_error_is_set(&perr), ret < 0);
-    if (ret < 0)
-        assert_int_equal(perr.line, conf->line);
-    pt_error_format(&perr, err, errlen);
-    return ret;
+    if (config_load_string(text, "c.yml", &probes, &cfg, &perr) < 0) {
+        pt_error_format(&perr, err, errlen);
+        return NULL;
+    }
+    return cfg;
 }
 
 static void test_layout_follows_c_alignment(void **state)
@@ -140,8 +150,28 @@ static void test_description_errors(void **state)
                  "\"p\"}]}, " FIELDS "}",
                  "attach.tracepoint[0].target");
     expect_error("{\"attach\": {\"kprobe\": [{\"target\": \"f\", \"program\": \"p\", \"kind\": "
-                 "\"uprobe\"}]}, " FIELDS "}",
-                 "attach.kprobe[0].kind: expected kprobe or kretprobe");
+                 "\"fentry\"}]}, " FIELDS "}",
+                 "attach.kprobe[0].kind: expected kprobe, kretprobe, uprobe or uretprobe");
+    expect_error("{\"attach\": {\"tracepoint\": [{\"target\": \"f\", \"program\": \"p\", "
+                 "\"kind\": \"kprobe\"}]}, " FIELDS "}",
+                 "attach.tracepoint[0].kind: expected tracepoint, uprobe or uretprobe");
+    /* A uprobe's binary is an absolute path or a path setting, its symbol
+     * a plain name; nothing else gets to an attach call or to -p. */
+    static const char *const bad_uprobes[] = {"bin/bash:readline",   "/bin/bash",
+                                              "/bin/bash:read line", "/b*/ x/bash:readline",
+                                              "{nosuch}:readline",   "{limit}:readline"};
+    for (size_t i = 0; i < sizeof(bad_uprobes) / sizeof(bad_uprobes[0]); i++) {
+        char desc[512];
+        snprintf(desc, sizeof(desc),
+                 "{\"attach\": {\"tracepoint\": [{\"target\": \"%s\", \"program\": \"p\", "
+                 "\"kind\": \"uretprobe\"}]}, " FIELDS ", \"settings\": [{\"name\": "
+                 "\"limit\", \"type\": \"int\", \"default\": 1}]}",
+                 bad_uprobes[i]);
+        expect_error(desc, "attach.tracepoint[0].target: expected BINARY:SYMBOL");
+    }
+    expect_error("{" TP ", " FIELDS ", \"settings\": [{\"name\": \"bin\", \"type\": "
+                 "\"path\", \"default\": \"relative\"}]}",
+                 "settings[0].default: expected an absolute path");
     expect_error("{" TP ", " FIELDS ", \"settings\": [{\"name\": \"filters\", \"type\": "
                  "\"int\", \"default\": 1}]}",
                  "settings[0].name");
@@ -151,26 +181,69 @@ static void test_description_errors(void **state)
     expect_error("{" TP ", " FIELDS ", \"colour\": 1}", "unknown key 'colour'");
 }
 
+/* The settings are the probe's option schema: the config module checks
+ * and types them as it does the built-ins' options, naming the option's
+ * own line. */
 static void test_config_options_checked(void **state)
 {
     struct probe_ops ops;
     char err[256] = "";
     assert_int_equal(load(good_desc, &ops, err, sizeof(err)), 0);
-    struct probe_conf conf = {.name = "myprobe", .file = "c.yml", .line = 3};
-    conf.raw = json_pack("{s:i, s:[]}", "limit", 9, "filters");
-    assert_int_equal(validate(&ops, &conf, err, sizeof(err)), 0);
+    assert_true(ops.schema.strict_keys);
+    struct config *cfg =
+        config_with(&ops, "myprobe:\n  limit: 9\n  filters: []\n", err, sizeof(err));
+    if (!cfg)
+        fail_msg("%s", err);
     struct strbuf sb = STRBUF_INIT;
-    assert_int_equal(ops.render_settings(&ops, &conf, &sb), 0);
+    assert_int_equal(ops.render_settings(&ops, &cfg->probes[0], &sb), 0);
     assert_non_null(strstr(sb.data, "#define PT_SETTING_limit 9LL"));
     strbuf_release(&sb);
-    json_object_set_new(conf.raw, "limit", json_string("nine"));
-    assert_int_equal(validate(&ops, &conf, err, sizeof(err)), -EINVAL);
+    config_free(cfg);
+    /* The default where the config is silent. */
+    cfg = config_with(&ops, "myprobe:\n", err, sizeof(err));
+    assert_non_null(cfg);
+    assert_int_equal(ops.render_settings(&ops, &cfg->probes[0], &sb), 0);
+    assert_non_null(strstr(sb.data, "#define PT_SETTING_limit 7LL"));
+    strbuf_release(&sb);
+    config_free(cfg);
+    assert_null(config_with(&ops, "myprobe:\n  filters: []\n  limit: nine\n", err, sizeof(err)));
     assert_string_equal(err, "c.yml:3: myprobe.limit: expected an integer");
-    json_object_del(conf.raw, "limit");
-    json_object_set_new(conf.raw, "colour", json_true());
-    assert_int_equal(validate(&ops, &conf, err, sizeof(err)), -EINVAL);
-    assert_string_equal(err, "c.yml:3: myprobe: unknown field 'colour'");
-    json_decref(conf.raw);
+    assert_null(config_with(&ops, "myprobe:\n  colour: true\n", err, sizeof(err)));
+    assert_string_equal(err, "c.yml:2: myprobe: unknown field 'colour'");
+    extra_probe_release(&ops);
+}
+
+/* A uprobe on a binary a path setting names: the config may move it, and
+ * the attach target follows. The path is never rendered into C. */
+static void test_uprobe_with_path_setting(void **state)
+{
+    struct probe_ops ops;
+    char err[256] = "";
+    assert_int_equal(load("{\"attach\": {\"tracepoint\": [{\"target\": "
+                          "\"{shell}:readline\", \"program\": \"p\", \"kind\": \"uretprobe\"}]}, "
+                          "" FIELDS ", \"settings\": [{\"name\": \"shell\", \"type\": \"path\", "
+                          "\"default\": \"/bin/bash\"}]}",
+                          &ops, err, sizeof(err)),
+                     0);
+    const struct probe_attach_point *ap = &ops.tracepoint_form.points[0];
+    assert_int_equal(ap->kind, PROBE_URETPROBE);
+    char target[256];
+    assert_int_equal(probe_attach_target(&ops, NULL, ap, target, sizeof(target)), 0);
+    assert_string_equal(target, "/bin/bash:readline");
+    struct config *cfg =
+        config_with(&ops, "myprobe:\n  shell: /usr/local/bin/bash\n", err, sizeof(err));
+    if (!cfg)
+        fail_msg("%s", err);
+    assert_int_equal(probe_attach_target(&ops, &cfg->probes[0], ap, target, sizeof(target)), 0);
+    assert_string_equal(target, "/usr/local/bin/bash:readline");
+    struct strbuf sb = STRBUF_INIT;
+    assert_int_equal(ops.render_settings(&ops, &cfg->probes[0], &sb), 0);
+    assert_null(strstr(sb.data, "bash"));
+    strbuf_release(&sb);
+    config_free(cfg);
+    assert_null(config_with(&ops, "myprobe:\n  shell: bash\n", err, sizeof(err)));
+    assert_string_equal(err,
+                        "c.yml:2: myprobe.shell: expected an absolute path of at most 255 bytes");
     extra_probe_release(&ops);
 }
 
@@ -200,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_decode_every_type),
         cmocka_unit_test(test_description_errors),
         cmocka_unit_test(test_config_options_checked),
+        cmocka_unit_test(test_uprobe_with_path_setting),
         cmocka_unit_test(test_registry_loads_the_example),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

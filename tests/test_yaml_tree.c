@@ -152,7 +152,7 @@ static void test_deep_alias_chain(void **state)
     expect_error(sb.data, 63, "nested deeper than 64 levels");
     struct config *cfg = NULL;
     struct pt_error err;
-    assert_int_equal(config_load_string(sb.data, "c.yml", NULL, NULL, &cfg, &err), -EINVAL);
+    assert_int_equal(config_load_string(sb.data, "c.yml", NULL, &cfg, &err), -EINVAL);
     assert_non_null(strstr(err.msg, "nested deeper than 64 levels"));
     strbuf_release(&sb);
 
@@ -193,7 +193,7 @@ static void test_billion_laughs(void **state)
     /* Through a plugin's arguments, which become JSON. */
     struct config *cfg = NULL;
     struct pt_error err;
-    assert_int_equal(config_load_string(text, "c.yml", NULL, NULL, &cfg, &err), -E2BIG);
+    assert_int_equal(config_load_string(text, "c.yml", NULL, &cfg, &err), -E2BIG);
     assert_int_equal(err.line, 6);
     /* Through merges, which copy pairs rather than share a node. */
     struct strbuf sb = STRBUF_INIT;
@@ -385,7 +385,7 @@ static void test_url_fetch_fails_cleanly(void **state)
     assert_non_null(strstr(err.msg, "cannot fetch: "));
     assert_non_null(strstr(err.msg, "127.0.0.1"));
     struct config *cfg = NULL;
-    assert_int_equal(config_load(url, NULL, NULL, &cfg, &err), -EIO);
+    assert_int_equal(config_load(url, NULL, &cfg, &err), -EIO);
     assert_string_equal(err.file, url);
 }
 
@@ -433,11 +433,11 @@ static void test_url_includes(void **state)
     snprintf(top, sizeof(top), "%s/top.yml", dir);
     struct config *cfg = NULL;
     /* No probe is known: the fetched text reached the schema. */
-    assert_int_equal(config_load(top, NULL, NULL, &cfg, &err), -EINVAL);
+    assert_int_equal(config_load(top, NULL, &cfg, &err), -EINVAL);
     assert_non_null(strstr(err.msg, "unknown probe 'tcp_connect'"));
     snprintf(text, sizeof(text), "_x: !include http://127.0.0.1:%d/probe.yml\n", port);
     write_file(dir, "top.yml", text);
-    if (config_load(top, NULL, NULL, &cfg, &err) < 0)
+    if (config_load(top, NULL, &cfg, &err) < 0)
         fail_msg("%s:%d: %s", err.file, err.line, err.msg);
     assert_int_equal(cfg->n_files, 1);
     assert_string_equal(cfg->files[0], top);

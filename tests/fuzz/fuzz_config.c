@@ -8,12 +8,23 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "probe.h"
 
-static bool known_probe(const char *name, void *ctx)
+/* A probe from --extra-probe-path, as its description's settings make it. */
+static const struct probe_option my_probe_options[] = {
+    {.name = "min_uid", .type = POPT_INT, .min = -1000000, .max = 1000000},
+    {.name = "verbose", .type = POPT_BOOL},
+};
+static const struct probe_schema my_probe_schema = {my_probe_options, 2, true, false};
+
+/* Every built-in probe's real schema, so every option type is fuzzed. */
+static const struct probe_schema *find_schema(const char *name, void *ctx)
 {
-    return strcmp(name, "tcp_connect") == 0 || strcmp(name, "net_listen") == 0 ||
-           strcmp(name, "udp_session") == 0 || strcmp(name, "my_probe") == 0;
+    const struct probe_ops *ops = probe_builtin_find(name);
+    return ops ? &ops->schema : strcmp(name, "my_probe") == 0 ? &my_probe_schema : NULL;
 }
+
+static const struct config_probes known_probe = {find_schema, NULL, "tcp_connect"};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -37,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     text[size] = '\0';
     struct config *cfg = NULL;
     struct pt_error err;
-    if (config_load_string(text, "fuzz.yml", known_probe, NULL, &cfg, &err) == 0)
+    if (config_load_string(text, "fuzz.yml", &known_probe, &cfg, &err) == 0)
         config_free(cfg);
     free(text);
     return 0;

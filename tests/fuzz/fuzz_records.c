@@ -1,7 +1,9 @@
 /* Fuzzes every decoder of ring buffer records through dispatch_record, as
  * the daemon calls it: the process lifecycle records (fork, exec, exec
- * result, exit) and the records of tcp_connect, net_listen, udp_session
- * and of a probe from --extra-probe-path with a field of every type.
+ * result, exit) and the records of tcp_connect, net_listen, udp_session,
+ * tcp_accept, file_open, bashreadline and exec (its failed execs, and its
+ * events from the lifecycle's exec records), and of a probe from
+ * --extra-probe-path with a field of every type.
  *
  * An input is a series of records, each a 2-byte little-endian length and
  * that many bytes, so that state built by one record (a pending exec, an
@@ -21,7 +23,17 @@
 #include "proctree.h"
 
 /* Probe ids as a rendered module would number them. */
-enum { ID_TCP = 1, ID_LISTEN = 2, ID_UDP = 3, ID_EXTRA = 4 };
+enum {
+    ID_TCP = 1,
+    ID_LISTEN = 2,
+    ID_UDP = 3,
+    ID_EXTRA = 4,
+    ID_ACCEPT = 5,
+    ID_OPEN = 6,
+    ID_READLINE = 7,
+    ID_EXEC = 8,
+    N_IDS = 9
+};
 
 static const char *extra_desc =
     "{\"attach\": {\"tracepoint\": [{\"target\": \"syscalls/sys_enter_socket\", \"program\": "
@@ -33,7 +45,7 @@ static const char *extra_desc =
     "{\"name\": \"l\", \"type\": \"string\", \"size\": 9}]}";
 
 static struct probe_ops extra_ops;
-static struct probe_conf confs[5];
+static struct probe_conf confs[N_IDS];
 static int null_fd = -1;
 
 /* udp_session reads its counters from a BPF map: /dev/null is a file that
@@ -58,11 +70,19 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         perror("fuzz_records: /dev/null");
         abort();
     }
-    const char *names[] = {NULL, "tcp_connect", "net_listen", "udp_session", "fuzzprobe"};
-    for (int i = 1; i < 5; i++) {
-        confs[i].name = (char *)names[i];
-        confs[i].session_max_duration_ms = 120000;
-        confs[i].protocols = PROTO_TCP | PROTO_UDP;
+    /* Each probe's options at their defaults, from its own schema. */
+    static struct probe_option_value values[N_IDS][8];
+    const struct probe_ops *ops[N_IDS] = {
+        NULL,       &probe_tcp_connect, &probe_net_listen, &probe_udp_session,
+        &extra_ops, &probe_tcp_accept,  &probe_file_open,  &probe_bashreadline,
+        &probe_exec};
+    for (int i = 1; i < N_IDS; i++) {
+        confs[i].name = (char *)ops[i]->name;
+        confs[i].schema = &ops[i]->schema;
+        confs[i].opts = values[i];
+        confs[i].n_opts = ops[i]->schema.n_options;
+        if (ops[i]->schema.n_options > 8 || probe_schema_defaults(&ops[i]->schema, values[i]) < 0)
+            abort();
     }
     return 0;
 }
@@ -79,11 +99,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct dispatch *d = dispatch_new(&env);
     if (!d)
         abort();
-    const struct probe_ops *ops[5] = {NULL, &probe_tcp_connect, &probe_net_listen,
-                                      &probe_udp_session, &extra_ops};
-    struct probe_instance pis[5];
+    const struct probe_ops *ops[N_IDS] = {
+        NULL,       &probe_tcp_connect, &probe_net_listen, &probe_udp_session,
+        &extra_ops, &probe_tcp_accept,  &probe_file_open,  &probe_bashreadline,
+        &probe_exec};
+    struct probe_instance pis[N_IDS];
     memset(pis, 0, sizeof(pis));
-    for (int i = 1; i < 5; i++) {
+    for (int i = 1; i < N_IDS; i++) {
         pis[i] = (struct probe_instance){.ops = ops[i], .conf = &confs[i], .id = (uint32_t)i};
         dispatch_add_probe(d, &pis[i], NULL);
     }
