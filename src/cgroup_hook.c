@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static const struct cgroup_hook hooks[] = {
     {"sock_release", BPF_PROG_TYPE_CGROUP_SOCK, BPF_CGROUP_INET_SOCK_RELEASE},
@@ -27,6 +29,36 @@ const struct cgroup_hook *cgroup_hook_find(const char *name)
         if (strcmp(hooks[i].name, name) == 0)
             return &hooks[i];
     return NULL;
+}
+
+bool cgroup_hook_has_task_helpers(const struct cgroup_hook *hook)
+{
+    static int known[64]; /* by program type: 0 unknown, 1 yes, 2 no */
+    if (hook->prog_type < 0 || hook->prog_type >= 64)
+        return true;
+    if (known[hook->prog_type])
+        return known[hook->prog_type] == 1;
+    struct bpf_insn insns[] = {
+        {.code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_get_current_pid_tgid},
+        {.code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_get_current_uid_gid},
+        {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 1},
+        {.code = BPF_JMP | BPF_EXIT},
+    };
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.prog_type = (__u32)hook->prog_type;
+    attr.expected_attach_type = (__u32)hook->attach_type;
+    attr.insns = (__u64)(unsigned long)insns;
+    attr.insn_cnt = sizeof(insns) / sizeof(insns[0]);
+    attr.license = (__u64)(unsigned long)"GPL";
+    int fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
+    if (fd >= 0) {
+        close(fd);
+        known[hook->prog_type] = 1;
+    } else if (errno == EINVAL) {
+        known[hook->prog_type] = 2;
+    }
+    return fd >= 0 || errno != EINVAL;
 }
 
 int cgroup_hook_root(char *path, size_t len)

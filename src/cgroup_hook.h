@@ -9,6 +9,7 @@
 #ifndef PIDTREE_CGROUP_HOOK_H
 #define PIDTREE_CGROUP_HOOK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct cgroup_hook {
@@ -20,6 +21,14 @@ struct cgroup_hook {
 /* The hook called `name` ("sock_release", not "cgroup/sock_release"), or
  * NULL. */
 const struct cgroup_hook *cgroup_hook_find(const char *name);
+
+/* Whether the kernel lets programs on `hook` ask for the current task's
+ * pid and uid, which every probe's record carries: 6.18 does for all of
+ * them, 5.10 and 6.12 not for sock_ops. Found by loading a three-
+ * instruction program once per program type. Returns false only when the
+ * verifier refused it (EINVAL); other failures (no privilege for -p) leave
+ * the answer to the real load. */
+bool cgroup_hook_has_task_helpers(const struct cgroup_hook *hook);
 
 /* The cgroup v2 mount point to attach at: the first cgroup2 mount in
  * /proc/self/mounts, copied into `path`. Returns 0, or -ENOENT when none is

@@ -82,17 +82,26 @@ int kernel_env_check_headers(char *err, size_t errlen)
     return -ENOENT;
 }
 
-/* The first hook of the tracepoint form this kernel lacks: a tracepoint,
- * or any cgroup hook when no cgroup v2 hierarchy is mounted. */
+/* Why the tracepoint form cannot attach here, or NULL: a tracepoint this
+ * kernel lacks, no cgroup v2 hierarchy, or cgroup hooks whose programs
+ * may not ask for the current task (5.10 and 6.12's sock_ops). */
 static const char *form_missing_tracepoint(const struct probe_ops *ops)
 {
+    static char why[256];
     char root[4096];
     for (size_t i = 0; i < ops->tracepoint_form.n_points; i++) {
         const struct probe_attach_point *ap = &ops->tracepoint_form.points[i];
         if (ap->kind == PROBE_TRACEPOINT && !kernel_env_has_tracepoint(ap->target))
-            return ap->target;
+            return snprintf(why, sizeof(why), "tracepoint %s does not exist on this kernel",
+                            ap->target) > 0
+                       ? why
+                       : ap->target;
         if (ap->kind == PROBE_CGROUP && cgroup_hook_root(root, sizeof(root)) < 0)
-            return "cgroup v2 (not mounted)";
+            return "no cgroup v2 hierarchy is mounted";
+        const struct cgroup_hook *hook =
+            ap->kind == PROBE_CGROUP ? cgroup_hook_find(ap->target) : NULL;
+        if (hook && !cgroup_hook_has_task_helpers(hook))
+            return "its cgroup hooks' programs may not read the current task's pid here";
     }
     return NULL;
 }
@@ -124,8 +133,8 @@ int kernel_env_choose_form(const struct probe_ops *ops, enum attach_mode wanted,
     const char *missing = form_missing_tracepoint(ops);
     if (wanted == ATTACH_TRACEPOINT || (wanted == ATTACH_AUTO && !missing)) {
         if (missing) {
-            snprintf(err, errlen, "probe '%s': tracepoint %s does not exist on this kernel",
-                     ops->name, missing);
+            snprintf(err, errlen, "probe '%s': its tracepoint form cannot attach: %s", ops->name,
+                     missing);
             return -ENOENT;
         }
         *chosen = ATTACH_TRACEPOINT;
