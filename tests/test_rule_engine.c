@@ -64,6 +64,10 @@ static pid_t child_new(void)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        /* A test run in the background (CI, nohup) inherits SIGINT
+         * ignored; the child must take the rule's signal as a process
+         * normally would. */
+        signal(SIGINT, SIG_DFL);
         for (int i = 0; i < 200; i++)
             usleep(100000);
         _exit(0);
