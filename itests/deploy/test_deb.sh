@@ -116,7 +116,7 @@ echo "$line" | jq -e --argjson pid "$pid" '.daddr == "198.51.100.2" and .port ==
     (.proctree[1].cmdline | contains("marker_parent=1")) and .proctree[-1].pid == 1' > /dev/null ||
     fail "wrong event: $line"
 eff=$(awk '$1 == "CapEff:" {print $2}' "/proc/$DAEMON_PID/status")
-[ "$eff" = 000000c000080004 ] || fail "CapEff after attach is $eff ($(capsh --decode="$eff"))"
+[ "$eff" = 000000c000081004 ] || fail "CapEff after attach is $eff ($(capsh --decode="$eff"))"
 # systemctl reload: SIGHUP, a new compile and attach with what is left.
 kill -HUP "$DAEMON_PID"
 for _ in $(seq 1 600); do grep -q "pidtree-bcc: restarted:\|restart failed" "$ERR" && break; sleep 0.1; done
@@ -125,7 +125,7 @@ pid=$(sh -c 'marker_parent=1; bash -c "echo \$\$; exec 3<>/dev/tcp/198.51.100.2/
 wait_json ".probe == \"tcp_connect\" and .pid == $pid and .port == 8081" > /dev/null ||
     fail "no event after the reload"
 stop_daemon
-pass "under the unit's bounding set ($caps) the installed daemon traces host connections, keeps only bpf, perfmon, sys_ptrace, dac_read_search, and reloads"
+pass "under the unit's bounding set ($caps) the installed daemon traces host connections, keeps only bpf, perfmon, net_admin, sys_ptrace, dac_read_search, and reloads"
 
 # Each loading capability of the unit is needed: without it nothing loads.
 for c in CAP_BPF CAP_PERFMON; do
