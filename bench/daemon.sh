@@ -29,3 +29,16 @@ bench_start_daemon() {
     done
     STARTUP_S=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN {print a - b}')
 }
+
+# bench_stop_daemon: SIGTERM to $DAEMON_PID; exits the calling script when
+# the daemon does not stop cleanly.
+bench_stop_daemon() {
+    kill -TERM "$DAEMON_PID"
+    wait "$DAEMON_PID" || { echo "bench: daemon exited $? on SIGTERM" >&2; exit 1; }
+    DAEMON_PID=""
+}
+
+# The daemon's CPU time in clock ticks, and the kernel losses its stop
+# summary in $WORK/daemon.err reports.
+bench_cpu_ticks() { awk '{print $14 + $15}' "/proc/$DAEMON_PID/stat"; }
+bench_kernel_lost() { awk '/events written/ {s += $(NF-4)} END {print s + 0}' "$WORK/daemon.err"; }

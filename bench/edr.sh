@@ -50,13 +50,6 @@ CFG_EXEC=$(config exec 'exec: {}')
 CFG_OPEN_EXCLUDED=$(config open_excluded "file_open: {include_paths: [$WORK/match/], exclude_paths: [/dev/]}")
 CFG_OPEN_MATCH=$(config open_match "file_open: {include_paths: [$WORK/match/]}")
 
-stop_daemon() {
-    kill -TERM "$DAEMON_PID"
-    wait "$DAEMON_PID" || { echo "edr: daemon exited $? on SIGTERM" >&2; exit 1; }
-    DAEMON_PID=""
-}
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$DAEMON_PID/stat"; }
-kernel_lost() { awk '/events written/ {s += $(NF-4)} END {print s + 0}' "$WORK/daemon.err"; }
 
 # with_daemon NAME CONFIG JQ_SELECT LOADGEN_ARGS...: the workload with the
 # daemon; records its rate, the events JQ_SELECT picks, kernel losses and
@@ -65,14 +58,14 @@ with_daemon() {
     local name=$1 cfg=$2 select=$3; shift 3
     local out=$WORK/$name.jsonl c0 c1 t0 t1 run
     bench_start_daemon "$cfg" "$out"
-    c0=$(cpu_ticks); t0=$(date +%s.%N)
+    c0=$(bench_cpu_ticks); t0=$(date +%s.%N)
     run=$("$LOADGEN" "$@" -d "$SECS")
     sleep 0.5 # the last events drain
-    c1=$(cpu_ticks); t1=$(date +%s.%N)
-    stop_daemon
+    c1=$(bench_cpu_ticks); t1=$(date +%s.%N)
+    bench_stop_daemon
     jq -n --arg name "$name" --argjson run "$run" \
         --argjson events "$(jq -c "select($select)" "$out" | wc -l)" \
-        --argjson lost "$(kernel_lost)" --argjson startup "$STARTUP_S" \
+        --argjson lost "$(bench_kernel_lost)" --argjson startup "$STARTUP_S" \
         --argjson cpu "$(awk -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v a="$t1" -v b="$t0" \
             'BEGIN {print c / hz / (a - b)}')" \
         '{scenario: $name, rate: $run.rate, generated: $run.count, events: $events,

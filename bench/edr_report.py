@@ -2,21 +2,11 @@
 """Renders bench/results/edr.json (bench/edr.sh) as markdown: the runs, then
 the EDR targets."""
 import json
+import os
 import sys
 
-
-def row(cells):
-    return "| " + " | ".join(str(c) for c in cells) + " |"
-
-
-def fmt(v, digits=1):
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:,.{digits}f}"
-    if isinstance(v, int):
-        return f"{v:,}"
-    return str(v)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from report import fmt, row  # noqa: E402  (one table format for every report)
 
 
 def main(path):

@@ -47,18 +47,9 @@ CFG_ALL_FILTERED=$(config all_filtered "tcp_connect: {filters: $FILTERED_NETS}
 net_listen: {protocols: [tcp, udp], filters: $FILTERED_NETS}
 udp_session: {filters: $FILTERED_NETS}")
 
-stop_daemon() {
-    kill -TERM "$DAEMON_PID"
-    wait "$DAEMON_PID" || { echo "bench: daemon exited $? on SIGTERM" >&2; exit 1; }
-    DAEMON_PID=""
-}
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$DAEMON_PID/stat"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$DAEMON_PID/status"; }
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$DAEMON_PID/status"; }
-kernel_lost() { # from the daemon's stop summary
-    awk '/events written/ {s += $(NF-4)} END {print s + 0}' "$WORK/daemon.err"
-}
 
 # measured NAME CONFIG LOADGEN_ARGS...: runs the workload with the daemon
 # and records rate, events, loss, CPU and memory as one JSON object.
@@ -66,14 +57,14 @@ measured() {
     local name=$1 cfg=$2; shift 2
     local out=$WORK/$name.jsonl t0 t1 c0 c1 run hz
     bench_start_daemon "$cfg" "$out"
-    c0=$(cpu_ticks); t0=$(date +%s.%N)
+    c0=$(bench_cpu_ticks); t0=$(date +%s.%N)
     run=$("$LOADGEN" "$@" -d "$SECS")
     sleep 0.5 # let the last events drain before reading CPU
-    c1=$(cpu_ticks); t1=$(date +%s.%N); hz=$(getconf CLK_TCK)
+    c1=$(bench_cpu_ticks); t1=$(date +%s.%N); hz=$(getconf CLK_TCK)
     local hwm; hwm=$(hwm_kb)
-    stop_daemon
+    bench_stop_daemon
     jq -n --arg name "$name" --argjson run "$run" \
-        --argjson events "$(wc -l < "$out")" --argjson lost "$(kernel_lost)" \
+        --argjson events "$(wc -l < "$out")" --argjson lost "$(bench_kernel_lost)" \
         --argjson cpu "$(awk -v c="$((c1 - c0))" -v hz="$hz" -v t="$(awk -v a="$t1" -v b="$t0" 'BEGIN {print a - b}')" 'BEGIN {print c / hz / t}')" \
         --argjson hwm "$hwm" --argjson startup "$STARTUP_S" \
         --argjson cpu_s "$(awk -v c="$((c1 - c0))" -v hz="$hz" 'BEGIN {print c / hz}')" \
@@ -128,7 +119,7 @@ for i in $(seq "$PAIRS"); do
     sleep 1
     jq -n --argjson s "$STARTUP_S" --argjson rss "$(rss_kb)" \
         '{startup_s: $s, rss_mb: ($rss / 1024)}' >> "$WORK/startups.jsonl"
-    stop_daemon
+    bench_stop_daemon
 done
 jq -s 'def median: sort | .[(length - 1) / 2 | floor];
     {scenario: "startup_all_probes", runs: length, startup_s: ([.[].startup_s] | median),
@@ -165,7 +156,7 @@ reader=$!
 bench_start_daemon "$CFG_TCP" "$WORK/fifo"
 "$LOADGEN" connect 127.0.0.1 9 -r 10000 -d "$SECS" > "$WORK/paced.json"
 sleep 0.5
-stop_daemon
+bench_stop_daemon
 wait "$reader"
 jq -n --argjson lat "$(cat "$WORK/latency.json")" --argjson run "$(cat "$WORK/paced.json")" \
     '{scenario: "latency_10k", rate: $run.rate, generated: $run.count, events: $lat.lines,
@@ -182,7 +173,7 @@ while kill -0 "$gen" 2>/dev/null; do
     sleep 2
 done
 rss_end=$(rss_kb)
-stop_daemon
+bench_stop_daemon
 jq -n --argjson a "$rss_start" --argjson b "$rss_end" --argjson m "$rss_max" --argjson s "$SOAK" \
     '{scenario: "rss_soak", seconds: $s, rss_start_mb: ($a / 1024), rss_end_mb: ($b / 1024),
       rss_max_mb: ($m / 1024)}' >> "$RESULTS"
