@@ -192,7 +192,7 @@ boot() {
     LOG=$CACHE/console-$kver.log
     echo "== booting $kver under QEMU (software emulation), bounded by $TIMEOUT s" >&2
     t1=$(date +%s)
-    timeout "$TIMEOUT" qemu-system-x86_64 -machine q35 -cpu max -smp 2 -m 4096 -nographic \
+    timeout "$TIMEOUT" qemu-system-x86_64 -machine q35 -accel tcg,thread=single -cpu max -smp 2 -m 4096 -nographic \
         -no-reboot -kernel "$2" -initrd "$3" -drive file="$IMAGE",if=virtio,format=raw \
         -append "root=/dev/vda rw console=ttyS0 init=/pidtree-init panic=-1 $4" > "$LOG" 2>&1 || true
     T_VM=$(($(date +%s) - t1))
