@@ -36,17 +36,34 @@ config() { # config NAME BODY: writes $WORK/NAME.yml
     echo "$WORK/$1.yml"
 }
 CFG_TCP=$(config tcp 'tcp_connect: {}')
+# Every built-in probe, for start-up and memory.
 CFG_ALL=$(config all 'tcp_connect: {}
 net_listen: {protocols: [tcp, udp]}
-udp_session: {}')
-# Every probe configured, every destination of the workloads filtered: what
-# the daemon costs the traffic it is told to ignore, and work it has no
-# interest in at all.
+udp_session: {}
+exec: {}
+bashreadline: {}
+tcp_accept: {}
+file_open: {}')
+# Every probe that needs no syscall tracepoint configured, every destination
+# of the workloads filtered: what the daemon costs the traffic it is told to
+# ignore, and work it has no interest in at all. The exec workload's own
+# binary is excluded by name (the lifecycle record is sent for the trees
+# all the same).
 FILTERED_NETS='[{network: 127.0.0.0/8}, {network: 198.51.100.0/24}, {network: "::1/128"}]'
-CFG_ALL_FILTERED=$(config all_filtered "tcp_connect: {filters: $FILTERED_NETS}
+FILTERED_BODY="tcp_connect: {filters: $FILTERED_NETS}
 net_listen: {protocols: [tcp, udp], filters: $FILTERED_NETS}
-udp_session: {filters: $FILTERED_NETS}")
-
+udp_session: {filters: $FILTERED_NETS}
+exec: {exclude_filenames: [/bin/true, /usr/bin/true]}
+bashreadline: {}"
+CFG_ALL_FILTERED=$(config all_filtered "$FILTERED_BODY")
+# And with the two probes that can only hook syscall tracepoints here
+# (tcp_accept, file_open): attaching any puts every syscall on the host on
+# the kernel's slow path, which is what these rows measure. file_open
+# includes only a directory nothing opens.
+mkdir -p "$WORK/nothing"
+CFG_EVERY_FILTERED=$(config every_filtered "$FILTERED_BODY
+tcp_accept: {filters: $FILTERED_NETS}
+file_open: {include_paths: [$WORK/nothing/]}")
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$DAEMON_PID/status"; }
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$DAEMON_PID/status"; }
@@ -135,6 +152,12 @@ echo "== overhead on unrelated work ($PAIRS pairs each)" >&2
 paired open "$CFG_ALL_FILTERED" open
 paired pipe "$CFG_ALL_FILTERED" pipe
 paired forkexec "$CFG_ALL_FILTERED" forkexec
+echo "== the same with tcp_accept and file_open too ($PAIRS pairs each)" >&2
+paired every_established "$CFG_EVERY_FILTERED" established 127.0.0.1 9920
+paired every_udp "$CFG_EVERY_FILTERED" udp 127.0.0.1 9
+paired every_open "$CFG_EVERY_FILTERED" open
+paired every_pipe "$CFG_EVERY_FILTERED" pipe
+paired every_forkexec "$CFG_EVERY_FILTERED" forkexec
 
 echo "== reported events: one-thread storms" >&2
 measured connect_loopback_reported "$CFG_TCP" connect 127.0.0.1 9

@@ -20,7 +20,8 @@
 # by PIDTREE_QEMU_TIMEOUT seconds. PIDTREE_QEMU_PRIMARY=0 skips the
 # bookworm boot (to look at one of the other kernels), and
 # PIDTREE_ALL_PROBES reaches test_all_probes in the guest (a subset of the
-# probes).
+# probes); PIDTREE_QEMU_PROBES_<suite> (e.g. PIDTREE_QEMU_PROBES_trixie)
+# does the same for one of the other kernels' boots.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -156,6 +157,8 @@ hostname pidtree-guest
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin PIDTREE_ATTACH_TIMEOUT=900
 export PIDTREE_BIN=$BUILD/pidtree-bcc PIDTREE_BUILD_DIR=$BUILD PIDTREE_SOURCE_DIR=$ROOT
 export PIDTREE_ALL_PROBES='${PIDTREE_ALL_PROBES:-}' # empty: every probe
+probes=\$(sed -n 's/.*pidtree\.probes=\([^ ]*\).*/\1/p' /proc/cmdline)
+[ -z "\$probes" ] || export PIDTREE_ALL_PROBES="\${probes//,/ }"
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 echo "QEMU-KERNEL \$(uname -r) kprobes=\$(test -e /sys/kernel/tracing/kprobe_events && echo yes || echo no)"
 run() { # run MODE TEST
@@ -214,8 +217,13 @@ if [ "${PIDTREE_QEMU_PRIMARY:-1}" != 0 ]; then
     boot "$KVER" "$ROOTFS/boot/vmlinuz-$KVER" "$ROOTFS/boot/initrd.img-$KVER" ""
     check "$KVER" || failed=1
 fi
-for kv in "${KVERS[@]}"; do
-    boot "$kv" "$CACHE/kernels/$kv/vmlinuz-$kv" "$CACHE/kernels/$kv/initrd.img-$kv" pidtree.quick
+suites=($EXTRA_KERNELS)
+for i in "${!KVERS[@]}"; do
+    kv=${KVERS[$i]}
+    subset=PIDTREE_QEMU_PROBES_${suites[$i]}
+    subset=${!subset:-}
+    boot "$kv" "$CACHE/kernels/$kv/vmlinuz-$kv" "$CACHE/kernels/$kv/initrd.img-$kv" \
+        "pidtree.quick${subset:+ pidtree.probes=${subset// /,}}"
     check "$kv" || failed=1
 done
 echo "rootfs ${t_rootfs}s, total $(($(date +%s) - t0))s" >&2
