@@ -12,7 +12,7 @@ int bashreadline__readline_ret(struct pt_regs *ctx)
 {
     const char *line = (const char *)PT_REGS_RC(ctx);
     char first = 0;
-    if (!line || bpf_probe_read_user(&first, sizeof(first), line) || !first ||
+    if (!line || pt_read_user(&first, sizeof(first), line) || !first ||
         pt_container_dropped(PT_PROBE_ID))
         return 0;
     struct pt_bashreadline_event *e = pt_events.ringbuf_reserve(sizeof(*e));
@@ -21,7 +21,7 @@ int bashreadline__readline_ret(struct pt_regs *ctx)
         return 0;
     }
     pt_header_fill(&e->h, PT_EV_PROBE, PT_PROBE_ID);
-    long n = bpf_probe_read_user_str(e->line, sizeof(e->line), line);
+    long n = pt_read_user_str(e->line, sizeof(e->line), line);
     if (n < 0)
         e->line[0] = '\0';
     e->cut = n == sizeof(e->line);

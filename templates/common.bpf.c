@@ -28,6 +28,15 @@ struct pt_sockaddr_in {
 #define PT_SOCK_STREAM 1
 #define PT_SOCK_DGRAM 2
 
+/* pt_read_user(_str) under names of their own: at every call of
+ * those names BCC 0.26's rewriter reads and indexes all of /proc/kallsyms,
+ * to fall back on kernels without them (before 5.5); nine calls were
+ * 0.4 s of start-up. The ring buffer this module needs came in 5.8. */
+static long (*pt_read_user)(void *dst, __u32 size, const void *src) =
+    (void *)BPF_FUNC_probe_read_user;
+static long (*pt_read_user_str)(void *dst, __u32 size, const void *src) =
+    (void *)BPF_FUNC_probe_read_user_str;
+
 /* One 32-bit field of a cgroup program's context, loaded at its constant
  * offset by one instruction: clang would otherwise share a pointer into
  * the context between fields, which the verifier refuses. */
@@ -177,7 +186,7 @@ static __always_inline int pt_read_user_sockaddr(const void *uaddr, __u16 *famil
                                                  __u8 *addr)
 {
     struct sockaddr_in6 sa = {};
-    if (!uaddr || bpf_probe_read_user(&sa, sizeof(struct pt_sockaddr_in), uaddr))
+    if (!uaddr || pt_read_user(&sa, sizeof(struct pt_sockaddr_in), uaddr))
         return -1;
     *family = sa.sin6_family;
     *port = ntohs(sa.sin6_port);
@@ -187,7 +196,7 @@ static __always_inline int pt_read_user_sockaddr(const void *uaddr, __u16 *famil
         __builtin_memset(addr + 4, 0, 12);
         return 0;
     }
-    if (sa.sin6_family != AF_INET6 || bpf_probe_read_user(&sa, sizeof(sa), uaddr))
+    if (sa.sin6_family != AF_INET6 || pt_read_user(&sa, sizeof(sa), uaddr))
         return -1;
     __builtin_memcpy(addr, &sa.sin6_addr, 16);
     return 0;

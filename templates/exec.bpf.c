@@ -24,7 +24,7 @@ static __always_inline int exec_enter(const char *filename)
     if (!e)
         return 0;
     pt_header_fill(&e->h, PT_EV_PROBE, PT_PROBE_ID);
-    long n = bpf_probe_read_user_str(e->filename, sizeof(e->filename), filename);
+    long n = pt_read_user_str(e->filename, sizeof(e->filename), filename);
     e->filename_len = n > 0 ? n - 1 : 0;
     if (n <= 0)
         e->filename[0] = '\0';

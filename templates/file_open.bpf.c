@@ -49,7 +49,7 @@ static __always_inline struct pt_file_open_event *file_open_decide(const char *f
     struct pt_file_open_event *e = file_open_scratch.lookup(&zero);
     if (!e)
         return NULL;
-    long n = bpf_probe_read_user_str(e->path, sizeof(e->path), filename);
+    long n = pt_read_user_str(e->path, sizeof(e->path), filename);
     if (n <= 0) {
         e->path[0] = '\0';
         n = 1;
@@ -122,7 +122,7 @@ int file_open__sys_enter_openat2(void *ctx)
 {
     struct tracepoint__syscalls__sys_enter_openat2 *args = ctx;
     __u64 how[2] = {};
-    if (bpf_probe_read_user(how, sizeof(how), args->how))
+    if (pt_read_user(how, sizeof(how), args->how))
         return 0;
     return file_open_enter(args->filename, (__u32)how[0], (__u32)how[1]);
 }
@@ -179,7 +179,7 @@ int file_open__sys_exit_openat2_regs(void *ctx)
     struct tracepoint__syscalls__sys_exit_open *args = ctx;
     struct pt_regs r = {};
     __u64 how[2] = {};
-    if (file_open_regs(&r) || bpf_probe_read_user(how, sizeof(how), (const void *)r.dx))
+    if (file_open_regs(&r) || pt_read_user(how, sizeof(how), (const void *)r.dx))
         return 0;
     return file_open_at_exit(args->ret, (const char *)r.si, (__u32)how[0], (__u32)how[1]);
 }

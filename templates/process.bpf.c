@@ -103,7 +103,7 @@ static __always_inline void pt_exec_args(struct pt_exec_event *e)
         len = PT_ARGS_SIZE;
         e->truncated = 1;
     }
-    if (bpf_probe_read_user(e->args, len, (const void *)start)) {
+    if (pt_read_user(e->args, len, (const void *)start)) {
         e->truncated = 1;
         return;
     }
