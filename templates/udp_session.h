@@ -24,8 +24,6 @@ struct pt_udp_dest_value {
     __u64 msg_count;
     __u64 first_ns;
     __u64 last_ns;
-    __u32 filtered; /* the destination is filtered: counted nowhere */
-    __u32 pad;
 };
 
 struct pt_udp_session_event {
