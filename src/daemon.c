@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +46,9 @@
  * ~10 ms of work. */
 #define RINGBUF_BATCH 4096
 #define RINGBUF_COALESCE_NS 1000000l /* 1 ms */
+/* Process lifecycle records wake no reader (templates/common.bpf.c): read
+ * at least this often, and at once when an event record follows them. */
+#define LAZY_DRAIN_MS 20
 #define STOP_DRAIN_NS (2ull * 1000000000ull)
 #define ERRLEN 8192
 
@@ -81,6 +85,7 @@ struct daemon {
 
     struct event_loop *loop;
     int signal_fd;
+    int drain_fd; /* timerfd: LAZY_DRAIN_MS */
     struct proc_cache *cache;
     struct output *out; /* shared by the daemons one restart hands over between */
     /* The container engine's client, shared the same way (NULL: no engine
@@ -91,7 +96,8 @@ struct daemon {
     struct container_filter *cfilter;
     struct rules_host *rules; /* shared likewise */
     struct uid_budget *budget;
-    unsigned batch; /* records consumed in this ring buffer batch */
+    unsigned batch;       /* records consumed in this ring buffer batch */
+    uint64_t consumed_ns; /* monotonic time of the last batch */
     /* At stop, records left past this time are counted, not written: a
      * storm's full ring must not hold SIGTERM up (0: no deadline). */
     uint64_t drain_deadline_ns;
@@ -669,7 +675,9 @@ static int ringbuf_sample(void *ctx, void *data, size_t size)
 static int ringbuf_consume_batch(struct daemon *d)
 {
     d->batch = 0;
-    return bpf_consume_ringbuf(d->ringbuf);
+    int ret = bpf_consume_ringbuf(d->ringbuf);
+    d->consumed_ns = time_monotonic_ns(); /* a batch may take longer than a tick */
+    return ret;
 }
 
 static void fail_output(struct daemon *d, int err)
@@ -678,6 +686,14 @@ static void fail_output(struct daemon *d, int err)
     log_error(d->err);
     d->exit_code = DAEMON_EXIT_RUNTIME;
     event_loop_stop(d->loop);
+}
+
+static void ringbuf_report(struct daemon *d, int ret)
+{
+    if (dispatch_output_error(d->dispatch))
+        fail_output(d, dispatch_output_error(d->dispatch));
+    else if (ret < 0 && ret != -EINTR && ret != -EAGAIN)
+        fprintf(stderr, "pidtree-bcc: reading the ring buffer failed: %s\n", strerror(-ret));
 }
 
 static void on_ringbuf(int fd, void *ctx)
@@ -693,10 +709,31 @@ static void on_ringbuf(int fd, void *ctx)
         struct timespec pause = {0, RINGBUF_COALESCE_NS};
         nanosleep(&pause, NULL);
     }
-    if (dispatch_output_error(d->dispatch))
-        fail_output(d, dispatch_output_error(d->dispatch));
-    else if (ret < 0 && ret != -EINTR && ret != -EAGAIN)
-        fprintf(stderr, "pidtree-bcc: reading the ring buffer failed: %s\n", strerror(-ret));
+    ringbuf_report(d, ret);
+}
+
+/* The lifecycle records that woke nobody, unless the reader ran lately:
+ * a storm keeps it busy, and a second batch per loop would keep SIGTERM
+ * waiting twice as long. */
+static void on_drain_timer(int fd, void *ctx)
+{
+    struct daemon *d = ctx;
+    uint64_t expirations;
+    if (read(fd, &expirations, sizeof(expirations)) < 0)
+        return; /* EAGAIN: not yet */
+    if (time_monotonic_ns() - d->consumed_ns < LAZY_DRAIN_MS * 1000000ull)
+        return;
+    ringbuf_report(d, ringbuf_consume_batch(d));
+}
+
+static int drain_timer_open(struct daemon *d)
+{
+    struct itimerspec its = {.it_interval = {0, LAZY_DRAIN_MS * 1000000L},
+                             .it_value = {0, LAZY_DRAIN_MS * 1000000L}};
+    d->drain_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (d->drain_fd < 0 || timerfd_settime(d->drain_fd, 0, &its, NULL) < 0)
+        return -errno;
+    return event_loop_add_fd(d->loop, d->drain_fd, on_drain_timer, d);
 }
 
 static void on_signal(int fd, void *ctx)
@@ -930,6 +967,8 @@ static int loop_setup(struct daemon *d)
     int ret = event_loop_add_fd(d->loop, d->ringbuf_fd, on_ringbuf, d);
     if (ret == 0)
         ret = event_loop_add_fd(d->loop, d->signal_fd, on_signal, d);
+    if (ret == 0)
+        ret = drain_timer_open(d);
     if (ret == 0)
         ret = event_loop_set_tick(d->loop, 1000, on_tick, d);
     if (ret == 0 && d->engine)
@@ -1261,6 +1300,8 @@ static void daemon_cleanup(struct daemon *d)
     event_loop_free(d->loop);
     if (d->signal_fd >= 0)
         close(d->signal_fd);
+    if (d->drain_fd >= 0)
+        close(d->drain_fd);
     for (size_t i = 0; i < PT_MAX_PROBES; i++) {
         plugin_set_free(d->plugins[i]);
         filter_tables_release(&d->filters[i]);
@@ -1317,7 +1358,7 @@ static struct daemon *daemon_new(const struct cli_options *opts, struct output *
     d->out = out;
     d->engine = engine;
     d->rules = rules;
-    d->signal_fd = d->ringbuf_fd = d->lost_fd = d->filtered_fd = -1;
+    d->signal_fd = d->drain_fd = d->ringbuf_fd = d->lost_fd = d->filtered_fd = -1;
     d->n_cpus = possible_cpus();
     /* A per-CPU value is one u64 per possible CPU, however many there are. */
     d->lost_values = calloc((size_t)d->n_cpus, sizeof(*d->lost_values));

@@ -26,6 +26,6 @@ int bashreadline__readline_ret(struct pt_regs *ctx)
         e->line[0] = '\0';
     e->cut = n == sizeof(e->line);
     e->pad = 0;
-    pt_events.ringbuf_submit(e, 0);
+    pt_events.ringbuf_submit(e, pt_event_flags());
     return 0;
 }

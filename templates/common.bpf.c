@@ -51,6 +51,34 @@ static long (*pt_read_user_str)(void *dst, __u32 size, const void *src) =
 
 BPF_RINGBUF_OUTPUT(pt_events, PT_RINGBUF_PAGES);
 
+/* Process lifecycle records (fork, exec, exit) wake no reader: the daemon
+ * drains them on a timer (PT_LAZY_DRAIN_MS in src/daemon.c). A wakeup per
+ * exec, and the reader's work interleaved with the traced tasks', cost a
+ * fork+exec storm 11% of its rate. An event record that comes after
+ * lifecycle records forces the wakeup, which the kernel's own rule (wake
+ * only a reader that has caught up) would not send, so events wait for
+ * nothing. One flag for all CPUs, written only when it changes. */
+BPF_ARRAY(pt_lazy_pending, __u32, 1);
+
+static __always_inline __u64 pt_lifecycle_flags(void)
+{
+    __u32 zero = 0;
+    __u32 *pending = pt_lazy_pending.lookup(&zero);
+    if (pending && !*pending)
+        *pending = 1;
+    return BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline __u64 pt_event_flags(void)
+{
+    __u32 zero = 0;
+    __u32 *pending = pt_lazy_pending.lookup(&zero);
+    if (!pending || !*pending)
+        return 0;
+    *pending = 0;
+    return BPF_RB_FORCE_WAKEUP;
+}
+
 /* Records the ring buffer had no room for, per probe id. */
 BPF_PERCPU_ARRAY(pt_lost, __u64, PT_MAX_PROBES);
 

@@ -46,7 +46,7 @@ static __always_inline int exec_exit(long ret)
          * (clang may compare a copy); filename_len is below PT_FILENAME_MAX. */
         __u32 size = offsetof(struct pt_exec_failed_event, filename) +
                      (e->filename_len & (PT_FILENAME_MAX - 1)) + 1;
-        if (pt_events.ringbuf_output(e, size, 0))
+        if (pt_events.ringbuf_output(e, size, pt_event_flags()))
             pt_count_lost(PT_PROBE_ID);
     }
     exec_pending.delete(&tid);

@@ -76,7 +76,7 @@ static __always_inline void file_open_submit(struct pt_file_open_event *e, long 
      * bounds the size for every verifier; path_len is below the size. */
     __u32 size =
         offsetof(struct pt_file_open_event, path) + (e->path_len & (PT_FILE_OPEN_PATH_MAX - 1)) + 1;
-    if (pt_events.ringbuf_output(e, size, 0))
+    if (pt_events.ringbuf_output(e, size, pt_event_flags()))
         pt_count_lost(PT_PROBE_ID);
 }
 

@@ -37,7 +37,7 @@ static __always_inline int net_listen_submit(struct pt_listen_pending *p, __u16 
     e->protocol = protocol;
     e->pad = 0;
     __builtin_memcpy(e->laddr.addr, p->addr.addr, 16);
-    pt_events.ringbuf_submit(e, 0);
+    pt_events.ringbuf_submit(e, pt_event_flags());
     return 0;
 }
 

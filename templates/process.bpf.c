@@ -68,7 +68,7 @@ int pt_process__task_newtask(void *ctx)
     pt_header_fill(&e->h, PT_EV_FORK, PT_PROCESS_PROBE_ID);
     e->child_pid = args->pid;
     e->loginuid = pt_current_loginuid();
-    pt_events.ringbuf_submit(e, 0);
+    pt_events.ringbuf_submit(e, pt_lifecycle_flags());
     return 0;
 }
 
@@ -131,7 +131,7 @@ int pt_process__sched_process_exec(void *ctx)
     __u32 size = offsetof(struct pt_exec_event, args) + (e->args_len & (PT_ARGS_SIZE - 1));
     if (e->args_len >= PT_ARGS_SIZE)
         size = sizeof(*e);
-    if (pt_events.ringbuf_output(e, size, 0))
+    if (pt_events.ringbuf_output(e, size, pt_lifecycle_flags()))
         pt_count_lost(PT_PROCESS_PROBE_ID);
     return 0;
 }
@@ -149,6 +149,6 @@ int pt_process__sched_process_exit(void *ctx)
         return 0;
     }
     pt_header_fill(&e->h, PT_EV_EXIT, PT_PROCESS_PROBE_ID);
-    pt_events.ringbuf_submit(e, 0);
+    pt_events.ringbuf_submit(e, pt_lifecycle_flags());
     return 0;
 }

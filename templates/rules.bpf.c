@@ -56,7 +56,7 @@ static __always_inline void pt_rule_hit(__u32 probe_id, const struct pt_krule *r
     e->signal = r->signal;
     e->result = result;
     e->flags = flags;
-    pt_events.ringbuf_submit(e, 0);
+    pt_events.ringbuf_submit(e, pt_event_flags());
 }
 
 /* What one event's rules share: kept in a map, not on the stack, so that

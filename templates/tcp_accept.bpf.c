@@ -67,7 +67,7 @@ static __always_inline int tcp_accept_submit(const char *sk)
     e->pad = 0;
     __builtin_memcpy(e->laddr.addr, laddr, 16);
     __builtin_memcpy(e->raddr.addr, raddr, 16);
-    pt_events.ringbuf_submit(e, 0);
+    pt_events.ringbuf_submit(e, pt_event_flags());
     return 0;
 }
 

@@ -27,7 +27,7 @@ static __always_inline int tcp_connect_submit(__u16 family, __u16 dport, __u16 s
     e->pad = 0;
     __builtin_memcpy(e->saddr.addr, saddr, 16);
     __builtin_memcpy(e->daddr.addr, daddr, 16);
-    pt_events.ringbuf_submit(e, 0);
+    pt_events.ringbuf_submit(e, pt_event_flags());
     return 0;
 }
 

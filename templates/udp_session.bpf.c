@@ -37,7 +37,7 @@ static __always_inline void udp_session_submit(__u32 record, const struct pt_udp
     e->record = record;
     e->pad = 0;
     __builtin_memcpy(&e->key, key, sizeof(*key));
-    pt_events.ringbuf_submit(e, 0);
+    pt_events.ringbuf_submit(e, pt_event_flags());
 }
 
 /* One datagram from `sk` to a destination: counted, or a new destination.

@@ -21,7 +21,7 @@ static __always_inline int raw_socket_submit(int family, int type, int protocol)
     e->sock_type = type;
     e->protocol = protocol;
     bpf_get_current_comm(e->comm, sizeof(e->comm));
-    pt_events.ringbuf_submit(e, 0);
+    pt_events.ringbuf_submit(e, pt_event_flags());
     return 0;
 }
 
