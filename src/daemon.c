@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -85,7 +84,6 @@ struct daemon {
 
     struct event_loop *loop;
     int signal_fd;
-    int drain_fd; /* timerfd: LAZY_DRAIN_MS */
     struct proc_cache *cache;
     struct output *out; /* shared by the daemons one restart hands over between */
     /* The container engine's client, shared the same way (NULL: no engine
@@ -715,25 +713,12 @@ static void on_ringbuf(int fd, void *ctx)
 /* The lifecycle records that woke nobody, unless the reader ran lately:
  * a storm keeps it busy, and a second batch per loop would keep SIGTERM
  * waiting twice as long. */
-static void on_drain_timer(int fd, void *ctx)
+static void on_drain_timer(void *ctx)
 {
     struct daemon *d = ctx;
-    uint64_t expirations;
-    if (read(fd, &expirations, sizeof(expirations)) < 0)
-        return; /* EAGAIN: not yet */
     if (time_monotonic_ns() - d->consumed_ns < LAZY_DRAIN_MS * 1000000ull)
         return;
     ringbuf_report(d, ringbuf_consume_batch(d));
-}
-
-static int drain_timer_open(struct daemon *d)
-{
-    struct itimerspec its = {.it_interval = {0, LAZY_DRAIN_MS * 1000000L},
-                             .it_value = {0, LAZY_DRAIN_MS * 1000000L}};
-    d->drain_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-    if (d->drain_fd < 0 || timerfd_settime(d->drain_fd, 0, &its, NULL) < 0)
-        return -errno;
-    return event_loop_add_fd(d->loop, d->drain_fd, on_drain_timer, d);
 }
 
 static void on_signal(int fd, void *ctx)
@@ -968,9 +953,9 @@ static int loop_setup(struct daemon *d)
     if (ret == 0)
         ret = event_loop_add_fd(d->loop, d->signal_fd, on_signal, d);
     if (ret == 0)
-        ret = drain_timer_open(d);
+        ret = event_loop_add_timer(d->loop, LAZY_DRAIN_MS, on_drain_timer, d);
     if (ret == 0)
-        ret = event_loop_set_tick(d->loop, 1000, on_tick, d);
+        ret = event_loop_add_timer(d->loop, 1000, on_tick, d);
     if (ret == 0 && d->engine)
         ret = event_loop_add_fd(d->loop, container_engine_fd(d->engine), on_engine, d);
     if (ret == 0 && d->opts->watch_config) {
@@ -1300,8 +1285,6 @@ static void daemon_cleanup(struct daemon *d)
     event_loop_free(d->loop);
     if (d->signal_fd >= 0)
         close(d->signal_fd);
-    if (d->drain_fd >= 0)
-        close(d->drain_fd);
     for (size_t i = 0; i < PT_MAX_PROBES; i++) {
         plugin_set_free(d->plugins[i]);
         filter_tables_release(&d->filters[i]);
@@ -1358,7 +1341,7 @@ static struct daemon *daemon_new(const struct cli_options *opts, struct output *
     d->out = out;
     d->engine = engine;
     d->rules = rules;
-    d->signal_fd = d->drain_fd = d->ringbuf_fd = d->lost_fd = d->filtered_fd = -1;
+    d->signal_fd = d->ringbuf_fd = d->lost_fd = d->filtered_fd = -1;
     d->n_cpus = possible_cpus();
     /* A per-CPU value is one u64 per possible CPU, however many there are. */
     d->lost_values = calloc((size_t)d->n_cpus, sizeof(*d->lost_values));

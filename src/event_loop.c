@@ -16,13 +16,18 @@ struct fd_handler {
     void *ctx;
 };
 
+struct timer {
+    int fd;
+    event_loop_hook_fn fn;
+    void *ctx;
+};
+
 struct event_loop {
     int epfd;
-    int timerfd;
     struct fd_handler handlers[EVENT_LOOP_MAX_FDS];
     size_t n_handlers;
-    event_loop_hook_fn tick_fn;
-    void *tick_ctx;
+    struct timer timers[EVENT_LOOP_MAX_TIMERS];
+    size_t n_timers;
     event_loop_hook_fn before_sleep;
     void *before_sleep_ctx;
     volatile sig_atomic_t stop;
@@ -33,7 +38,6 @@ struct event_loop *event_loop_new(void)
     struct event_loop *loop = calloc(1, sizeof(*loop));
     if (!loop)
         return NULL;
-    loop->timerfd = -1;
     loop->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (loop->epfd < 0) {
         int e = errno;
@@ -48,8 +52,8 @@ void event_loop_free(struct event_loop *loop)
 {
     if (!loop)
         return;
-    if (loop->timerfd >= 0)
-        close(loop->timerfd);
+    for (size_t i = 0; i < loop->n_timers; i++)
+        close(loop->timers[i].fd);
     close(loop->epfd);
     free(loop);
 }
@@ -80,33 +84,38 @@ int event_loop_del_fd(struct event_loop *loop, int fd)
     return -ENOENT;
 }
 
-static void tick_fired(int fd, void *ctx)
+static void timer_fired(int fd, void *ctx)
 {
-    struct event_loop *loop = ctx;
+    struct timer *t = ctx;
     uint64_t expirations;
     if (read(fd, &expirations, sizeof(expirations)) < 0)
         return; /* EAGAIN: nothing to do */
-    if (loop->tick_fn)
-        loop->tick_fn(loop->tick_ctx);
+    t->fn(t->ctx);
 }
 
-int event_loop_set_tick(struct event_loop *loop, unsigned period_ms, event_loop_hook_fn fn,
-                        void *ctx)
+int event_loop_add_timer(struct event_loop *loop, unsigned period_ms, event_loop_hook_fn fn,
+                         void *ctx)
 {
-    if (loop->timerfd >= 0)
-        return -EEXIST;
-    loop->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-    if (loop->timerfd < 0)
+    if (loop->n_timers == EVENT_LOOP_MAX_TIMERS)
+        return -ENOSPC;
+    int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (fd < 0)
         return -errno;
     struct itimerspec its = {
         .it_interval = {period_ms / 1000, (long)(period_ms % 1000) * 1000000L},
         .it_value = {period_ms / 1000, (long)(period_ms % 1000) * 1000000L},
     };
-    if (timerfd_settime(loop->timerfd, 0, &its, NULL) < 0)
-        return -errno;
-    loop->tick_fn = fn;
-    loop->tick_ctx = ctx;
-    return event_loop_add_fd(loop, loop->timerfd, tick_fired, loop);
+    struct timer *t = &loop->timers[loop->n_timers];
+    *t = (struct timer){.fd = fd, .fn = fn, .ctx = ctx};
+    int ret = timerfd_settime(fd, 0, &its, NULL) < 0 ? -errno : 0;
+    if (ret == 0)
+        ret = event_loop_add_fd(loop, fd, timer_fired, t);
+    if (ret < 0) {
+        close(fd);
+        return ret;
+    }
+    loop->n_timers++;
+    return 0;
 }
 
 void event_loop_set_before_sleep(struct event_loop *loop, event_loop_hook_fn fn, void *ctx)

@@ -1,8 +1,8 @@
 /* event_loop: the daemon's one thread, on epoll.
  *
- * File events (ring buffer, signalfd, inotify), a one-second tick (timerfd)
- * for periodic work, and a before-sleep hook where buffered output is
- * flushed. Modelled on Redis's ae.c, reduced to what one daemon needs.
+ * File events (ring buffer, signalfd, inotify), periodic timers (timerfd:
+ * the one-second tick, the lifecycle drain), and a before-sleep hook where
+ * buffered output is flushed. Modelled on Redis's ae.c, reduced to what one daemon needs.
  */
 #ifndef PIDTREE_EVENT_LOOP_H
 #define PIDTREE_EVENT_LOOP_H
@@ -22,9 +22,11 @@ void event_loop_free(struct event_loop *loop);
 int event_loop_add_fd(struct event_loop *loop, int fd, event_loop_fd_fn fn, void *ctx);
 int event_loop_del_fd(struct event_loop *loop, int fd);
 
-/* Calls `fn` every `period_ms` milliseconds. One timer per loop. */
-int event_loop_set_tick(struct event_loop *loop, unsigned period_ms, event_loop_hook_fn fn,
-                        void *ctx);
+/* Calls `fn` every `period_ms` milliseconds, up to EVENT_LOOP_MAX_TIMERS
+ * timers per loop. Returns 0 or a negative errno. */
+#define EVENT_LOOP_MAX_TIMERS 4
+int event_loop_add_timer(struct event_loop *loop, unsigned period_ms, event_loop_hook_fn fn,
+                         void *ctx);
 
 void event_loop_set_before_sleep(struct event_loop *loop, event_loop_hook_fn fn, void *ctx);
 

@@ -28,7 +28,7 @@ struct pt_sockaddr_in {
 #define PT_SOCK_STREAM 1
 #define PT_SOCK_DGRAM 2
 
-/* pt_read_user(_str) under names of their own: at every call of
+/* bpf_probe_read_user(_str) under names of their own: at every call of
  * those names BCC 0.26's rewriter reads and indexes all of /proc/kallsyms,
  * to fall back on kernels without them (before 5.5); nine calls were
  * 0.4 s of start-up. The ring buffer this module needs came in 5.8. */
@@ -52,7 +52,7 @@ static long (*pt_read_user_str)(void *dst, __u32 size, const void *src) =
 BPF_RINGBUF_OUTPUT(pt_events, PT_RINGBUF_PAGES);
 
 /* Process lifecycle records (fork, exec, exit) wake no reader: the daemon
- * drains them on a timer (PT_LAZY_DRAIN_MS in src/daemon.c). A wakeup per
+ * drains them on a timer (LAZY_DRAIN_MS in src/daemon.c). A wakeup per
  * exec, and the reader's work interleaved with the traced tasks', cost a
  * fork+exec storm 11% of its rate. An event record that comes after
  * lifecycle records forces the wakeup, which the kernel's own rule (wake
