@@ -8,7 +8,8 @@
  *
  *   pidtree-bcc-compile SOCK_FD TEXT_FD KIND:FUNCTION...
  *
- * KIND is t (tracepoint) or k (kprobe or kretprobe). Diagnostics go to
+ * KIND is t (tracepoint), r (raw tracepoint), k (kprobe, kretprobe,
+ * uprobe) or c:HOOK (a cgroup hook). Diagnostics go to
  * stderr, which the daemon captures for its error message.
  */
 #include <bcc/bcc_common.h>
@@ -100,7 +101,9 @@ static int compile_and_send(int sock, const char *text, char **specs, int n)
     int ret = 0;
     for (int i = 0; i < n && ret == 0; i++) {
         const char *function = specs[i] + 2;
-        int type = specs[i][0] == 't' ? BPF_PROG_TYPE_TRACEPOINT : BPF_PROG_TYPE_KPROBE;
+        int type = specs[i][0] == 't'   ? BPF_PROG_TYPE_TRACEPOINT
+                   : specs[i][0] == 'r' ? BPF_PROG_TYPE_RAW_TRACEPOINT
+                                        : BPF_PROG_TYPE_KPROBE;
         int attach_type = -1;
         if (specs[i][0] == 'c') {
             const struct cgroup_hook *hook = spec_cgroup_hook(specs[i], &function);
@@ -123,7 +126,7 @@ static bool spec_valid(const char *s)
     const char *function;
     if (s[0] == 'c')
         return s[1] == ':' && spec_cgroup_hook(s, &function);
-    return (s[0] == 't' || s[0] == 'k') && s[1] == ':' && s[2];
+    return (s[0] == 't' || s[0] == 'r' || s[0] == 'k') && s[1] == ':' && s[2];
 }
 
 int main(int argc, char **argv)

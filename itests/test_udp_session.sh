@@ -44,6 +44,11 @@ session "connected IPv6 socket" "$pid" "" \
     '(.destinations | length) == 1 and .destinations[0].daddr == "::1" and
      .destinations[0].port == 7703 and .destinations[0].msg_count == 4'
 
+pid=$(sock udp-connected close 127.0.0.16 7709 3)
+session "connected IPv4 socket" "$pid" "" \
+    '(.destinations | length) == 1 and .destinations[0].daddr == "127.0.0.16" and
+     .destinations[0].port == 7709 and .destinations[0].msg_count == 3'
+
 pid=$(sock udp-send exit ::1:7704:2)
 session "ended by process exit" "$pid" "" \
     '.destinations[0].daddr == "::1" and .destinations[0].msg_count == 2'

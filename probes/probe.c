@@ -7,6 +7,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "kernel_layout.h"
+#include "strbuf.h"
+
 /* The registry: one line per built-in probe. */
 /* clang-format off */
 static const struct probe_ops *const builtin_probes[] = {
@@ -47,6 +50,35 @@ const struct probe_form *probe_form_get(const struct probe_ops *ops, enum attach
     return mode == ATTACH_KPROBE ? &ops->kprobe_form : &ops->tracepoint_form;
 }
 
+static const enum kernel_field sock_raw_fields[] = {KF_SK_PROTOCOL, KF_SKC_V6_DADDR,
+                                                    KF_SKC_V6_RCV_SADDR};
+#define SOCK_RAW_FIELDS (int)(sizeof(sock_raw_fields) / sizeof(sock_raw_fields[0]))
+
+bool probe_sock_raw_usable(void)
+{
+    return kernel_layout_all(sock_raw_fields, SOCK_RAW_FIELDS);
+}
+
+bool probe_sock_raw_point_active(const struct probe_attach_point *ap, const struct probe_conf *conf)
+{
+    if (ap->kind == PROBE_TRACEPOINT)
+        return !probe_sock_raw_usable();
+    return ap->kind != PROBE_RAW_TRACEPOINT || probe_sock_raw_usable();
+}
+
+int probe_sock_raw_render(struct strbuf *out)
+{
+    if (!probe_sock_raw_usable())
+        return 0;
+    return strbuf_printf(out,
+                         "#ifndef PT_SK_OFF_PROTOCOL\n#define PT_SK_OFF_PROTOCOL %ld\n"
+                         "#define PT_SK_OFF_V6_DADDR %ld\n#define PT_SK_OFF_V6_RCV_SADDR %ld\n"
+                         "#endif\n",
+                         kernel_layout_offset(KF_SK_PROTOCOL),
+                         kernel_layout_offset(KF_SKC_V6_DADDR),
+                         kernel_layout_offset(KF_SKC_V6_RCV_SADDR));
+}
+
 bool probe_point_active(const struct probe_ops *ops, const struct probe_conf *conf,
                         const struct probe_attach_point *ap)
 {
@@ -56,9 +88,13 @@ bool probe_point_active(const struct probe_ops *ops, const struct probe_conf *co
 const char *probe_attach_kind_name(enum probe_attach_kind kind)
 {
     static const char *const names[] = {
-        [PROBE_TRACEPOINT] = "tracepoint", [PROBE_KPROBE] = "kprobe",
-        [PROBE_KRETPROBE] = "kretprobe",   [PROBE_CGROUP] = "cgroup",
-        [PROBE_UPROBE] = "uprobe",         [PROBE_URETPROBE] = "uretprobe",
+        [PROBE_TRACEPOINT] = "tracepoint",
+        [PROBE_KPROBE] = "kprobe",
+        [PROBE_KRETPROBE] = "kretprobe",
+        [PROBE_CGROUP] = "cgroup",
+        [PROBE_UPROBE] = "uprobe",
+        [PROBE_URETPROBE] = "uretprobe",
+        [PROBE_RAW_TRACEPOINT] = "raw_tracepoint",
     };
     return (size_t)kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "?";
 }

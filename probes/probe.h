@@ -29,6 +29,10 @@ enum probe_attach_kind {
     PROBE_CGROUP,     /* target: a cgroup socket hook (cgroup_hook.h), e.g. "sock_release" */
     PROBE_UPROBE,     /* target "BINARY:SYMBOL", a function's entry in a program */
     PROBE_URETPROBE,  /* target "BINARY:SYMBOL", its return */
+    /* target "category/name": the same tracepoint, its program handed the
+     * tracepoint's own arguments (struct bpf_raw_tracepoint_args) instead
+     * of the record the perf machinery would first build from them. */
+    PROBE_RAW_TRACEPOINT,
 };
 
 /* A uprobe's BINARY may be "{OPTION}": the value of the probe's path option
@@ -179,12 +183,10 @@ extern const struct probe_ops probe_process;
 bool probe_point_active(const struct probe_ops *ops, const struct probe_conf *conf,
                         const struct probe_attach_point *ap);
 
-/* "tracepoint", "kprobe", "kretprobe", "cgroup", "uprobe", "uretprobe". */
-const char *probe_attach_kind_name(enum probe_attach_kind kind);
-
 const struct probe_form *probe_form_get(const struct probe_ops *ops, enum attach_mode mode);
 
-/* The attach kind's name, "tracepoint", "kprobe", ..., for messages. */
+/* The attach kind's name, "tracepoint", "kprobe", "kretprobe", "cgroup",
+ * "uprobe", "uretprobe", "raw_tracepoint", for messages and extra probes. */
 const char *probe_attach_kind_name(enum probe_attach_kind kind);
 
 /* `ap->target` with a uprobe's "{OPTION}" replaced by that path option's
@@ -193,6 +195,23 @@ const char *probe_attach_kind_name(enum probe_attach_kind kind);
  * -ENAMETOOLONG. */
 int probe_attach_target(const struct probe_ops *ops, const struct probe_conf *conf,
                         const struct probe_attach_point *ap, char *buf, size_t len);
+
+/* Raw tracepoint programs on socket tracepoints (tcp_connect's
+ * inet_sock_set_state, udp_session's sock_send_length) get the sock alone
+ * and read its protocol and IPv6 addresses at offsets from the running
+ * kernel's BTF. True when BTF has them all (sk_protocol is a bitfield
+ * before 5.6): the probes then attach those programs instead of their
+ * plain tracepoint ones. */
+bool probe_sock_raw_usable(void);
+/* point_active for a probe whose every plain tracepoint has a raw twin in
+ * its tracepoint form: the raw ones when probe_sock_raw_usable(), the plain
+ * ones otherwise; other points always. */
+bool probe_sock_raw_point_active(const struct probe_attach_point *ap,
+                                 const struct probe_conf *conf);
+/* Appends those offsets as PT_SK_OFF_PROTOCOL, PT_SK_OFF_V6_DADDR and
+ * PT_SK_OFF_V6_RCV_SADDR (once per module, whichever probe asks first);
+ * nothing when they are not all known. */
+int probe_sock_raw_render(struct strbuf *out);
 
 /* Formats an address from a record (`family` AF_INET uses the first 4
  * bytes) in its usual text form. IPv4-mapped IPv6 addresses print as IPv4.

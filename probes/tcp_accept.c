@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "jsonutil.h"
-#include "kernel_btf.h"
+#include "kernel_layout.h"
 #include "templates/pidtree_common.h"
 #include "probe.h"
 #include "strbuf.h"
@@ -22,9 +22,19 @@ static const struct probe_attach_point tcp_accept_kprobes[] = {
 
 /* The fields the template follows from a descriptor to its socket, as the
  * running kernel lays them out: TCP_ACCEPT_OFF_<define>. */
-static const char *const btf_defines[] = {
-    "TASK_FILES",  "FILES_FDT", "FDT_MAX_FDS",  "FDT_FD",           "FILE_PRIVATE_DATA",
-    "SOCKET_TYPE", "SOCKET_SK", "SKC_V6_DADDR", "SKC_V6_RCV_SADDR",
+static const struct {
+    enum kernel_field field;
+    const char *define;
+} btf_fields[] = {
+    {KF_TASK_FILES, "TASK_FILES"},
+    {KF_FILES_FDT, "FILES_FDT"},
+    {KF_FDT_MAX_FDS, "FDT_MAX_FDS"},
+    {KF_FDT_FD, "FDT_FD"},
+    {KF_FILE_PRIVATE_DATA, "FILE_PRIVATE_DATA"},
+    {KF_SOCKET_TYPE, "SOCKET_TYPE"},
+    {KF_SOCKET_SK, "SOCKET_SK"},
+    {KF_SKC_V6_DADDR, "SKC_V6_DADDR"},
+    {KF_SKC_V6_RCV_SADDR, "SKC_V6_RCV_SADDR"},
 };
 
 /* All the offsets from BTF, or none: the template then takes every one
@@ -32,32 +42,22 @@ static const char *const btf_defines[] = {
 static int tcp_accept_render_settings(const struct probe_ops *ops, const struct probe_conf *conf,
                                       struct strbuf *out)
 {
-    struct kernel_btf_query q[] = {
-        {"task_struct", "files", 0},
-        {"files_struct", "fdt", 0},
-        {"fdtable", "max_fds", 0},
-        {"fdtable", "fd", 0},
-        {"file", "private_data", 0},
-        {"socket", "type", 0},
-        {"socket", "sk", 0},
-        {"sock_common", "skc_v6_daddr", 0},
-        {"sock_common", "skc_v6_rcv_saddr", 0},
-    };
-    size_t n = sizeof(q) / sizeof(q[0]);
-    _Static_assert(sizeof(q) / sizeof(q[0]) == sizeof(btf_defines) / sizeof(btf_defines[0]),
-                   "one define per query");
-    kernel_btf_file_member_offsets(KERNEL_BTF_PATH, q, n);
-    for (size_t i = 0; i < n; i++)
-        if (q[i].offset < 0) {
+    size_t n = sizeof(btf_fields) / sizeof(btf_fields[0]);
+    for (size_t i = 0; i < n; i++) {
+        long off = kernel_layout_offset(btf_fields[i].field);
+        if (off < 0) {
             fprintf(stderr,
-                    "pidtree-bcc: warning: %s: no offset of %s.%s (%s); tcp_accept takes the "
+                    "pidtree-bcc: warning: %s: no offset of %s (%s); tcp_accept takes the "
                     "kernel headers' layout\n",
-                    KERNEL_BTF_PATH, q[i].struct_name, q[i].member, strerror((int)-q[i].offset));
+                    kernel_layout_path(), kernel_layout_name(btf_fields[i].field),
+                    strerror((int)-off));
             return 0;
         }
+    }
     int ret = 0;
     for (size_t i = 0; ret == 0 && i < n; i++)
-        ret = strbuf_printf(out, "#define TCP_ACCEPT_OFF_%s %ld\n", btf_defines[i], q[i].offset);
+        ret = strbuf_printf(out, "#define TCP_ACCEPT_OFF_%s %ld\n", btf_fields[i].define,
+                            kernel_layout_offset(btf_fields[i].field));
     return ret;
 }
 

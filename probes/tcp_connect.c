@@ -7,9 +7,17 @@
 #include "probe.h"
 #include "templates/tcp_connect.h"
 
+/* One of the two, as probe_sock_raw_usable() says. */
 static const struct probe_attach_point tcp_connect_tracepoints[] = {
     {PROBE_TRACEPOINT, "sock/inet_sock_set_state", "tcp_connect__inet_sock_set_state"},
+    {PROBE_RAW_TRACEPOINT, "sock/inet_sock_set_state", "tcp_connect__raw_inet_sock_set_state"},
 };
+
+static int tcp_connect_render_settings(const struct probe_ops *ops, const struct probe_conf *conf,
+                                       struct strbuf *out)
+{
+    return probe_sock_raw_render(out);
+}
 
 static const struct probe_attach_point tcp_connect_kprobes[] = {
     {PROBE_KPROBE, "tcp_v4_connect", "tcp_connect__tcp_v4_connect"},
@@ -60,5 +68,7 @@ const struct probe_ops probe_tcp_connect = {
     .kernel_rules = true,
     .rules_form = {tcp_connect_rule_points,
                    sizeof(tcp_connect_rule_points) / sizeof(tcp_connect_rule_points[0])},
+    .render_settings = tcp_connect_render_settings,
+    .point_active = probe_sock_raw_point_active,
     .decode = tcp_connect_decode,
 };

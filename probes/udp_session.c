@@ -20,7 +20,9 @@ static const struct probe_attach_point udp_session_tracepoints[] = {
     {PROBE_CGROUP, "connect6", "udp_session__connect6"},
     {PROBE_CGROUP, "sendmsg4", "udp_session__sendmsg4"},
     {PROBE_CGROUP, "sendmsg6", "udp_session__sendmsg6"},
+    /* One of the two, as probe_sock_raw_usable() says. */
     {PROBE_TRACEPOINT, "sock/sock_send_length", "udp_session__sock_send_length"},
+    {PROBE_RAW_TRACEPOINT, "sock/sock_send_length", "udp_session__raw_sock_send_length"},
     {PROBE_CGROUP, "sock_release", "udp_session__sock_release"},
 };
 
@@ -29,6 +31,12 @@ static const struct probe_attach_point udp_session_kprobes[] = {
     {PROBE_KPROBE, "udpv6_sendmsg", "udp_session__udpv6_sendmsg"},
     {PROBE_CGROUP, "sock_release", "udp_session__sock_release"},
 };
+
+static int udp_session_render_settings(const struct probe_ops *ops, const struct probe_conf *conf,
+                                       struct strbuf *out)
+{
+    return probe_sock_raw_render(out);
+}
 
 /* Options, in the order of conf->opts. */
 enum { UDP_SESSION_MAX_DURATION };
@@ -167,6 +175,8 @@ const struct probe_ops probe_udp_session = {
     .schema = PROBE_SCHEMA(udp_session_options),
     .fields = udp_session_fields,
     .n_fields = sizeof(udp_session_fields) / sizeof(udp_session_fields[0]),
+    .render_settings = udp_session_render_settings,
+    .point_active = probe_sock_raw_point_active,
     .decode = udp_session_decode,
     .start = udp_session_start,
     .tick = udp_session_tick,

@@ -27,6 +27,18 @@ static int attach_tracepoint(int prog_fd, const char *target, struct attach_link
     return link->fd < 0 ? -(errno ? errno : EINVAL) : 0;
 }
 
+/* Attached by the tracepoint's name alone: raw tracepoints have no
+ * category. Detached when the fd closes. */
+static int attach_raw_tracepoint(int prog_fd, const char *target, struct attach_link *link)
+{
+    const char *slash = strchr(target, '/');
+    if (!slash || !slash[1])
+        return -EINVAL;
+    errno = 0;
+    link->fd = bpf_attach_raw_tracepoint(prog_fd, slash + 1);
+    return link->fd < 0 ? -(errno ? errno : EINVAL) : 0;
+}
+
 static int attach_kprobe(int prog_fd, const struct probe_attach_point *ap, struct attach_link *link)
 {
     enum bpf_probe_attach_type type =
@@ -131,10 +143,11 @@ int attach_link_create(int prog_fd, const struct probe_attach_point *ap, const c
     link->fd = -1;
     link->kind = ap->kind;
     bool user = ap->kind == PROBE_UPROBE || ap->kind == PROBE_URETPROBE;
-    int ret = ap->kind == PROBE_TRACEPOINT ? attach_tracepoint(prog_fd, target, link)
-              : ap->kind == PROBE_CGROUP   ? attach_cgroup(prog_fd, target, link)
-              : user                       ? attach_uprobe(prog_fd, ap, target, link)
-                                           : attach_kprobe(prog_fd, ap, link);
+    int ret = ap->kind == PROBE_TRACEPOINT       ? attach_tracepoint(prog_fd, target, link)
+              : ap->kind == PROBE_RAW_TRACEPOINT ? attach_raw_tracepoint(prog_fd, target, link)
+              : ap->kind == PROBE_CGROUP         ? attach_cgroup(prog_fd, target, link)
+              : user                             ? attach_uprobe(prog_fd, ap, target, link)
+                                                 : attach_kprobe(prog_fd, ap, link);
     if (ret < 0)
         snprintf(err, errlen, "failed to attach %s %s: %s", probe_attach_kind_name(ap->kind),
                  target,
@@ -146,7 +159,7 @@ int attach_link_create(int prog_fd, const struct probe_attach_point *ap, const c
 
 void attach_link_destroy(struct attach_link *link)
 {
-    if (link->fd >= 0 && link->kind == PROBE_CGROUP) {
+    if (link->fd >= 0 && (link->kind == PROBE_CGROUP || link->kind == PROBE_RAW_TRACEPOINT)) {
         close(link->fd);
         link->fd = -1;
     } else if (link->fd >= 0) {

@@ -54,15 +54,17 @@ static void child_exec(int sock, int memfd, int text_fd, const struct bpf_prog_s
     argv[1] = sock_arg;
     argv[2] = text_arg;
     for (size_t i = 0; i < n; i++) {
-        /* t:FUNCTION, k:FUNCTION, or c:HOOK:FUNCTION for cgroup hooks,
-         * whose program type and expected attach type the hook decides. */
+        /* t:FUNCTION, r:FUNCTION (raw tracepoint), k:FUNCTION, or
+         * c:HOOK:FUNCTION for cgroup hooks, whose program type and expected
+         * attach type the hook decides. */
         const char *hook = progs[i].kind == PROBE_CGROUP ? progs[i].target : "";
         size_t len = strlen(progs[i].function) + strlen(hook) + 4;
         if (!(argv[3 + i] = malloc(len)))
             _exit(127);
-        char kind = progs[i].kind == PROBE_TRACEPOINT ? 't'
-                    : progs[i].kind == PROBE_CGROUP   ? 'c'
-                                                      : 'k';
+        char kind = progs[i].kind == PROBE_TRACEPOINT       ? 't'
+                    : progs[i].kind == PROBE_RAW_TRACEPOINT ? 'r'
+                    : progs[i].kind == PROBE_CGROUP         ? 'c'
+                                                            : 'k';
         snprintf(argv[3 + i], len, "%c:%s%s%s", kind, hook, *hook ? ":" : "", progs[i].function);
     }
     execv(compiler_path, argv);

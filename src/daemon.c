@@ -22,7 +22,7 @@
 #include "event_loop.h"
 #include "filter.h"
 #include "cgroup_hook.h"
-#include "kernel_btf.h"
+#include "kernel_layout.h"
 #include "kernel_env.h"
 #include "output.h"
 #include "plugin_loader.h"
@@ -279,35 +279,31 @@ static int config_prepare(struct daemon *d)
  * /proc. */
 static void kernel_layout_read(struct render_options *ropts)
 {
-    struct kernel_btf_query q[] = {{"task_struct", "loginuid", 0},
-                                   {"task_struct", "mm", 0},
-                                   {"mm_struct", "arg_start", 0},
-                                   {"mm_struct", "arg_end", 0},
-                                   {"task_struct", "thread_pid", 0},
-                                   {"pid", "level", 0},
-                                   {"pid", "numbers", 0},
-                                   {"upid", NULL, 0}};
-    kernel_btf_file_member_offsets(KERNEL_BTF_PATH, q, sizeof(q) / sizeof(q[0]));
-    for (size_t i = 0; i < 4; i++)
-        if (q[i].offset <= 0)
-            fprintf(stderr, "pidtree-bcc: warning: %s: no offset of %s.%s (%s)%s\n",
-                    KERNEL_BTF_PATH, q[i].struct_name, q[i].member,
-                    q[i].offset < 0 ? strerror((int)-q[i].offset) : "at 0",
-                    i == 0 ? "; login uids are read from /proc" : "; the kernel headers' is used");
-    ropts->task_loginuid_offset = q[0].offset > 0 ? q[0].offset : 0;
-    ropts->task_mm_offset = q[1].offset > 0 ? q[1].offset : 0;
-    ropts->mm_arg_start_offset = q[2].offset > 0 ? q[2].offset : 0;
-    ropts->mm_arg_end_offset = q[3].offset > 0 ? q[3].offset : 0;
-    bool ns = q[4].offset > 0 && q[5].offset > 0 && q[6].offset > 0 && q[7].offset > 0;
+    long q[KF_UPID_SIZE + 1];
+    for (int i = 0; i <= KF_UPID_SIZE; i++)
+        q[i] = kernel_layout_offset((enum kernel_field)i);
+    for (int i = 0; i <= KF_MM_ARG_END; i++)
+        if (q[i] <= 0)
+            fprintf(stderr, "pidtree-bcc: warning: %s: no offset of %s (%s)%s\n",
+                    kernel_layout_path(), kernel_layout_name((enum kernel_field)i),
+                    q[i] < 0 ? strerror((int)-q[i]) : "at 0",
+                    i == KF_TASK_LOGINUID ? "; login uids are read from /proc"
+                                          : "; the kernel headers' is used");
+    ropts->task_loginuid_offset = q[KF_TASK_LOGINUID] > 0 ? q[KF_TASK_LOGINUID] : 0;
+    ropts->task_mm_offset = q[KF_TASK_MM] > 0 ? q[KF_TASK_MM] : 0;
+    ropts->mm_arg_start_offset = q[KF_MM_ARG_START] > 0 ? q[KF_MM_ARG_START] : 0;
+    ropts->mm_arg_end_offset = q[KF_MM_ARG_END] > 0 ? q[KF_MM_ARG_END] : 0;
+    bool ns = q[KF_TASK_THREAD_PID] > 0 && q[KF_PID_LEVEL] > 0 && q[KF_PID_NUMBERS] > 0 &&
+              q[KF_UPID_SIZE] > 0;
     if (!ns)
         fprintf(stderr,
                 "pidtree-bcc: warning: %s: no offsets of task_struct.thread_pid, pid.level, "
                 "pid.numbers or struct upid's size; pids in PID namespaces are read from /proc\n",
-                KERNEL_BTF_PATH);
-    ropts->task_thread_pid_offset = ns ? q[4].offset : 0;
-    ropts->pid_level_offset = ns ? q[5].offset : 0;
-    ropts->pid_numbers_offset = ns ? q[6].offset : 0;
-    ropts->upid_size = ns ? q[7].offset : 0;
+                kernel_layout_path());
+    ropts->task_thread_pid_offset = ns ? q[KF_TASK_THREAD_PID] : 0;
+    ropts->pid_level_offset = ns ? q[KF_PID_LEVEL] : 0;
+    ropts->pid_numbers_offset = ns ? q[KF_PID_NUMBERS] : 0;
+    ropts->upid_size = ns ? q[KF_UPID_SIZE] : 0;
 }
 
 static int module_render(struct daemon *d, struct strbuf *text)

@@ -160,8 +160,8 @@ static long types_index(struct btf_view *v)
     return 0;
 }
 
-long kernel_btf_member_offset(const void *data, size_t len, const char *struct_name,
-                              const char *member)
+/* Checks the header and indexes the types of blob `data`. */
+static long view_open(struct btf_view *v, const void *data, size_t len)
 {
     struct btf_header h;
     if (len < sizeof(h))
@@ -172,28 +172,50 @@ long kernel_btf_member_offset(const void *data, size_t len, const char *struct_n
         (uint64_t)h.str_off + h.str_len > len - h.hdr_len || h.type_off % 4)
         return -EINVAL;
     const char *base = (const char *)data + h.hdr_len;
-    struct btf_view v = {base + h.type_off, base + h.str_off, h.type_len, h.str_len, NULL, 0};
-    long found = types_index(&v);
-    if (found == 0)
-        found = -ENOENT;
-    for (size_t id = 1; found == -ENOENT && id < v.n_ids; id++) {
-        const struct btf_type *t = v.by_id[id];
-        if (((t->info >> 24) & 0x1f) == BTF_KIND_STRUCT && name_is(&v, t->name_off, struct_name))
-            found = member ? member_find(&v, t, member, 0) : (long)t->size_or_type;
+    *v = (struct btf_view){base + h.type_off, base + h.str_off, h.type_len, h.str_len, NULL, 0};
+    return types_index(v);
+}
+
+static long view_member_offset(const struct btf_view *v, const char *struct_name,
+                               const char *member)
+{
+    long found = -ENOENT;
+    for (size_t id = 1; found == -ENOENT && id < v->n_ids; id++) {
+        const struct btf_type *t = v->by_id[id];
+        if (((t->info >> 24) & 0x1f) == BTF_KIND_STRUCT && name_is(v, t->name_off, struct_name))
+            found = member ? member_find(v, t, member, 0) : (long)t->size_or_type;
     }
-    free(v.by_id);
     return found;
+}
+
+/* Every query answered from one index of the blob. */
+static void member_offsets(const void *data, size_t len, struct kernel_btf_query *queries, size_t n)
+{
+    struct btf_view v = {0};
+    long ret = view_open(&v, data, len);
+    for (size_t i = 0; i < n; i++)
+        queries[i].offset =
+            ret < 0 ? ret : view_member_offset(&v, queries[i].struct_name, queries[i].member);
+    free(v.by_id);
+}
+
+long kernel_btf_member_offset(const void *data, size_t len, const char *struct_name,
+                              const char *member)
+{
+    struct kernel_btf_query q = {struct_name, member, 0};
+    member_offsets(data, len, &q, 1);
+    return q.offset;
 }
 
 int kernel_btf_file_member_offsets(const char *path, struct kernel_btf_query *queries, size_t n)
 {
     struct strbuf sb = STRBUF_INIT;
     int ret = strbuf_read_file(&sb, path);
-    for (size_t i = 0; i < n; i++)
-        queries[i].offset = ret < 0
-                                ? ret
-                                : kernel_btf_member_offset(sb.data, sb.len, queries[i].struct_name,
-                                                           queries[i].member);
+    if (ret < 0)
+        for (size_t i = 0; i < n; i++)
+            queries[i].offset = ret;
+    else
+        member_offsets(sb.data, sb.len, queries, n);
     strbuf_release(&sb);
     return ret;
 }

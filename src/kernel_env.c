@@ -91,7 +91,8 @@ static const char *form_missing_tracepoint(const struct probe_ops *ops)
     char root[4096];
     for (size_t i = 0; i < ops->tracepoint_form.n_points; i++) {
         const struct probe_attach_point *ap = &ops->tracepoint_form.points[i];
-        if (ap->kind == PROBE_TRACEPOINT && !kernel_env_has_tracepoint(ap->target))
+        if ((ap->kind == PROBE_TRACEPOINT || ap->kind == PROBE_RAW_TRACEPOINT) &&
+            !kernel_env_has_tracepoint(ap->target))
             return snprintf(why, sizeof(why), "tracepoint %s does not exist on this kernel",
                             ap->target) > 0
                        ? why

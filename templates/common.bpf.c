@@ -32,10 +32,10 @@ struct pt_sockaddr_in {
  * those names BCC 0.26's rewriter reads and indexes all of /proc/kallsyms,
  * to fall back on kernels without them (before 5.5); nine calls were
  * 0.4 s of start-up. The ring buffer this module needs came in 5.8. */
-static long (*pt_read_user)(void *dst, __u32 size, const void *src) =
-    (void *)BPF_FUNC_probe_read_user;
-static long (*pt_read_user_str)(void *dst, __u32 size, const void *src) =
-    (void *)BPF_FUNC_probe_read_user_str;
+static long (*pt_read_user)(void *dst, __u32 size,
+                            const void *src) = (void *)BPF_FUNC_probe_read_user;
+static long (*pt_read_user_str)(void *dst, __u32 size,
+                                const void *src) = (void *)BPF_FUNC_probe_read_user_str;
 
 /* One 32-bit field of a cgroup program's context, loaded at its constant
  * offset by one instruction: clang would otherwise share a pointer into
@@ -114,6 +114,39 @@ static __always_inline void pt_addr_copy(__u8 *dst, __u16 family, const __u8 *v4
     } else {
         __builtin_memcpy(dst, v6, 16);
     }
+}
+
+/* The head of struct sock_common: these leading fields have the same
+ * offsets in every kernel since 4.x. What follows them moved, so the IPv6
+ * addresses are read at offsets the daemon takes from the running
+ * kernel's BTF. */
+struct pt_sock_head {
+    __be32 daddr;
+    __be32 rcv_saddr;
+    __u32 hash;
+    __be16 dport;
+    __u16 num;
+    __u16 family;
+    __u8 state;
+};
+
+/* Reads the head of `sk`, an IPv4 or IPv6 sock, and its peer and local
+ * addresses (IPv4 in the first 4 bytes, as pt_addr_copy); `saddr` may be
+ * NULL. Returns 0, or -1 when a read fails or the family is another. */
+static __always_inline int pt_sock_read(const char *sk, long v6_daddr_off, long v6_rcv_saddr_off,
+                                        struct pt_sock_head *head, __u8 *daddr, __u8 *saddr)
+{
+    if (!sk || bpf_probe_read_kernel(head, sizeof(*head), sk))
+        return -1;
+    if (head->family == AF_INET) {
+        pt_addr_copy(daddr, AF_INET, (const __u8 *)&head->daddr, 0);
+        if (saddr)
+            pt_addr_copy(saddr, AF_INET, (const __u8 *)&head->rcv_saddr, 0);
+        return 0;
+    }
+    if (head->family != AF_INET6 || bpf_probe_read_kernel(daddr, 16, sk + v6_daddr_off))
+        return -1;
+    return saddr ? bpf_probe_read_kernel(saddr, 16, sk + v6_rcv_saddr_off) ? -1 : 0 : 0;
 }
 
 static __always_inline int pt_is_v4_mapped(const __u8 *a)
@@ -199,7 +232,8 @@ static __always_inline int pt_container_dropped(__u32 probe_id)
 static __always_inline int pt_filtered(__u32 probe_id, __u16 family, const __u8 *addr, __u16 port)
 {
     int filtered = pt_port_dropped(probe_id, port) ||
-                   pt_subnet_dropped(probe_id, family, addr, port) || pt_container_dropped(probe_id);
+                   pt_subnet_dropped(probe_id, family, addr, port) ||
+                   pt_container_dropped(probe_id);
 #ifdef PT_RULES
     __u64 *count = filtered ? pt_filtered_count.lookup(&probe_id) : 0;
     if (count)

@@ -13,15 +13,10 @@
  * path (README, Performance).
  * Kprobe form: inet_csk_accept's return, which is the new sock.
  *
- * Only the leading fields of sock_common are read at fixed offsets (the
- * same in every kernel since 4.x); the IPv6 addresses come after fields
- * that moved, so their offsets come from BTF or the headers too.
+ * Only the leading fields of sock_common are read at fixed offsets
+ * (pt_sock_read); the IPv6 addresses come after fields that moved, so
+ * their offsets come from BTF or the headers too.
  */
-#define TCP_ACCEPT_SKC_DADDR 0
-#define TCP_ACCEPT_SKC_RCV_SADDR 4
-#define TCP_ACCEPT_SKC_DPORT 12
-#define TCP_ACCEPT_SKC_NUM 14
-#define TCP_ACCEPT_SKC_FAMILY 16
 #define TCP_ACCEPT_SOCK_STREAM 1
 
 #ifndef TCP_ACCEPT_OFF_SKC_V6_DADDR
@@ -33,25 +28,11 @@
 /* Reports the connection on `sk` unless a filter drops it. */
 static __always_inline int tcp_accept_submit(const char *sk)
 {
-    struct {
-        __be32 daddr, rcv_saddr;
-        __u32 hash;
-        __be16 dport;
-        __u16 num;
-        __u16 family;
-    } head = {};
-    if (!sk || bpf_probe_read_kernel(&head, sizeof(head), sk))
-        return 0;
-    if (head.family != AF_INET && head.family != AF_INET6)
-        return 0;
+    struct pt_sock_head head = {};
     __u8 laddr[16] = {}, raddr[16] = {};
-    if (head.family == AF_INET) {
-        __builtin_memcpy(laddr, &head.rcv_saddr, 4);
-        __builtin_memcpy(raddr, &head.daddr, 4);
-    } else if (bpf_probe_read_kernel(laddr, 16, sk + TCP_ACCEPT_OFF_SKC_V6_RCV_SADDR) ||
-               bpf_probe_read_kernel(raddr, 16, sk + TCP_ACCEPT_OFF_SKC_V6_DADDR)) {
+    if (pt_sock_read(sk, TCP_ACCEPT_OFF_SKC_V6_DADDR, TCP_ACCEPT_OFF_SKC_V6_RCV_SADDR, &head, raddr,
+                     laddr))
         return 0;
-    }
     __u16 rport = ntohs(head.dport);
     if (pt_filtered(PT_PROBE_ID, head.family, raddr, head.num))
         return 0;
@@ -95,9 +76,8 @@ static __always_inline const char *tcp_accept_fd_sock(long fd)
     if (bpf_probe_read_kernel(&files, sizeof(files), task + TCP_ACCEPT_OFF_TASK_FILES) || !files ||
         bpf_probe_read_kernel(&fdt, sizeof(fdt), files + TCP_ACCEPT_OFF_FILES_FDT) || !fdt ||
         bpf_probe_read_kernel(&max_fds, sizeof(max_fds), fdt + TCP_ACCEPT_OFF_FDT_MAX_FDS) ||
-        fd >= max_fds ||
-        bpf_probe_read_kernel(&fds, sizeof(fds), fdt + TCP_ACCEPT_OFF_FDT_FD) || !fds ||
-        bpf_probe_read_kernel(&file, sizeof(file), fds + fd * sizeof(void *)) || !file ||
+        fd >= max_fds || bpf_probe_read_kernel(&fds, sizeof(fds), fdt + TCP_ACCEPT_OFF_FDT_FD) ||
+        !fds || bpf_probe_read_kernel(&file, sizeof(file), fds + fd * sizeof(void *)) || !file ||
         bpf_probe_read_kernel(&sock, sizeof(sock), file + TCP_ACCEPT_OFF_FILE_PRIVATE_DATA) ||
         !sock || bpf_probe_read_kernel(&type, sizeof(type), sock + TCP_ACCEPT_OFF_SOCKET_TYPE) ||
         type != TCP_ACCEPT_SOCK_STREAM ||

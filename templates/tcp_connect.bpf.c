@@ -3,7 +3,12 @@
  *
  * Tracepoint form (PT_ATTACH_TRACEPOINT): sock:inet_sock_set_state, the
  * CLOSE -> SYN_SENT transition, which tcp_connect() makes while still in the
- * caller's context. Kprobe form: tcp_v4_connect/tcp_v6_connect entry (keep
+ * caller's context. As a raw tracepoint when the daemon has the sock's
+ * offsets from BTF (PT_SK_OFF_*): every TCP state change on the host runs
+ * the program, and the plain tracepoint first builds its whole record
+ * (both addresses, ports, states) for each, which cost more than the
+ * program; the raw one compares the two states it is handed and reads the
+ * sock only for a connect. Kprobe form: tcp_v4_connect/tcp_v6_connect entry (keep
  * the socket) and return (report when it returned 0), for kernels before 4.16
  * that lack the tracepoint.
  */
@@ -89,6 +94,27 @@ int tcp_connect__inet_sock_set_state(void *ctx)
     pt_addr_copy(daddr, args->family, args->daddr, args->daddr_v6);
     return tcp_connect_submit(args->family, args->dport, args->sport, saddr, daddr);
 }
+
+#ifdef PT_SK_OFF_PROTOCOL
+/* The same transition from the tracepoint's arguments: (sk, oldstate,
+ * newstate). The local port is skc_num, which is what the tracepoint's
+ * sport holds (both are set together when the port is chosen). */
+int tcp_connect__raw_inet_sock_set_state(struct bpf_raw_tracepoint_args *ctx)
+{
+    if ((int)ctx->args[1] != TCP_CLOSE || (int)ctx->args[2] != TCP_SYN_SENT)
+        return 0;
+    const char *sk = (const char *)ctx->args[0];
+    __u16 protocol = 0;
+    if (bpf_probe_read_kernel(&protocol, sizeof(protocol), sk + PT_SK_OFF_PROTOCOL) ||
+        protocol != PT_IPPROTO_TCP)
+        return 0;
+    struct pt_sock_head head = {};
+    __u8 saddr[16], daddr[16];
+    if (pt_sock_read(sk, PT_SK_OFF_V6_DADDR, PT_SK_OFF_V6_RCV_SADDR, &head, daddr, saddr))
+        return 0;
+    return tcp_connect_submit(head.family, ntohs(head.dport), head.num, saddr, daddr);
+}
+#endif
 
 #else
 

@@ -70,24 +70,13 @@ static __always_inline void udp_session_count(struct pt_udp_dest_key *key)
 
 #if PT_ATTACH == PT_ATTACH_TRACEPOINT
 
-/* The head of struct sock_common on x86_64 up to the IPv6 peer, spelled out
- * so the tracepoint form needs no kernel struct headers (which may not
- * match the running kernel, and cost a second of compile time). */
-struct pt_sock_common_head {
-    __be32 daddr;
-    __be32 rcv_saddr;
-    __u32 hash;
-    __be16 dport;
-    __u16 num;
-    __u16 family;
-    __u8 state;
-    __u8 flags;
-    __s32 bound_dev_if;
-    __u64 bind_node[2];
-    __u64 prot;
-    __u64 net;
-    __u8 v6_daddr[16];
-};
+/* Where struct sock_common keeps the IPv6 peer on x86_64 (after the head,
+ * bound_dev_if, bind_node, prot and net), for the plain tracepoint's
+ * program, which runs where the daemon had no BTF: fixed here so that it
+ * needs no kernel struct headers (which may not match the running kernel,
+ * and cost a second of compile time). */
+#define UDP_SESSION_FIXED_V6_DADDR 56
+#define UDP_SESSION_FIXED_V6_RCV_SADDR 72
 
 /* A send that names its destination. Counted here, unless the socket is
  * also connected (rare): sock_send_length counts that one, with the
@@ -158,23 +147,18 @@ int udp_session__sendmsg6(struct bpf_sock_addr *ctx)
     return udp_session_sendmsg(ctx, &key);
 }
 
-int udp_session__sock_send_length(void *ctx)
+/* A send of `ret` bytes on the connected UDP socket `sk`, whose peer
+ * (`family`, `dport` in network order, `daddr`) is the destination unless
+ * the sendmsg hook remembered the one the send named. */
+static __always_inline void udp_session_connected_sent(const void *sk, int ret, __u16 family,
+                                                       __be16 dport, const __u8 *daddr)
 {
-    struct tracepoint__sock__sock_send_length *args = ctx;
-    if (args->protocol != PT_IPPROTO_UDP)
-        return 0;
-    /* The peer is in sock_common's leading fields, the same in every
-     * kernel since 4.x (see struct pt_sock_common_head). */
-    struct pt_sock_common_head head = {};
-    bpf_probe_read_kernel(&head, sizeof(head), args->sk);
-    if (head.state != TCP_ESTABLISHED)
-        return 0; /* not connected: counted by the sendmsg hook */
     /* A socket connected before the daemon started has no cookie here: its
      * kernel address stands in (a kernel address is far above any cookie,
      * which counts up from 1). */
-    __u64 addr = (__u64)args->sk;
+    __u64 addr = (__u64)sk;
     __u64 *cookie = udp_session_cookies.lookup(&addr);
-    struct pt_udp_dest_key key = {.sk = cookie ? *cookie : addr, .family = args->family};
+    struct pt_udp_dest_key key = {.sk = cookie ? *cookie : addr, .family = family};
     __u64 tid = bpf_get_current_pid_tgid();
     struct pt_udp_send *s = udp_session_sends.lookup(&tid);
     if (s) {
@@ -183,16 +167,51 @@ int udp_session__sock_send_length(void *ctx)
         __builtin_memcpy(key.daddr, s->daddr, 16);
         udp_session_sends.delete(&tid);
     } else {
-        key.dport = ntohs(head.dport);
-        if (args->family == AF_INET)
-            __builtin_memcpy(key.daddr, &head.daddr, 4);
-        else
-            __builtin_memcpy(key.daddr, head.v6_daddr, 16);
+        key.dport = ntohs(dport);
+        __builtin_memcpy(key.daddr, daddr, 16);
     }
-    if (args->ret > 0 && key.dport != 0)
+    if (ret > 0 && key.dport != 0)
         udp_session_count(&key);
+}
+
+int udp_session__sock_send_length(void *ctx)
+{
+    struct tracepoint__sock__sock_send_length *args = ctx;
+    if (args->protocol != PT_IPPROTO_UDP)
+        return 0;
+    struct pt_sock_head head = {};
+    __u8 daddr[16];
+    if (pt_sock_read((const char *)args->sk, UDP_SESSION_FIXED_V6_DADDR,
+                     UDP_SESSION_FIXED_V6_RCV_SADDR, &head, daddr, 0) ||
+        head.state != TCP_ESTABLISHED)
+        return 0; /* not connected: counted by the sendmsg hook */
+    udp_session_connected_sent(args->sk, args->ret, head.family, head.dport, daddr);
     return 0;
 }
+
+#ifdef PT_SK_OFF_PROTOCOL
+/* The same from the tracepoint's arguments (sk, ret, flags), as a raw
+ * tracepoint when the daemon has the sock's offsets from BTF: the plain
+ * one builds its record for every socket send on the host, TCP included,
+ * which cost four times its program. Here a send on anything but a
+ * connected UDP socket costs one or two reads of the sock. */
+int udp_session__raw_sock_send_length(struct bpf_raw_tracepoint_args *ctx)
+{
+    const char *sk = (const char *)ctx->args[0];
+    int ret = (int)ctx->args[1];
+    __u16 protocol = 0;
+    if (ret <= 0 || bpf_probe_read_kernel(&protocol, sizeof(protocol), sk + PT_SK_OFF_PROTOCOL) ||
+        protocol != PT_IPPROTO_UDP)
+        return 0;
+    struct pt_sock_head head = {};
+    __u8 daddr[16];
+    if (pt_sock_read(sk, PT_SK_OFF_V6_DADDR, PT_SK_OFF_V6_RCV_SADDR, &head, daddr, 0) ||
+        head.state != TCP_ESTABLISHED)
+        return 0; /* not connected: counted by the sendmsg hook */
+    udp_session_connected_sent(sk, ret, head.family, head.dport, daddr);
+    return 0;
+}
+#endif
 
 #else
 

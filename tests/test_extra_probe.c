@@ -152,9 +152,10 @@ static void test_description_errors(void **state)
     expect_error("{\"attach\": {\"kprobe\": [{\"target\": \"f\", \"program\": \"p\", \"kind\": "
                  "\"fentry\"}]}, " FIELDS "}",
                  "attach.kprobe[0].kind: expected kprobe, kretprobe, uprobe or uretprobe");
-    expect_error("{\"attach\": {\"tracepoint\": [{\"target\": \"f\", \"program\": \"p\", "
-                 "\"kind\": \"kprobe\"}]}, " FIELDS "}",
-                 "attach.tracepoint[0].kind: expected tracepoint, uprobe or uretprobe");
+    expect_error(
+        "{\"attach\": {\"tracepoint\": [{\"target\": \"f\", \"program\": \"p\", "
+        "\"kind\": \"kprobe\"}]}, " FIELDS "}",
+        "attach.tracepoint[0].kind: expected tracepoint, raw_tracepoint, uprobe or uretprobe");
     /* A uprobe's binary is an absolute path or a path setting, its symbol
      * a plain name; nothing else gets to an attach call or to -p. */
     static const char *const bad_uprobes[] = {"bin/bash:readline",   "/bin/bash",

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "kernel_btf.h"
+#include "kernel_layout.h"
 
 /* int (id 1), then struct task { int a; <int b at byte 12>; } (id 2), a
  * struct with a bitfield member (id 3), and struct outer { <an anonymous
@@ -105,12 +106,32 @@ static void test_running_kernel(void **state)
     assert_int_equal(q[3].offset, q[2].offset + 8);
 }
 
+/* The daemon's table of fields, resolved in one read of the running
+ * kernel's BTF. */
+static void test_kernel_layout(void **state)
+{
+    assert_string_equal(kernel_layout_name(KF_SK_PROTOCOL), "sock.sk_protocol");
+    assert_string_equal(kernel_layout_name(KF_UPID_SIZE), "upid");
+    if (access(KERNEL_BTF_PATH, R_OK) != 0)
+        skip();
+    long v6_daddr = kernel_layout_offset(KF_SKC_V6_DADDR);
+    assert_true(v6_daddr > 16); /* after the head pt_sock_read reads at fixed offsets */
+    assert_int_equal(kernel_layout_offset(KF_SKC_V6_RCV_SADDR), v6_daddr + 16);
+    /* sk_protocol is a u16 of struct sock (since 5.6), after its sock_common. */
+    assert_true(kernel_layout_offset(KF_SK_PROTOCOL) > v6_daddr + 32);
+    static const enum kernel_field sock[] = {KF_SK_PROTOCOL, KF_SKC_V6_DADDR, KF_SOCKET_SK};
+    assert_true(kernel_layout_all(sock, 3));
+    for (int f = 0; f < KF_COUNT; f++)
+        assert_true(kernel_layout_offset((enum kernel_field)f) >= 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_offsets_from_a_blob),
         cmocka_unit_test(test_malformed_blobs),
         cmocka_unit_test(test_running_kernel),
+        cmocka_unit_test(test_kernel_layout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
