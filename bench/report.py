@@ -42,7 +42,10 @@ def main(path):
                    "alone, per alternated pair; the workload's CPU time per unit alone / "
                    "with, likewise. Rows without a prefix: every probe that needs no "
                    "syscall tracepoint (tcp_connect, net_listen, udp_session, exec, "
-                   "bashreadline); every_ rows: tcp_accept and file_open too.")
+                   "bashreadline); every_ rows: tcp_accept and file_open too; floor_ "
+                   "rows: udp_session alone, its hooks with programs that return at once "
+                   "(bench/floor/udp_hooks), one syscall tracepoint with such a program "
+                   "(bench/floor/syscall_hooks).")
         out.append("")
         out.append(row(["workload", "pairs", "rate ratio: median", "min - max",
                         "CPU ratio: median", "min - max", "rate alone /s"]))

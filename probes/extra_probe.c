@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgroup_hook.h"
 #include "config.h"
 #include "error.h"
 #include "jsonutil.h"
@@ -215,8 +216,9 @@ static bool uprobe_target_valid(const struct extra_desc *d, const char *s)
     return !strstr(s, "/*") && !strstr(s, "*/");
 }
 
-/* The tracepoint form holds tracepoints (the default), raw tracepoints and
- * uprobes; the kprobe form kprobes (the default), kretprobes and uprobes. */
+/* The tracepoint form holds tracepoints (the default), raw tracepoints,
+ * cgroup socket hooks and uprobes; the kprobe form kprobes (the default),
+ * kretprobes and uprobes. */
 static int parse_kind(int form_index, const json_t *p, enum probe_attach_kind *kind)
 {
     static const struct {
@@ -227,6 +229,7 @@ static int parse_kind(int form_index, const json_t *p, enum probe_attach_kind *k
         {"tracepoint", PROBE_TRACEPOINT, 0}, {"kprobe", PROBE_KPROBE, 1},
         {"kretprobe", PROBE_KRETPROBE, 1},   {"uprobe", PROBE_UPROBE, -1},
         {"uretprobe", PROBE_URETPROBE, -1},  {"raw_tracepoint", PROBE_RAW_TRACEPOINT, 0},
+        {"cgroup", PROBE_CGROUP, 0},
     };
     const char *k = json_string_value(json_object_get(p, "kind"));
     if (!k)
@@ -246,6 +249,8 @@ static bool point_target_valid(const struct extra_desc *d, enum probe_attach_kin
     case PROBE_TRACEPOINT:
     case PROBE_RAW_TRACEPOINT:
         return tracepoint_valid(target);
+    case PROBE_CGROUP:
+        return target && cgroup_hook_find(target) != NULL;
     case PROBE_UPROBE:
     case PROBE_URETPROBE:
         return uprobe_target_valid(d, target);
@@ -260,6 +265,8 @@ static int parse_form(struct extra_desc *d, const json_t *attach, int form_index
     static const char *const expected_target[] = {
         [PROBE_TRACEPOINT] = "category/name",
         [PROBE_RAW_TRACEPOINT] = "category/name",
+        [PROBE_CGROUP] = "a cgroup socket hook (sock_release, post_bind4, post_bind6, bind4, "
+                         "bind6, connect4, connect6, sendmsg4, sendmsg6, sock_ops)",
         [PROBE_KPROBE] = "a kernel function name",
         [PROBE_KRETPROBE] = "a kernel function name",
         [PROBE_UPROBE] = "BINARY:SYMBOL (BINARY an absolute path or {a path setting})",
@@ -280,8 +287,9 @@ static int parse_form(struct extra_desc *d, const json_t *attach, int form_index
         struct probe_attach_point *ap = &d->points[form_index][i];
         if (parse_kind(form_index, p, &ap->kind) < 0)
             return pt_error_set(err, EINVAL, origin, 0, "attach.%s[%zu].kind: expected %s", form, i,
-                                form_index == 0 ? "tracepoint, raw_tracepoint, uprobe or uretprobe"
-                                                : "kprobe, kretprobe, uprobe or uretprobe");
+                                form_index == 0
+                                    ? "tracepoint, raw_tracepoint, cgroup, uprobe or uretprobe"
+                                    : "kprobe, kretprobe, uprobe or uretprobe");
         if (!point_target_valid(d, ap->kind, target))
             return pt_error_set(err, EINVAL, origin, 0, "attach.%s[%zu].target: expected %s", form,
                                 i, expected_target[ap->kind]);

@@ -35,6 +35,8 @@ config() { # config NAME BODY: writes $WORK/NAME.yml
     printf '%s\n' "$2" > "$WORK/$1.yml"
     echo "$WORK/$1.yml"
 }
+# Extra daemon arguments of `measured` (the floors' --extra-probe-path).
+DAEMON_ARGS=()
 CFG_TCP=$(config tcp 'tcp_connect: {}')
 # Every built-in probe, for start-up and memory.
 CFG_ALL=$(config all 'tcp_connect: {}
@@ -73,7 +75,7 @@ hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$DAEMON_PID/status"; }
 measured() {
     local name=$1 cfg=$2; shift 2
     local out=$WORK/$name.jsonl t0 t1 c0 c1 run hz
-    bench_start_daemon "$cfg" "$out"
+    bench_start_daemon "$cfg" "$out" "${DAEMON_ARGS[@]}"
     c0=$(bench_cpu_ticks); t0=$(date +%s.%N)
     run=$("$LOADGEN" "$@" -d "$SECS")
     sleep 0.5 # let the last events drain before reading CPU
@@ -158,6 +160,18 @@ paired every_udp "$CFG_EVERY_FILTERED" udp 127.0.0.1 9
 paired every_open "$CFG_EVERY_FILTERED" open
 paired every_pipe "$CFG_EVERY_FILTERED" pipe
 paired every_forkexec "$CFG_EVERY_FILTERED" forkexec
+echo "== floors: the hooks alone, their programs returning at once ($PAIRS pairs each)" >&2
+# What udp_session costs the UDP storm, and what its hooks cost with
+# programs that do nothing (bench/floor/udp_hooks): the part no program
+# can win back. Likewise one syscall tracepoint (bench/floor/syscall_hooks)
+# under the open storm: the traced path tcp_accept and file_open put every
+# syscall on.
+paired floor_udp_session "$(config udp_session "udp_session: {filters: $FILTERED_NETS}")" \
+    udp 127.0.0.1 9
+DAEMON_ARGS=(--extra-probe-path "$PWD/bench/floor")
+paired floor_udp_hooks "$(config udp_hooks 'udp_hooks: {}')" udp 127.0.0.1 9
+paired floor_syscall_hook "$(config syscall_hooks 'syscall_hooks: {}')" open
+DAEMON_ARGS=()
 
 echo "== reported events: one-thread storms" >&2
 measured connect_loopback_reported "$CFG_TCP" connect 127.0.0.1 9

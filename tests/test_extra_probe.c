@@ -152,10 +152,30 @@ static void test_description_errors(void **state)
     expect_error("{\"attach\": {\"kprobe\": [{\"target\": \"f\", \"program\": \"p\", \"kind\": "
                  "\"fentry\"}]}, " FIELDS "}",
                  "attach.kprobe[0].kind: expected kprobe, kretprobe, uprobe or uretprobe");
-    expect_error(
-        "{\"attach\": {\"tracepoint\": [{\"target\": \"f\", \"program\": \"p\", "
-        "\"kind\": \"kprobe\"}]}, " FIELDS "}",
-        "attach.tracepoint[0].kind: expected tracepoint, raw_tracepoint, uprobe or uretprobe");
+    expect_error("{\"attach\": {\"tracepoint\": [{\"target\": \"f\", \"program\": \"p\", "
+                 "\"kind\": \"kprobe\"}]}, " FIELDS "}",
+                 "attach.tracepoint[0].kind: expected tracepoint, raw_tracepoint, cgroup, uprobe "
+                 "or uretprobe");
+    expect_error("{\"attach\": {\"tracepoint\": [{\"target\": \"sendmsg5\", \"program\": \"p\", "
+                 "\"kind\": \"cgroup\"}]}, " FIELDS "}",
+                 "attach.tracepoint[0].target: expected a cgroup socket hook");
+    {
+        /* Raw tracepoints and cgroup hooks: the kinds the built-in socket
+         * probes use. */
+        struct probe_ops ops;
+        char err[256] = "";
+        assert_int_equal(
+            load("{\"attach\": {\"tracepoint\": ["
+                 "{\"target\": \"sendmsg4\", \"program\": \"p\", \"kind\": \"cgroup\"},"
+                 "{\"target\": \"sock/sock_send_length\", \"program\": \"q\", "
+                 "\"kind\": \"raw_tracepoint\"}]}, " FIELDS "}",
+                 &ops, err, sizeof(err)),
+            0);
+        assert_int_equal(ops.tracepoint_form.n_points, 2);
+        assert_int_equal(ops.tracepoint_form.points[0].kind, PROBE_CGROUP);
+        assert_int_equal(ops.tracepoint_form.points[1].kind, PROBE_RAW_TRACEPOINT);
+        extra_probe_release(&ops);
+    }
     /* A uprobe's binary is an absolute path or a path setting, its symbol
      * a plain name; nothing else gets to an attach call or to -p. */
     static const char *const bad_uprobes[] = {"bin/bash:readline",   "/bin/bash",
