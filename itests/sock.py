@@ -57,6 +57,17 @@ def main():
         for _ in range(count):
             s.send(b"y")
         finish(s, end)
+    elif action == "udp-send-connect":  # END HOST PORT COUNT: COUNT to PORT+1, connect, COUNT to PORT
+        end, host, port, count = args[0], args[1], int(args[2]), int(args[3])
+        sink = socket.socket(family_of(host), socket.SOCK_DGRAM)
+        sink.bind((host, port))
+        s = socket.socket(family_of(host), socket.SOCK_DGRAM)
+        for _ in range(count):
+            s.sendto(b"x", (host, port + 1))
+        s.connect((host, port))
+        for _ in range(count):
+            s.send(b"y")
+        finish(s, end)
     elif action == "tcp-accept":  # HOST PORT COUNT SECONDS: accept COUNT, within SECONDS
         host, port, count, secs = args[0], int(args[1]), int(args[2]), float(args[3])
         s = socket.socket(family_of(host), socket.SOCK_STREAM)

@@ -43,6 +43,37 @@ sleep 0.5
 pass "include_packet: false drops the packet socket in the kernel"
 stop_daemon
 
+# Cgroup socket hooks and raw tracepoints (bench/floor's probes, whose
+# programs do nothing): each is loaded for its hook and attached, and the
+# calls they see go on (a cgroup program's 1).
+FLOOR="$WORK/floor"
+mkdir -p "$FLOOR"
+cp "$PIDTREE_SOURCE_DIR"/bench/floor/udp_hooks.{yml,bpf.c} "$FLOOR/"
+hooks=$(write_config hooks.yml <<'YAML'
+udp_hooks: {}
+YAML
+)
+"$PIDTREE_BIN" -c "$hooks" --extra-probe-path "$FLOOR" -p > "$WORK/hooks.c"
+for a in "cgroup sendmsg4 -> udp_hooks__sendmsg4" "cgroup sock_release -> udp_hooks__sock_release" \
+    "raw_tracepoint sock/sock_send_length -> udp_hooks__raw"; do
+    grep -qF " * attach $a" "$WORK/hooks.c" || fail "-p does not attach $a"
+done
+start_daemon "$hooks" --extra-probe-path "$FLOOR"
+python3 - <<'PY' || fail "a UDP send or connect under the cgroup hooks failed"
+import socket
+r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+r.bind(("127.0.0.1", 0))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(b"x", r.getsockname())
+s.connect(r.getsockname())
+s.send(b"y")
+r.settimeout(5)
+assert r.recv(8) == b"x" and r.recv(8) == b"y"
+PY
+grep -q "1 probe(s) attached" "$ERR" || fail "the hooks did not attach: $(cat "$ERR")"
+stop_daemon
+pass "cgroup and raw tracepoint attach points: attached, and the calls go on"
+
 # Bad descriptions and bad options exit 2 with the file and field.
 expect_fail() { # expect_fail STDERR_SUBSTRING ARGS...
     local msg=$1 rc=0; shift

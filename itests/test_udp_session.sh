@@ -49,6 +49,12 @@ session "connected IPv4 socket" "$pid" "" \
     '(.destinations | length) == 1 and .destinations[0].daddr == "127.0.0.16" and
      .destinations[0].port == 7709 and .destinations[0].msg_count == 3'
 
+pid=$(sock udp-send-connect close 127.0.0.17 7710 2)
+session "sends, then a connect and sends: one session" "$pid" "" \
+    '(.destinations | length) == 2 and .destinations[0].daddr == "127.0.0.17" and
+     ([.destinations[] | {port, msg_count}] | sort_by(.port)) ==
+     [{"port": 7710, "msg_count": 2}, {"port": 7711, "msg_count": 2}]'
+
 pid=$(sock udp-send exit ::1:7704:2)
 session "ended by process exit" "$pid" "" \
     '.destinations[0].daddr == "::1" and .destinations[0].msg_count == 2'

@@ -22,9 +22,14 @@
 BPF_TABLE("lru_hash", struct pt_udp_dest_key, struct pt_udp_dest_value, udp_session_dests,
           UDP_SESSION_MAX_DESTS);
 BPF_HASH(udp_session_sends, __u64, struct pt_udp_send, 4096);
-/* Sockets with a live session, by kernel address, so that their release
- * ends it. LRU: a socket never released in our time just ages out. */
-BPF_TABLE("lru_hash", __u64, __u8, udp_session_socks, UDP_SESSION_MAX_DESTS);
+/* UDP sockets with a live session or a connect, by kernel address: a
+ * release finds what it must end in one lookup (and most releases, of
+ * sockets with neither, find nothing), and is the entry's end, so an
+ * address reused by a new socket starts afresh. Sessions themselves are
+ * keyed by cookie (tracepoint form), never reused, because userland ends
+ * them after the release. LRU: a socket never released in our time just
+ * ages out. */
+BPF_TABLE("lru_hash", __u64, struct pt_udp_sock, udp_session_sks, UDP_SESSION_MAX_DESTS);
 
 static __always_inline void udp_session_submit(__u32 record, const struct pt_udp_dest_key *key)
 {
@@ -40,12 +45,25 @@ static __always_inline void udp_session_submit(__u32 record, const struct pt_udp
     pt_events.ringbuf_submit(e, pt_event_flags());
 }
 
-/* One datagram from `sk` to a destination: counted, or a new destination.
- * The filter comes first, and a filtered destination leaves no entry: one
- * per socket and destination kept the LRU map full under socket churn, and
- * its evictions and cache misses cost a UDP storm 10% of its rate; the
- * filter's array and trie lookups cost less than a lookup in that map. */
-static __always_inline void udp_session_count_kept(struct pt_udp_dest_key *key)
+/* The socket at `addr` has a live session, counted under key->sk. */
+static __always_inline void udp_session_live(__u64 addr, const struct pt_udp_dest_key *key)
+{
+    struct pt_udp_sock *s = udp_session_sks.lookup(&addr);
+    if (s) {
+        s->live = 1;
+        return;
+    }
+    struct pt_udp_sock n = {.id = key->sk, .live = 1};
+    udp_session_sks.update(&addr, &n);
+}
+
+/* One datagram from the socket at `addr` to a destination: counted, or a
+ * new destination. The filter comes first, and a filtered destination
+ * leaves no entry: one per socket and destination kept the LRU map full
+ * under socket churn, and its evictions and cache misses cost a UDP storm
+ * 10% of its rate; the filter's array and trie lookups cost less than a
+ * lookup in that map. */
+static __always_inline void udp_session_count_kept(__u64 addr, struct pt_udp_dest_key *key)
 {
     __u64 now = bpf_ktime_get_boot_ns();
     struct pt_udp_dest_value *v = udp_session_dests.lookup(key);
@@ -57,15 +75,14 @@ static __always_inline void udp_session_count_kept(struct pt_udp_dest_key *key)
     struct pt_udp_dest_value nv = {.msg_count = 1, .first_ns = now, .last_ns = now};
     if (udp_session_dests.insert(key, &nv))
         return; /* another CPU inserted it first and counted this datagram */
-    __u8 one = 1;
-    udp_session_socks.update(&key->sk, &one);
+    udp_session_live(addr, key);
     udp_session_submit(PT_UDP_DEST_START, key);
 }
 
-static __always_inline void udp_session_count(struct pt_udp_dest_key *key)
+static __always_inline void udp_session_count(__u64 addr, struct pt_udp_dest_key *key)
 {
     if (!pt_filtered(PT_PROBE_ID, key->family, key->daddr, key->dport))
-        udp_session_count_kept(key);
+        udp_session_count_kept(addr, key);
 }
 
 #if PT_ATTACH == PT_ATTACH_TRACEPOINT
@@ -93,7 +110,7 @@ static __always_inline int udp_session_sendmsg(struct bpf_sock_addr *ctx,
         /* Filtered first: the socket's first cookie request allocates one. */
         if (!pt_filtered(PT_PROBE_ID, key->family, key->daddr, key->dport)) {
             key->sk = bpf_get_socket_cookie(ctx);
-            udp_session_count_kept(key);
+            udp_session_count_kept((__u64)sk, key);
         }
         return 1;
     }
@@ -104,20 +121,20 @@ static __always_inline int udp_session_sendmsg(struct bpf_sock_addr *ctx,
     return 1;
 }
 
-/* Connected sockets, by kernel address, to their socket cookie: sessions
- * are keyed by cookie, which is never reused, while the address of a freed
- * socket soon is, and a new socket there must not count into the old one's
- * session before userland has ended it. Written at every UDP connect(), so
- * an address here always maps to its current socket. */
-BPF_TABLE("lru_hash", __u64, __u64, udp_session_cookies, UDP_SESSION_MAX_DESTS);
-
+/* A UDP connect(): sock_send_length, which sees the connected socket's
+ * sends, has its address only, and finds its cookie here. A socket that
+ * has an entry already (a session before the connect) has its cookie
+ * there. */
 static __always_inline int udp_session_connect(struct bpf_sock_addr *ctx)
 {
     struct bpf_sock *sk = ctx->sk;
     if (!sk || sk->protocol != PT_IPPROTO_UDP)
         return 1;
-    __u64 addr = (__u64)sk, cookie = bpf_get_socket_cookie(ctx);
-    udp_session_cookies.update(&addr, &cookie);
+    __u64 addr = (__u64)sk;
+    if (udp_session_sks.lookup(&addr))
+        return 1;
+    struct pt_udp_sock n = {.id = bpf_get_socket_cookie(ctx)};
+    udp_session_sks.update(&addr, &n);
     return 1;
 }
 
@@ -157,8 +174,8 @@ static __always_inline void udp_session_connected_sent(const void *sk, int ret, 
      * kernel address stands in (a kernel address is far above any cookie,
      * which counts up from 1). */
     __u64 addr = (__u64)sk;
-    __u64 *cookie = udp_session_cookies.lookup(&addr);
-    struct pt_udp_dest_key key = {.sk = cookie ? *cookie : addr, .family = family};
+    struct pt_udp_sock *known = udp_session_sks.lookup(&addr);
+    struct pt_udp_dest_key key = {.sk = known ? known->id : addr, .family = family};
     __u64 tid = bpf_get_current_pid_tgid();
     struct pt_udp_send *s = udp_session_sends.lookup(&tid);
     if (s) {
@@ -171,7 +188,7 @@ static __always_inline void udp_session_connected_sent(const void *sk, int ret, 
         __builtin_memcpy(key.daddr, daddr, 16);
     }
     if (ret > 0 && key.dport != 0)
-        udp_session_count(&key);
+        udp_session_count(addr, &key);
 }
 
 int udp_session__sock_send_length(void *ctx)
@@ -245,7 +262,7 @@ static __always_inline int udp_session_kprobe(struct pt_regs *ctx, __u16 family)
      * probe counts them: counting here too would report each twice. */
     if (family == AF_INET6 && pt_is_v4_mapped(key.daddr))
         return 0;
-    udp_session_count(&key);
+    udp_session_count(key.sk, &key);
     return 0;
 }
 
@@ -261,33 +278,23 @@ int udp_session__udpv6_sendmsg(struct pt_regs *ctx)
 
 #endif
 
-/* Ends the session of `id` if the kernel side knows one. */
-static __always_inline void udp_session_release(__u64 id)
-{
-    struct pt_udp_dest_key key = {.sk = id};
-    if (!udp_session_socks.lookup(&key.sk))
-        return;
-    udp_session_socks.delete(&key.sk);
-    udp_session_submit(PT_UDP_CLOSE, &key);
-}
-
-/* Both forms: the release of a UDP socket. The program's context is the
- * socket itself: its cookie (tracepoint form) or its address (kprobe form,
- * and sockets connected before the daemon) is what the sends used. */
+/* Both forms: the release of a UDP socket ends its live session, under
+ * the id its sends used, and its entry. The program's context is the
+ * socket itself. */
 int udp_session__sock_release(struct bpf_sock *sk)
 {
     if (sk->protocol != PT_IPPROTO_UDP)
         return 1;
     __u64 addr = (__u64)sk;
-#if PT_ATTACH == PT_ATTACH_TRACEPOINT
-    udp_session_release(bpf_get_socket_cookie(sk));
-    udp_session_release(addr);
     /* Looked up first: a delete takes the bucket's lock even for a key
-     * that is not there, and most UDP sockets were never connected. */
-    if (udp_session_cookies.lookup(&addr))
-        udp_session_cookies.delete(&addr);
-#else
-    udp_session_release(addr);
-#endif
+     * that is not there, and most UDP sockets have no entry. */
+    struct pt_udp_sock *s = udp_session_sks.lookup(&addr);
+    if (!s)
+        return 1;
+    struct pt_udp_dest_key key = {.sk = s->id};
+    __u8 live = s->live;
+    udp_session_sks.delete(&addr);
+    if (live)
+        udp_session_submit(PT_UDP_CLOSE, &key);
     return 1;
 }

@@ -33,7 +33,15 @@ struct pt_udp_session_event {
     struct pt_udp_dest_key key; /* sk only, for PT_UDP_CLOSE */
 };
 
-/* A send syscall between its entry and the socket layer. */
+/* What the kernel side knows of a UDP socket, by its kernel address: the
+ * id its sessions are counted under, and whether one is live (its release
+ * then ends it). */
+struct pt_udp_sock {
+    __u64 id;  /* as pt_udp_dest_key.sk */
+    __u8 live; /* a session was started */
+    __u8 pad[7];
+};
+
 /* The destination a send on a connected socket named, from the cgroup
  * sendmsg hook to sock_send_length in the same task. */
 struct pt_udp_send {
