@@ -57,6 +57,23 @@ def main():
         for _ in range(count):
             s.send(b"y")
         finish(s, end)
+    elif action == "udp-connected-failed-send":  # END HOST PORT COUNT
+        # A send naming another destination that fails after the cgroup
+        # sendmsg hook saw it (a broadcast without SO_BROADCAST: EACCES,
+        # nothing leaves the host), then COUNT sends to the peer.
+        end, host, port, count = args[0], args[1], int(args[2]), int(args[3])
+        sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sink.bind((host, port))
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.connect((host, port))
+        try:
+            s.sendto(b"z", ("255.255.255.255", port))
+            sys.exit("the broadcast send did not fail")
+        except OSError:
+            pass
+        for _ in range(count):
+            s.send(b"y")
+        finish(s, end)
     elif action == "udp-send-connect":  # END HOST PORT COUNT: COUNT to PORT+1, connect, COUNT to PORT
         end, host, port, count = args[0], args[1], int(args[2]), int(args[3])
         sink = socket.socket(family_of(host), socket.SOCK_DGRAM)

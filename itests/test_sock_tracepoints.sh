@@ -4,7 +4,7 @@
 # BTF, and the plain tracepoints a kernel without BTF gets
 # (PIDTREE_KERNEL_BTF names a missing file). Each must attach the program
 # it says and report IPv4 and IPv6 connects and connected UDP sends with
-# the right addresses and ports.
+# the right addresses and ports, and a failed send must change none.
 source "$(dirname "$0")/lib.sh"
 require_root
 
@@ -53,6 +53,16 @@ forms_check() {
         pass "$label: connected UDP socket to $host, 3 datagrams"
         n=$((n + 1))
     done
+    # A failed send that named another destination leaves nothing behind
+    # for the next sends on the socket to be counted under.
+    pid=$(sock udp-connected-failed-send close 127.0.0.23 $((base + n)) 2)
+    line=$(wait_json ".probe == \"udp_session\" and .pid == $pid" 20) ||
+        fail "$label: no udp_session event after a failed send"
+    echo "$line" | jq -e --argjson p $((base + n)) \
+        '(.destinations | length) == 1 and .destinations[0].daddr == "127.0.0.23" and
+         .destinations[0].port == $p and .destinations[0].msg_count == 2' >/dev/null ||
+        fail "$label: wrong udp_session event after a failed send: $line"
+    pass "$label: a failed send to another destination, then 2 datagrams to the peer"
 }
 
 attached raw_tracepoint

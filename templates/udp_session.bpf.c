@@ -217,7 +217,9 @@ int udp_session__raw_sock_send_length(struct bpf_raw_tracepoint_args *ctx)
     const char *sk = (const char *)ctx->args[0];
     int ret = (int)ctx->args[1];
     __u16 protocol = 0;
-    if (ret <= 0 || bpf_probe_read_kernel(&protocol, sizeof(protocol), sk + PT_SK_OFF_PROTOCOL) ||
+    /* A failed send goes on too: it consumes what the sendmsg hook
+     * remembered for it (udp_session_connected_sent counts only ret > 0). */
+    if (bpf_probe_read_kernel(&protocol, sizeof(protocol), sk + PT_SK_OFF_PROTOCOL) ||
         protocol != PT_IPPROTO_UDP)
         return 0;
     struct pt_sock_head head = {};
