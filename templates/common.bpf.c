@@ -32,10 +32,10 @@ struct pt_sockaddr_in {
  * those names BCC 0.26's rewriter reads and indexes all of /proc/kallsyms,
  * to fall back on kernels without them (before 5.5); nine calls were
  * 0.4 s of start-up. The ring buffer this module needs came in 5.8. */
-static long (*pt_read_user)(void *dst, __u32 size,
-                            const void *src) = (void *)BPF_FUNC_probe_read_user;
-static long (*pt_read_user_str)(void *dst, __u32 size,
-                                const void *src) = (void *)BPF_FUNC_probe_read_user_str;
+static long (*pt_read_user)(void *dst, __u32 size, const void *src) =
+    (void *)BPF_FUNC_probe_read_user;
+static long (*pt_read_user_str)(void *dst, __u32 size, const void *src) =
+    (void *)BPF_FUNC_probe_read_user_str;
 
 /* One 32-bit field of a cgroup program's context, loaded at its constant
  * offset by one instruction: clang would otherwise share a pointer into
@@ -146,7 +146,9 @@ static __always_inline int pt_sock_read(const char *sk, long v6_daddr_off, long 
     }
     if (head->family != AF_INET6 || bpf_probe_read_kernel(daddr, 16, sk + v6_daddr_off))
         return -1;
-    return saddr ? bpf_probe_read_kernel(saddr, 16, sk + v6_rcv_saddr_off) ? -1 : 0 : 0;
+    if (saddr && bpf_probe_read_kernel(saddr, 16, sk + v6_rcv_saddr_off))
+        return -1;
+    return 0;
 }
 
 static __always_inline int pt_is_v4_mapped(const __u8 *a)
@@ -232,8 +234,7 @@ static __always_inline int pt_container_dropped(__u32 probe_id)
 static __always_inline int pt_filtered(__u32 probe_id, __u16 family, const __u8 *addr, __u16 port)
 {
     int filtered = pt_port_dropped(probe_id, port) ||
-                   pt_subnet_dropped(probe_id, family, addr, port) ||
-                   pt_container_dropped(probe_id);
+                   pt_subnet_dropped(probe_id, family, addr, port) || pt_container_dropped(probe_id);
 #ifdef PT_RULES
     __u64 *count = filtered ? pt_filtered_count.lookup(&probe_id) : 0;
     if (count)

@@ -42,8 +42,8 @@ static __always_inline struct pt_file_open_event *file_open_decide(const char *f
     if ((pid_tgid >> 32) == FILE_OPEN_SELF_TGID || pt_container_dropped(PT_PROBE_ID))
         return NULL;
     /* Written to: the access mode, or a create or truncate. */
-    if (FILE_OPEN_WRITE_ONLY &&
-        !(flags & (FILE_OPEN_O_ACCMODE | FILE_OPEN_O_CREAT | FILE_OPEN_O_TRUNC)))
+    if (FILE_OPEN_WRITE_ONLY && !(flags & (FILE_OPEN_O_ACCMODE | FILE_OPEN_O_CREAT |
+                                           FILE_OPEN_O_TRUNC)))
         return NULL;
     __u32 zero = 0;
     struct pt_file_open_event *e = file_open_scratch.lookup(&zero);

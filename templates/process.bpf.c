@@ -43,9 +43,8 @@ static __always_inline __u32 pt_current_ns_pid(void)
     if (level == 0)
         return 0;
     /* The kernel nests at most 32 levels (MAX_PID_NS_LEVEL). */
-    if (level > 32 ||
-        bpf_probe_read_kernel(&nr, sizeof(nr),
-                              pid + PT_PID_NUMBERS_OFFSET + level * PT_UPID_SIZE) ||
+    if (level > 32 || bpf_probe_read_kernel(&nr, sizeof(nr), pid + PT_PID_NUMBERS_OFFSET +
+                                                                  level * PT_UPID_SIZE) ||
         nr <= 0)
         return PT_NS_PID_UNKNOWN;
     return nr;

@@ -31,12 +31,14 @@ static __always_inline __u64 pt_krule_outside(__u32 v, __u32 lo, __u32 hi)
 /* Zero when the rule matches. A rule without a term holds the whole range
  * or an empty mask for it (src/rules_kernel.c), so every term is always
  * computed. */
-static __always_inline __u64 pt_krule_mismatch(const struct pt_krule *r, __u32 probe_id, __u32 uid,
-                                               const __u64 *comm, const __u64 *addr, __u16 port)
+static __always_inline __u64 pt_krule_mismatch(const struct pt_krule *r, __u32 probe_id,
+                                               __u32 uid, const __u64 *comm,
+                                               const __u64 *addr, __u16 port)
 {
     return ((~r->probe_mask >> probe_id) & 1) | pt_krule_outside(uid, r->uid_lo, r->uid_hi) |
            pt_krule_outside(port, r->port_lo, r->port_hi) |
-           ((addr[0] & r->addr_mask[0]) ^ r->addr[0]) | ((addr[1] & r->addr_mask[1]) ^ r->addr[1]) |
+           ((addr[0] & r->addr_mask[0]) ^ r->addr[0]) |
+           ((addr[1] & r->addr_mask[1]) ^ r->addr[1]) |
            ((comm[0] & r->comm_mask[0]) ^ r->comm[0]) | ((comm[1] & r->comm_mask[1]) ^ r->comm[1]);
 }
 

@@ -76,8 +76,9 @@ static __always_inline const char *tcp_accept_fd_sock(long fd)
     if (bpf_probe_read_kernel(&files, sizeof(files), task + TCP_ACCEPT_OFF_TASK_FILES) || !files ||
         bpf_probe_read_kernel(&fdt, sizeof(fdt), files + TCP_ACCEPT_OFF_FILES_FDT) || !fdt ||
         bpf_probe_read_kernel(&max_fds, sizeof(max_fds), fdt + TCP_ACCEPT_OFF_FDT_MAX_FDS) ||
-        fd >= max_fds || bpf_probe_read_kernel(&fds, sizeof(fds), fdt + TCP_ACCEPT_OFF_FDT_FD) ||
-        !fds || bpf_probe_read_kernel(&file, sizeof(file), fds + fd * sizeof(void *)) || !file ||
+        fd >= max_fds ||
+        bpf_probe_read_kernel(&fds, sizeof(fds), fdt + TCP_ACCEPT_OFF_FDT_FD) || !fds ||
+        bpf_probe_read_kernel(&file, sizeof(file), fds + fd * sizeof(void *)) || !file ||
         bpf_probe_read_kernel(&sock, sizeof(sock), file + TCP_ACCEPT_OFF_FILE_PRIVATE_DATA) ||
         !sock || bpf_probe_read_kernel(&type, sizeof(type), sock + TCP_ACCEPT_OFF_SOCKET_TYPE) ||
         type != TCP_ACCEPT_SOCK_STREAM ||
